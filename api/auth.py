@@ -1,0 +1,171 @@
+"""Credentials: passwords (bcrypt), person session tokens and backend API keys (random, stored as
+SHA-256), and turning an Authorization header into a Caller.
+
+Tokens and keys carry 256 random bits, so a fast hash is the right tool for them; bcrypt is for
+people's passwords, which are guessable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+import time
+from typing import Any
+
+import bcrypt
+import sqlalchemy as sa
+
+from api.db import get_engine
+from api.errors import FunctionError
+from api.registry import Caller
+from api.settings import get_settings
+from api.writer import get_writer
+from models import ApiKey, AuthSession, User
+
+API_KEY_PREFIX = "tlk_"
+SESSION_TOKEN_PREFIX = "tls_"
+# last-used / last-seen times are written at most this often per key or session.
+TOUCH_EVERY_MS = 60_000
+MIN_PASSWORD_BYTES = 8
+MAX_PASSWORD_BYTES = 72  # bcrypt ignores everything after 72 bytes
+
+api_keys = ApiKey.__table__
+auth_sessions = AuthSession.__table__
+users = User.__table__
+
+# A real hash to check against when the email is unknown, so both answers take as long.
+_DUMMY_HASH: bytes | None = None
+
+
+def now_ms() -> float:
+    return time.time() * 1000.0
+
+
+def sha256(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def new_api_key() -> str:
+    return API_KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def new_session_token() -> str:
+    return SESSION_TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def check_password_policy(password: str) -> None:
+    size = len(password.encode())
+    if size < MIN_PASSWORD_BYTES:
+        raise FunctionError(f"password must be at least {MIN_PASSWORD_BYTES} characters")
+    if size > MAX_PASSWORD_BYTES:
+        raise FunctionError(
+            f"password must be at most {MAX_PASSWORD_BYTES} bytes "
+            "(bcrypt's limit; fewer characters if they are not ASCII)"
+        )
+
+
+def hash_password(password: str) -> str:
+    check_password_policy(password)
+    rounds = get_settings().bcrypt_rounds
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds)).decode()
+
+
+def verify_password(password: str, password_hash: str | None) -> bool:
+    """Constant work whether or not there is a hash to check against."""
+    global _DUMMY_HASH
+    if _DUMMY_HASH is None:
+        _DUMMY_HASH = bcrypt.hashpw(b"no such user", bcrypt.gensalt(get_settings().bcrypt_rounds))
+    candidate = password.encode()[:MAX_PASSWORD_BYTES]
+    if password_hash is None:
+        bcrypt.checkpw(candidate, _DUMMY_HASH)
+        return False
+    return bcrypt.checkpw(candidate, password_hash.encode())
+
+
+def parse_authorization(header: str | None) -> str | None:
+    """The credential from `Bearer <x>` or `Convex <x>` (Convex admin clients' form)."""
+    if not header:
+        return None
+    scheme, _, credential = header.strip().partition(" ")
+    if scheme.lower() not in ("bearer", "convex") or not credential.strip():
+        return None
+    return credential.strip()
+
+
+async def caller_for(credential: str | None) -> Caller | None:
+    """The caller a credential stands for, or None if it is unknown, revoked or expired."""
+    if not credential:
+        return None
+    if credential.startswith(API_KEY_PREFIX):
+        return await _caller_for_key(credential)
+    if credential.startswith(SESSION_TOKEN_PREFIX):
+        return await _caller_for_session(credential)
+    return None
+
+
+async def _caller_for_key(key: str) -> Caller | None:
+    with get_engine().connect() as conn:
+        row = conn.execute(
+            sa.select(api_keys.c.id, api_keys.c.name, api_keys.c.last_used_time).where(
+                api_keys.c.key_hash == sha256(key), api_keys.c.revoked_time.is_(None)
+            )
+        ).first()
+    if row is None:
+        return None
+    now = now_ms()
+    if row.last_used_time is None or now - row.last_used_time > TOUCH_EVERY_MS:
+        _touch(api_keys, row.id, last_used_time=now)
+    return Caller(kind="key", id=row.id, label=row.name)
+
+
+async def _caller_for_session(token: str) -> Caller | None:
+    session = session_for_token(token)
+    if session is None:
+        return None
+    now = now_ms()
+    if now - session["last_seen_time"] > TOUCH_EVERY_MS:
+        _touch(auth_sessions, session["id"], last_seen_time=now)
+    return Caller(kind="user", id=session["user_id"], label=session["email"], role=session["role"])
+
+
+def session_for_token(token: str) -> dict[str, Any] | None:
+    """The live session behind a person's token (with the person's role), or None."""
+    settings = get_settings()
+    now = now_ms()
+    with get_engine().connect() as conn:
+        row = conn.execute(
+            sa.select(
+                auth_sessions.c.id,
+                auth_sessions.c.user_id,
+                auth_sessions.c.last_seen_time,
+                users.c.email,
+                users.c.name,
+                users.c.role,
+            )
+            .join(users, users.c.id == auth_sessions.c.user_id)
+            .where(
+                auth_sessions.c.token_hash == sha256(token),
+                auth_sessions.c.revoked_time.is_(None),
+                auth_sessions.c.expires_time > now,
+                auth_sessions.c.last_seen_time > now - settings.session_idle_seconds * 1000,
+                users.c.disabled.is_(False),
+            )
+        ).first()
+    return None if row is None else dict(row._mapping)
+
+
+def _touch(table: sa.Table, row_id: str, **values: float) -> None:
+    def run(conn):
+        conn.execute(sa.update(table).where(table.c.id == row_id).values(**values))
+        return None, []
+
+    try:
+        get_writer(get_engine(), get_settings().max_batch).submit_nowait(run)
+    except RuntimeError:  # no running event loop (CLI): bookkeeping can wait
+        pass
+
+
+async def hash_password_async(password: str) -> str:
+    """bcrypt takes ~0.25 s at cost 12: never on the event loop."""
+    return await asyncio.to_thread(hash_password, password)

@@ -1,0 +1,149 @@
+"""Calling a registered function: the one entry point for HTTP requests and the console.
+
+    value = await call("artifacts:create", {"threadId": ..., ...}, caller)
+
+Validates the arguments, checks that the caller may call the function, then runs a query on a
+read connection or hands a mutation to the group-commit writer. Raises FunctionError (the caller
+sees `status: error`) or Unavailable (nothing committed; retry).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any, Literal
+
+import sqlalchemy as sa
+
+# Importing the functions package registers every function.
+import api.functions  # noqa: F401
+from api.db import get_engine
+from api.errors import FunctionError
+from api.events import bus
+from api.registry import (
+    Caller,
+    Context,
+    FunctionSpec,
+    check_allowed,
+    lookup,
+    next_creation_time,
+    parse_args,
+)
+from api.settings import get_settings
+from api.writer import get_writer
+from models import IdempotencyRecord
+
+# A long-poll re-reads at least this often even if no event arrives (e.g. a decision made by a
+# worker that could not publish); events normally end the wait long before.
+LONG_POLL_RECHECK_SECONDS = 5.0
+MAX_IDEMPOTENCY_KEY = 200
+
+
+async def call(
+    path: object,
+    raw_args: object,
+    caller: Caller,
+    *,
+    kind: Literal["query", "mutation"] | None = None,
+    idempotency_key: str | None = None,
+) -> Any:
+    spec = lookup(path, kind)
+    check_allowed(spec, caller)
+    args = parse_args(spec, raw_args)
+    await _ensure_event_relay()
+    if spec.kind == "mutation":
+        return await _run_mutation(spec, args, caller, idempotency_key)
+    if idempotency_key is not None:
+        raise FunctionError("Idempotency-Key applies to mutations only")
+    return await _run_query(spec, args, caller)
+
+
+async def _run_mutation(
+    spec: FunctionSpec, args: Any, caller: Caller, idempotency_key: str | None
+) -> Any:
+    if spec.prepare is not None:
+        await spec.prepare(args, caller)
+    if idempotency_key is not None:
+        if spec.returns_secret:
+            raise FunctionError(f"{spec.path} shows a secret once and cannot take an Idempotency-Key")
+        if not idempotency_key or len(idempotency_key) > MAX_IDEMPOTENCY_KEY:
+            raise FunctionError(f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} characters")
+    records = IdempotencyRecord.__table__
+
+    def run(conn):
+        if idempotency_key is not None:
+            stored = conn.execute(
+                sa.select(records.c.path, records.c.result).where(
+                    records.c.caller == caller.ref, records.c.key == idempotency_key
+                )
+            ).first()
+            if stored is not None:
+                if stored.path != spec.path:
+                    raise FunctionError(
+                        f"Idempotency-Key {idempotency_key!r} was already used for {stored.path}"
+                    )
+                return stored.result, []
+        ctx = Context(conn=conn, caller=caller, now=next_creation_time())
+        result = spec.handler(ctx, args)
+        _check_serializable(result)
+        if idempotency_key is not None:
+            conn.execute(
+                sa.insert(records).values(
+                    caller=caller.ref,
+                    key=idempotency_key,
+                    path=spec.path,
+                    result=result,
+                    creation_time=ctx.now,
+                )
+            )
+        return result, ctx._events
+
+    writer = get_writer(get_engine(), get_settings().max_batch)
+    return await writer.submit(run)
+
+
+async def _run_query(spec: FunctionSpec, args: Any, caller: Caller) -> Any:
+    engine = get_engine()
+
+    def read() -> Any:
+        with engine.connect() as conn:
+            return spec.handler(Context(conn=conn, caller=caller, now=next_creation_time()), args)
+
+    if spec.wait is None:
+        return read()
+    topic, seconds, settled = spec.wait(args)
+    if seconds <= 0:
+        return read()
+
+    # Listen before the first read, so that a change landing in between is not missed.
+    loop = asyncio.get_running_loop()
+    changed = asyncio.Event()
+    listener = lambda _topic, _payload: changed.set()  # noqa: E731
+    bus.add_listener(topic, listener)
+    try:
+        deadline = loop.time() + seconds
+        while True:
+            changed.clear()
+            result = read()
+            remaining = deadline - loop.time()
+            if settled(result) or remaining <= 0:
+                return result
+            try:
+                await asyncio.wait_for(changed.wait(), min(remaining, LONG_POLL_RECHECK_SECONDS))
+            except TimeoutError:
+                pass
+    finally:
+        bus.remove_listener(topic, listener)
+
+
+async def _ensure_event_relay() -> None:
+    url = get_settings().redis_url
+    if url:
+        await bus.connect_redis(url)
+
+
+def _check_serializable(value: Any) -> None:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError) as exc:  # a bug in a function, not the caller's fault
+        raise FunctionError(f"Internal error: result is not JSON ({exc})") from None

@@ -1,0 +1,69 @@
+"""The SQLAlchemy engine: one per process, configured for the database in use.
+
+SQLite runs in WAL mode with a busy timeout and foreign keys on. `synchronous=NORMAL` in WAL mode
+keeps every committed transaction across a crash of the server process (it is in the WAL file the
+moment COMMIT returns); only an operating-system crash or power loss can lose the last commits.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.pool import StaticPool
+
+from api.settings import get_settings
+
+_engines: dict[str, Engine] = {}
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    # pysqlite's own transaction handling is switched off (isolation_level=None) so that
+    # BEGIN IMMEDIATE below takes the write lock at the start of each write transaction.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _sqlite_begin(conn) -> None:
+    # Writers take the lock up front: a deferred transaction that upgrades to a writer
+    # later can fail with SQLITE_BUSY without waiting for busy_timeout.
+    writer = conn.get_execution_options().get("writer", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        in_memory = url in ("sqlite://", "sqlite:///:memory:")
+        if not in_memory:
+            path = url.split("///", 1)[1]
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 10},
+            poolclass=StaticPool if in_memory else None,
+        )
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        sa.event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    return sa.create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+def get_engine() -> Engine:
+    url = get_settings().sqlalchemy_url
+    engine = _engines.get(url)
+    if engine is None:
+        engine = _engines[url] = make_engine(url)
+    return engine
+
+
+def reset_engines() -> None:
+    """Dispose every engine (tests switch databases by changing settings)."""
+    for engine in _engines.values():
+        engine.dispose()
+    _engines.clear()

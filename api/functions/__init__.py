@@ -1,0 +1,11 @@
+"""One module per contract module; importing this package registers every function."""
+
+from api.functions import (  # noqa: F401
+    accounts,
+    approval_requests,
+    artifacts,
+    messages,
+    sessions,
+    threads,
+    tool_calls,
+)

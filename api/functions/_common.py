@@ -1,0 +1,125 @@
+"""Helpers shared by the function modules: pagination, documents, audit entries."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from pydantic import Field, StringConstraints
+
+from api.errors import FunctionError
+from api.registry import Args, Context
+from models import AuditEntry
+from models.base import to_doc
+from models.ids import new_id
+
+MAX_ARRAY_RESULTS = 1000
+END_CURSOR = "end"
+
+# Identifiers arrive as strings; whether they name the right table is checked by the function,
+# so that a get answers null and a mutation answers a clear error.
+Id = Annotated[str, StringConstraints(max_length=64)]
+Text = Annotated[str, StringConstraints(max_length=8 * 1024 * 1024)]
+ShortText = Annotated[str, StringConstraints(max_length=1000)]
+
+
+class PaginationOpts(Args):
+    numItems: int = Field(ge=1, le=1000)
+    cursor: str | None = None
+    # Sent by Convex's own clients; accepted and ignored.
+    id: int | None = None
+    endCursor: str | None = None
+    maximumRowsRead: int | None = None
+    maximumBytesRead: int | None = None
+
+
+def document(table_model: Any, row: Any) -> dict[str, Any]:
+    return to_doc(table_model.__table__, row, getattr(table_model, "__hidden__", frozenset()))
+
+
+def encode_cursor(sort_value: Any, row_id: str) -> str:
+    raw = json.dumps([sort_value, row_id], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[Any, str]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        sort_value, row_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if not isinstance(row_id, str) or not isinstance(sort_value, int | float):
+            raise ValueError
+        return sort_value, row_id
+    except (ValueError, TypeError, UnicodeDecodeError):
+        raise FunctionError(
+            "paginationOpts.cursor is not a cursor returned by this list; "
+            "pass null to start from the beginning"
+        ) from None
+
+
+def page(
+    ctx: Context,
+    table_model: Any,
+    where: list[Any],
+    opts: PaginationOpts,
+    sort_column: sa.ColumnElement,
+    descending: bool = True,
+) -> dict[str, Any]:
+    """One keyset page `{page, isDone, continueCursor}` ordered by (sort_column, id)."""
+    table = table_model.__table__
+    if opts.cursor == END_CURSOR:
+        return {"page": [], "isDone": True, "continueCursor": END_CURSOR}
+    key = sa.tuple_(sort_column, table.c.id)
+    query = sa.select(table).where(*where)
+    if opts.cursor:
+        after = sa.tuple_(*decode_cursor(opts.cursor))
+        query = query.where(key < after if descending else key > after)
+    order = (sort_column.desc(), table.c.id.desc()) if descending else (sort_column, table.c.id)
+    rows = ctx.conn.execute(query.order_by(*order).limit(opts.numItems + 1)).all()
+    is_done = len(rows) <= opts.numItems
+    rows = rows[: opts.numItems]
+    if is_done or not rows:
+        cursor = END_CURSOR
+    else:
+        last = rows[-1]._mapping
+        cursor = encode_cursor(last[sort_column.key], last["id"])
+    return {
+        "page": [document(table_model, row) for row in rows],
+        "isDone": is_done,
+        "continueCursor": cursor,
+    }
+
+
+def all_rows(
+    ctx: Context, table_model: Any, where: list[Any], order_by: list[Any], what: str
+) -> list[dict[str, Any]]:
+    """Every matching document as an array; refuses (rather than truncates) very long results."""
+    table = table_model.__table__
+    query = sa.select(table).where(*where).order_by(*order_by).limit(MAX_ARRAY_RESULTS + 1)
+    rows = ctx.conn.execute(query).all()
+    if len(rows) > MAX_ARRAY_RESULTS:
+        raise FunctionError(
+            f"More than {MAX_ARRAY_RESULTS} {what} match; pass paginationOpts to page through them"
+        )
+    return [document(table_model, row) for row in rows]
+
+
+def audit(
+    ctx: Context,
+    action: str,
+    target: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Append an audit entry in the same transaction as the change it records."""
+    ctx.conn.execute(
+        sa.insert(AuditEntry.__table__).values(
+            id=new_id("audit_log"),
+            creation_time=ctx.now,
+            actor=ctx.caller.ref,
+            actor_label=ctx.caller.label or None,
+            action=action,
+            target=target,
+            details=details,
+        )
+    )

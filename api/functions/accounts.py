@@ -1,0 +1,284 @@
+"""Account functions: people, API keys and the audit log (admins), and a person's own account.
+
+users:me, users:list, users:create, users:setRole, users:setDisabled, users:changePassword,
+apiKeys:create, apiKeys:list, apiKeys:revoke, auditLog:list.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any, Literal
+
+import sqlalchemy as sa
+from pydantic import PrivateAttr, StringConstraints
+
+from api import auth
+from api.db import get_engine
+from api.errors import FunctionError
+from api.functions._common import Id, PaginationOpts, ShortText, audit, document, page
+from api.registry import ADMINS, Args, Caller, Context, mutation, query
+from models import ApiKey, AuditEntry, AuthSession, User
+from models.ids import new_id
+
+users = User.__table__
+api_keys = ApiKey.__table__
+auth_sessions = AuthSession.__table__
+audit_log = AuditEntry.__table__
+
+PEOPLE = frozenset({"admin", "reviewer", "viewer", "user"})
+Role = Literal["admin", "reviewer", "viewer", "user"]
+Email = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, to_lower=True, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$"
+    ),
+]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Password = Annotated[str, StringConstraints(max_length=1000)]
+
+
+def _user_row(ctx: Context, user_id: str) -> Any:
+    ctx.require_id("users", user_id, "userId")
+    row = ctx.conn.execute(sa.select(users).where(users.c.id == user_id)).first()
+    if row is None:
+        raise FunctionError(f"User {user_id} not found")
+    return row
+
+
+def _active_admins(ctx: Context) -> int:
+    return ctx.conn.execute(
+        sa.select(sa.func.count())
+        .select_from(users)
+        .where(users.c.role == "admin", users.c.disabled.is_(False))
+    ).scalar_one()
+
+
+def end_sessions(ctx: Context, user_id: str, keep_session_id: str | None = None) -> None:
+    where = [auth_sessions.c.user_id == user_id, auth_sessions.c.revoked_time.is_(None)]
+    if keep_session_id is not None:
+        where.append(auth_sessions.c.id != keep_session_id)
+    ctx.conn.execute(sa.update(auth_sessions).where(*where).values(revoked_time=ctx.now))
+
+
+class NoArgs(Args):
+    pass
+
+
+@query("users:me", args=NoArgs, allow=PEOPLE)
+def me(ctx: Context, args: NoArgs) -> dict[str, Any] | None:
+    row = ctx.conn.execute(sa.select(users).where(users.c.id == ctx.caller.id)).first()
+    return None if row is None else document(User, row)
+
+
+class ListUsersArgs(Args):
+    paginationOpts: PaginationOpts
+    search: ShortText | None = None
+    role: Role | None = None
+    disabled: bool | None = None
+
+
+@query("users:list", args=ListUsersArgs, allow=ADMINS)
+def list_users(ctx: Context, args: ListUsersArgs) -> dict[str, Any]:
+    where = []
+    if args.search:
+        pattern = "%" + args.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        where.append(
+            sa.or_(users.c.name.ilike(pattern, escape="\\"), users.c.email.ilike(pattern, escape="\\"))
+        )
+    if args.role is not None:
+        where.append(users.c.role == args.role)
+    if args.disabled is not None:
+        where.append(users.c.disabled.is_(args.disabled))
+    return page(ctx, User, where, args.paginationOpts, users.c.creation_time)
+
+
+class CreateUserArgs(Args):
+    email: Email
+    name: Name
+    role: Role
+    password: Password | None = None
+    _password_hash: str | None = PrivateAttr(default=None)
+
+
+async def _hash_new_password(args: Any, _caller: Caller) -> None:
+    password = getattr(args, "password", None) or getattr(args, "newPassword", None)
+    if password is not None:
+        args._password_hash = await auth.hash_password_async(password)
+
+
+@mutation("users:create", args=CreateUserArgs, allow=ADMINS, prepare=_hash_new_password)
+def create_user(ctx: Context, args: CreateUserArgs) -> str:
+    """Creates a person. Without a password they cannot sign in until one is set for them."""
+    taken = ctx.conn.execute(sa.select(users.c.id).where(users.c.email == args.email)).first()
+    if taken is not None:
+        raise FunctionError(f"email: a person with the email {args.email} already exists")
+    user_id = new_id("users")
+    ctx.conn.execute(
+        sa.insert(users).values(
+            id=user_id,
+            creation_time=ctx.now,
+            email=args.email,
+            name=args.name,
+            role=args.role,
+            password_hash=args._password_hash,
+            disabled=False,
+            updated_time=ctx.now,
+        )
+    )
+    audit(ctx, "user.create", user_id, {"after": {"email": args.email, "role": args.role}})
+    return user_id
+
+
+class SetRoleArgs(Args):
+    userId: Id
+    role: Role
+
+
+@mutation("users:setRole", args=SetRoleArgs, allow=ADMINS)
+def set_role(ctx: Context, args: SetRoleArgs) -> None:
+    row = _user_row(ctx, args.userId)
+    if row.role == args.role:
+        return
+    if row.role == "admin" and not row.disabled and _active_admins(ctx) <= 1:
+        raise FunctionError("The last active admin cannot be demoted; make someone else admin first")
+    ctx.conn.execute(
+        sa.update(users).where(users.c.id == args.userId).values(role=args.role, updated_time=ctx.now)
+    )
+    audit(ctx, "user.role", args.userId, {"before": row.role, "after": args.role})
+
+
+class SetDisabledArgs(Args):
+    userId: Id
+    disabled: bool
+
+
+@mutation("users:setDisabled", args=SetDisabledArgs, allow=ADMINS)
+def set_disabled(ctx: Context, args: SetDisabledArgs) -> None:
+    """Disabling ends every session of that person at once."""
+    row = _user_row(ctx, args.userId)
+    if row.disabled == args.disabled:
+        return
+    if args.disabled and row.role == "admin" and _active_admins(ctx) <= 1:
+        raise FunctionError("The last active admin cannot be disabled")
+    ctx.conn.execute(
+        sa.update(users)
+        .where(users.c.id == args.userId)
+        .values(disabled=args.disabled, updated_time=ctx.now)
+    )
+    if args.disabled:
+        end_sessions(ctx, args.userId)
+    action = "user.disable" if args.disabled else "user.enable"
+    audit(ctx, action, args.userId, {"before": row.disabled, "after": args.disabled})
+
+
+class ChangePasswordArgs(Args):
+    currentPassword: Password
+    newPassword: Password
+    _password_hash: str | None = PrivateAttr(default=None)
+
+
+async def _check_current_password(args: ChangePasswordArgs, caller: Caller) -> None:
+    def current_hash() -> str | None:
+        with get_engine().connect() as conn:
+            return conn.execute(
+                sa.select(users.c.password_hash).where(users.c.id == caller.id)
+            ).scalar()
+
+    stored = current_hash()
+    if not await asyncio.to_thread(auth.verify_password, args.currentPassword, stored):
+        raise FunctionError("currentPassword is not your current password")
+    await _hash_new_password(args, caller)
+
+
+@mutation(
+    "users:changePassword",
+    args=ChangePasswordArgs,
+    allow=PEOPLE,
+    prepare=_check_current_password,
+)
+def change_password(ctx: Context, args: ChangePasswordArgs) -> None:
+    ctx.conn.execute(
+        sa.update(users)
+        .where(users.c.id == ctx.caller.id)
+        .values(password_hash=args._password_hash, updated_time=ctx.now)
+    )
+    audit(ctx, "user.password", ctx.caller.id)
+
+
+class CreateKeyArgs(Args):
+    name: Name
+
+
+@mutation("apiKeys:create", args=CreateKeyArgs, allow=ADMINS, returns_secret=True)
+def create_key(ctx: Context, args: CreateKeyArgs) -> dict[str, str]:
+    """Returns {apiKeyId, key}. The key is shown this once; only its hash is stored."""
+    key = auth.new_api_key()
+    key_id = new_id("api_keys")
+    ctx.conn.execute(
+        sa.insert(api_keys).values(
+            id=key_id,
+            creation_time=ctx.now,
+            name=args.name,
+            prefix=key[:12],
+            key_hash=auth.sha256(key),
+            created_by=ctx.caller.ref,
+        )
+    )
+    audit(ctx, "apikey.create", key_id, {"after": {"name": args.name, "prefix": key[:12]}})
+    return {"apiKeyId": key_id, "key": key}
+
+
+class ListKeysArgs(Args):
+    includeRevoked: bool = True
+
+
+@query("apiKeys:list", args=ListKeysArgs, allow=ADMINS)
+def list_keys(ctx: Context, args: ListKeysArgs) -> list[dict[str, Any]]:
+    query_ = sa.select(api_keys).order_by(api_keys.c.creation_time.desc())
+    if not args.includeRevoked:
+        query_ = query_.where(api_keys.c.revoked_time.is_(None))
+    return [document(ApiKey, row) for row in ctx.conn.execute(query_).all()]
+
+
+class RevokeKeyArgs(Args):
+    apiKeyId: Id
+
+
+@mutation("apiKeys:revoke", args=RevokeKeyArgs, allow=ADMINS)
+def revoke_key(ctx: Context, args: RevokeKeyArgs) -> None:
+    ctx.require_id("api_keys", args.apiKeyId, "apiKeyId")
+    row = ctx.conn.execute(sa.select(api_keys).where(api_keys.c.id == args.apiKeyId)).first()
+    if row is None:
+        raise FunctionError(f"API key {args.apiKeyId} not found")
+    if row.revoked_time is not None:
+        raise FunctionError(f"API key {args.apiKeyId} ({row.name}) is already revoked")
+    ctx.conn.execute(
+        sa.update(api_keys).where(api_keys.c.id == args.apiKeyId).values(revoked_time=ctx.now)
+    )
+    audit(ctx, "apikey.revoke", args.apiKeyId, {"name": row.name, "prefix": row.prefix})
+
+
+class AuditListArgs(Args):
+    paginationOpts: PaginationOpts
+    actor: ShortText | None = None
+    action: ShortText | None = None
+    target: ShortText | None = None
+    since: float | None = None
+    until: float | None = None
+
+
+@query("auditLog:list", args=AuditListArgs, allow=ADMINS)
+def list_audit(ctx: Context, args: AuditListArgs) -> dict[str, Any]:
+    """Newest first. `actor` matches the actor reference or its label (e.g. an email)."""
+    where = []
+    if args.actor:
+        where.append(sa.or_(audit_log.c.actor == args.actor, audit_log.c.actor_label == args.actor))
+    if args.action:
+        where.append(audit_log.c.action == args.action)
+    if args.target:
+        where.append(audit_log.c.target == args.target)
+    if args.since is not None:
+        where.append(audit_log.c.creation_time >= args.since)
+    if args.until is not None:
+        where.append(audit_log.c.creation_time < args.until)
+    return page(ctx, AuditEntry, where, args.paginationOpts, audit_log.c.creation_time)

@@ -1,0 +1,180 @@
+"""artifacts:create, artifacts:update, artifacts:get, artifacts:list, artifacts:versions.
+
+Every content change is kept: artifact_versions holds version 1 to the current one.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import sqlalchemy as sa
+from pydantic import StringConstraints
+
+from api.errors import FunctionError
+from api.functions._common import (
+    Id,
+    PaginationOpts,
+    ShortText,
+    Text,
+    all_rows,
+    audit,
+    document,
+    page,
+)
+from api.registry import ALL_READERS, WRITERS, Args, Context, mutation, query
+from models import Artifact, ArtifactVersion
+from models.ids import is_id_for, new_id
+
+artifacts = Artifact.__table__
+versions = ArtifactVersion.__table__
+
+ArtifactStatus = Literal["draft", "pending_review", "approved", "rejected", "final"]
+ArtifactType = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,39}$")]
+
+
+class CreateArgs(Args):
+    threadId: Id
+    type: ArtifactType
+    content: Text
+    title: ShortText | None = None
+    status: ArtifactStatus = "draft"
+
+
+@mutation("artifacts:create", args=CreateArgs)
+def create(ctx: Context, args: CreateArgs) -> str:
+    ctx.thread(args.threadId)
+    artifact_id = new_id("artifacts")
+    ctx.conn.execute(
+        sa.insert(artifacts).values(
+            id=artifact_id,
+            creation_time=ctx.now,
+            thread_id=args.threadId,
+            type=args.type,
+            title=args.title,
+            content=args.content,
+            status=args.status,
+            version=1,
+            updated_time=ctx.now,
+        )
+    )
+    _add_version(ctx, artifact_id, 1, args.content, args.status)
+    ctx.emit("artifacts:changed", {"artifactId": artifact_id, "threadId": args.threadId})
+    return artifact_id
+
+
+class UpdateArgs(Args):
+    artifactId: Id
+    content: Text | None = None
+    status: ArtifactStatus | None = None
+    title: ShortText | None = None
+
+
+# Reviewers may update an artifact, but only its status.
+@mutation("artifacts:update", args=UpdateArgs, allow=WRITERS | {"reviewer"})
+def update(ctx: Context, args: UpdateArgs) -> None:
+    """A content change makes a new version; a status or title change alone does not."""
+    current = load(ctx, args.artifactId)
+    if ctx.caller.grant == "reviewer" and (args.content is not None or args.title is not None):
+        raise FunctionError("Not allowed: a reviewer may change an artifact's status only")
+    changes: dict[str, Any] = {"updated_time": ctx.now}
+    if args.title is not None:
+        changes["title"] = args.title
+    if args.status is not None:
+        changes["status"] = args.status
+    status = args.status or current.status
+    if args.content is not None and args.content != current.content:
+        changes["content"] = args.content
+        changes["version"] = current.version + 1
+        _add_version(ctx, args.artifactId, current.version + 1, args.content, status)
+    ctx.conn.execute(sa.update(artifacts).where(artifacts.c.id == args.artifactId).values(changes))
+    if ctx.caller.kind == "user" and args.status is not None and args.status != current.status:
+        audit(
+            ctx,
+            "artifact.status",
+            args.artifactId,
+            {"before": current.status, "after": args.status},
+        )
+    ctx.emit("artifacts:changed", {"artifactId": args.artifactId, "threadId": current.thread_id})
+
+
+def load(ctx: Context, artifact_id: str, field_name: str = "artifactId") -> Any:
+    """The artifact row, checked to exist and be visible; else a clear error."""
+    ctx.require_id("artifacts", artifact_id, field_name)
+    row = ctx.conn.execute(sa.select(artifacts).where(artifacts.c.id == artifact_id)).first()
+    if row is None or ctx.visible_thread(row.thread_id) is None:
+        raise FunctionError(f"Artifact {artifact_id} not found")
+    return row
+
+
+def _add_version(ctx: Context, artifact_id: str, version: int, content: str, status: str) -> None:
+    ctx.conn.execute(
+        sa.insert(versions).values(
+            id=new_id("artifact_versions"),
+            creation_time=ctx.now,
+            artifact_id=artifact_id,
+            version=version,
+            content=content,
+            status=status,
+            created_by=ctx.caller.ref,
+        )
+    )
+
+
+class GetArgs(Args):
+    artifactId: Id
+
+
+def _visible(ctx: Context, artifact_id: str) -> Any | None:
+    if not is_id_for("artifacts", artifact_id):
+        return None
+    row = ctx.conn.execute(sa.select(artifacts).where(artifacts.c.id == artifact_id)).first()
+    if row is None or ctx.visible_thread(row.thread_id) is None:
+        return None
+    return row
+
+
+@query("artifacts:get", args=GetArgs)
+def get(ctx: Context, args: GetArgs) -> dict[str, Any] | None:
+    row = _visible(ctx, args.artifactId)
+    return None if row is None else document(Artifact, row)
+
+
+class ListArgs(Args):
+    threadId: Id | None = None
+    type: ArtifactType | None = None
+    status: ArtifactStatus | None = None
+    paginationOpts: PaginationOpts | None = None
+
+
+@query("artifacts:list", args=ListArgs, allow=ALL_READERS)
+def list_artifacts(ctx: Context, args: ListArgs) -> list[dict[str, Any]] | dict[str, Any]:
+    """Without paginationOpts: an array, oldest first. With it: a page, newest first."""
+    where = []
+    if args.threadId is not None:
+        where.append(artifacts.c.thread_id == args.threadId)
+    if args.type is not None:
+        where.append(artifacts.c.type == args.type)
+    if args.status is not None:
+        where.append(artifacts.c.status == args.status)
+    own = ctx.own_threads_filter(artifacts.c.thread_id)
+    if own is not None:
+        where.append(own)
+    if args.paginationOpts is not None:
+        return page(ctx, Artifact, where, args.paginationOpts, artifacts.c.creation_time)
+    order = [artifacts.c.creation_time, artifacts.c.id]
+    return all_rows(ctx, Artifact, where, order, "artifacts")
+
+
+class VersionsArgs(Args):
+    artifactId: Id
+
+
+@query("artifacts:versions", args=VersionsArgs)
+def list_versions(ctx: Context, args: VersionsArgs) -> list[dict[str, Any]]:
+    """Every version, 1 to current, oldest first."""
+    if _visible(ctx, args.artifactId) is None:
+        return []
+    rows = ctx.conn.execute(
+        sa.select(versions).where(versions.c.artifact_id == args.artifactId).order_by(versions.c.version)
+    ).all()
+    return [document(ArtifactVersion, row) for row in rows]

@@ -1,0 +1,216 @@
+"""The HTTP API agent backends post to, in Convex's wire format (see docs/api.md).
+
+    POST /api/mutation   {"path": "artifacts:create", "args": {...}, "format"?: "json"}
+    POST /api/query      {"path": "threads:get", "args": {...}}
+    POST /api/run/{module}/{function}   {"args": {...}}
+    POST /api/auth/signin {email, password} -> {token, expiresTime}
+    POST /api/auth/signout
+    GET  /version, GET /api/health
+
+`create_api()` builds a Starlette app that Reflex serves in front of the console
+(`rx.App(api_transformer=...)`); tests use it directly through httpx.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import struct
+from typing import Any
+
+import sqlalchemy as sa
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from api import __version__, auth, signin
+from api.calls import call
+from api.db import get_engine
+from api.errors import FunctionError, Unavailable
+from api.registry import Caller
+from api.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+
+class HttpError(Exception):
+    def __init__(self, status: int, code: str, message: str, headers: dict | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.headers = status, code, message, headers
+
+
+def _error_response(error: HttpError) -> JSONResponse:
+    return JSONResponse(
+        {"code": error.code, "message": error.message}, error.status, headers=error.headers
+    )
+
+
+async def read_json_object(request: Request) -> dict[str, Any]:
+    """The body as a JSON object, whatever the Content-Type says. 413 over the limit, 400 if it
+    is not a JSON object."""
+    limit = get_settings().max_body_bytes
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise HttpError(413, "PayloadTooLarge", f"Request body is larger than {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise HttpError(413, "PayloadTooLarge", f"Request body is larger than {limit} bytes")
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    if not raw.strip():
+        raise HttpError(400, "BadJsonBody", "Request body is empty; send a JSON object")
+    try:
+        body = json.loads(raw)
+    except UnicodeDecodeError:
+        raise HttpError(400, "BadJsonBody", "Request body is not UTF-8 JSON") from None
+    except json.JSONDecodeError as exc:
+        raise HttpError(400, "BadJsonBody", f"Request body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise HttpError(400, "BadJsonBody", "Request body is nested too deeply") from None
+    if not isinstance(body, dict):
+        raise HttpError(400, "BadJsonBody", "Request body must be a JSON object")
+    return body
+
+
+async def authenticate(request: Request) -> Caller:
+    credential = auth.parse_authorization(request.headers.get("authorization"))
+    caller = await auth.caller_for(credential)
+    if caller is None:
+        message = (
+            "Missing credentials: send 'Authorization: Bearer <API key or session token>'"
+            if credential is None
+            else "The API key or session token is not valid (unknown, revoked or expired)"
+        )
+        raise HttpError(401, "Unauthenticated", message)
+    return caller
+
+
+def decode_convex_json(value: Any) -> Any:
+    """Convex's encoded JSON: {"$integer": base64 int64} and {"$float": base64 float64}."""
+    if isinstance(value, list):
+        return [decode_convex_json(item) for item in value]
+    if isinstance(value, dict):
+        if len(value) == 1:
+            (key, inner), = value.items()
+            if key in ("$integer", "$float"):
+                try:
+                    raw = base64.b64decode(inner, validate=True)
+                    return struct.unpack("<q" if key == "$integer" else "<d", raw)[0]
+                except (ValueError, TypeError, struct.error):
+                    raise FunctionError(f"{key} value is not valid base64 of 8 bytes") from None
+            if key.startswith("$"):
+                raise FunctionError(f"Unsupported encoded value type {key}")
+        return {key: decode_convex_json(item) for key, item in value.items()}
+    return value
+
+
+async def _function_endpoint(request: Request, kind: str | None, path: str | None) -> Response:
+    try:
+        caller = await authenticate(request)
+        body = await read_json_object(request)
+    except HttpError as error:
+        return _error_response(error)
+    idempotency_key = request.headers.get("idempotency-key") or body.get("idempotencyKey")
+    try:
+        fmt = body.get("format", "json")
+        if fmt not in ("json", "convex_encoded_json"):
+            raise FunctionError("format must be 'json' or 'convex_encoded_json'")
+        if idempotency_key is not None and not isinstance(idempotency_key, str):
+            raise FunctionError("idempotencyKey must be a string")
+        args = body.get("args", {})
+        if fmt == "convex_encoded_json":
+            args = decode_convex_json(args)
+        value = await call(
+            body.get("path") if path is None else path,
+            args,
+            caller,
+            kind=kind,
+            idempotency_key=idempotency_key,
+        )
+    except FunctionError as exc:
+        payload: dict[str, Any] = {"status": "error", "errorMessage": exc.message, "logLines": []}
+        if exc.data is not None:
+            payload["errorData"] = exc.data
+        return JSONResponse(payload)
+    except Unavailable as exc:
+        return _error_response(HttpError(503, "Unavailable", str(exc), {"Retry-After": "1"}))
+    return JSONResponse({"status": "success", "value": value, "logLines": []})
+
+
+async def mutation_endpoint(request: Request) -> Response:
+    return await _function_endpoint(request, "mutation", None)
+
+
+async def query_endpoint(request: Request) -> Response:
+    return await _function_endpoint(request, "query", None)
+
+
+async def run_endpoint(request: Request) -> Response:
+    return await _function_endpoint(request, None, request.path_params["path"])
+
+
+async def signin_endpoint(request: Request) -> Response:
+    try:
+        body = await read_json_object(request)
+    except HttpError as error:
+        return _error_response(error)
+    email, password = body.get("email"), body.get("password")
+    if not isinstance(email, str) or not isinstance(password, str):
+        return _error_response(
+            HttpError(400, "BadRequest", "Send {\"email\": string, \"password\": string}")
+        )
+    client = request.client.host if request.client else None
+    try:
+        session = await signin.sign_in(
+            email, password, ip=client, user_agent=request.headers.get("user-agent")
+        )
+    except signin.TooManyAttempts as exc:
+        headers = {"Retry-After": str(exc.retry_after_seconds)}
+        return _error_response(HttpError(429, "TooManyAttempts", str(exc), headers))
+    except signin.SignInFailed as exc:
+        return _error_response(HttpError(401, "Unauthenticated", str(exc)))
+    return JSONResponse(
+        {"token": session.token, "expiresTime": session.expires_time, "userId": session.user_id}
+    )
+
+
+async def signout_endpoint(request: Request) -> Response:
+    credential = auth.parse_authorization(request.headers.get("authorization"))
+    if not credential or not credential.startswith(auth.SESSION_TOKEN_PREFIX):
+        return _error_response(HttpError(401, "Unauthenticated", "Send the session token to end"))
+    if not await signin.sign_out(credential):
+        return _error_response(HttpError(401, "Unauthenticated", "That session has already ended"))
+    return JSONResponse({"status": "success"})
+
+
+async def version_endpoint(_request: Request) -> Response:
+    return PlainTextResponse(__version__)
+
+
+async def health_endpoint(_request: Request) -> Response:
+    try:
+        with get_engine().connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except Exception as exc:
+        log.warning("health check: database unreachable: %s", exc)
+        return JSONResponse({"status": "error", "db": False}, 503)
+    return JSONResponse({"status": "ok", "db": True})
+
+
+ROUTES = [
+    Route("/api/mutation", mutation_endpoint, methods=["POST"]),
+    Route("/api/query", query_endpoint, methods=["POST"]),
+    Route("/api/run/{path:path}", run_endpoint, methods=["POST"]),
+    Route("/api/auth/signin", signin_endpoint, methods=["POST"]),
+    Route("/api/auth/signout", signout_endpoint, methods=["POST"]),
+    Route("/version", version_endpoint, methods=["GET"]),
+    Route("/api/health", health_endpoint, methods=["GET"]),
+]
+
+
+def create_api() -> Starlette:
+    return Starlette(routes=ROUTES)

@@ -1,0 +1,55 @@
+"""All configuration in one place, read from the environment (and an optional `.env`)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SQLITE_URL = f"sqlite:///{PROJECT_ROOT / 'data' / 'threadline.db'}"
+
+MIB = 1024 * 1024
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        default=DEFAULT_SQLITE_URL,
+        description="SQLAlchemy URL. Default: a SQLite file under data/. "
+        "PostgreSQL: postgresql+psycopg://user@host/db (postgresql:// is accepted too).",
+    )
+    redis_url: str | None = Field(
+        default=None, description="Set to fan events out between several workers."
+    )
+    max_body_bytes: int = 16 * MIB
+    # A person's console/API session: ends after this much inactivity, or this long after sign-in.
+    session_idle_seconds: int = 12 * 3600
+    session_absolute_seconds: int = 14 * 24 * 3600
+    bcrypt_rounds: int = Field(default=12, ge=4, le=16)
+    # Most mutations a single group commit may carry; larger bursts are split.
+    max_batch: int = Field(default=512, ge=1)
+    # How long an Idempotency-Key is remembered.
+    idempotency_ttl_seconds: int = 24 * 3600
+    port: int = 3000
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The URL with the driver Threadline installs (psycopg 3) filled in for PostgreSQL."""
+        url = self.database_url
+        for prefix in ("postgres://", "postgresql://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url[len(prefix) :]
+        return url
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.sqlalchemy_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

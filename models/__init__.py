@@ -1,0 +1,28 @@
+"""Every table, imported here so `SQLModel.metadata` (and so Alembic) sees them all."""
+
+from models.accounts import ROLES, ApiKey, AuditEntry, AuthSession, IdempotencyRecord, User
+from models.threads import (
+    ApprovalRequest,
+    Artifact,
+    ArtifactVersion,
+    Message,
+    Session,
+    Thread,
+    ToolCall,
+)
+
+__all__ = [
+    "ROLES",
+    "ApiKey",
+    "ApprovalRequest",
+    "Artifact",
+    "ArtifactVersion",
+    "AuditEntry",
+    "AuthSession",
+    "IdempotencyRecord",
+    "Message",
+    "Session",
+    "Thread",
+    "ToolCall",
+    "User",
+]

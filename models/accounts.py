@@ -1,0 +1,93 @@
+"""People, their sign-in sessions, backend API keys, the audit log and idempotency records."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from models.base import JSONType
+
+ROLES = ("admin", "reviewer", "viewer", "user")
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+    __hidden__: ClassVar[frozenset[str]] = frozenset({"password_hash"})
+
+    id: str = Field(primary_key=True, max_length=40)
+    creation_time: float
+    email: str = Field(unique=True, max_length=320)  # stored lowercased
+    name: str = Field(max_length=200)
+    role: str = Field(max_length=20)
+    password_hash: str | None = Field(default=None, max_length=100)
+    disabled: bool = False
+    updated_time: float
+
+
+class AuthSession(SQLModel, table=True):
+    """A signed-in person's token. Only its SHA-256 is stored."""
+
+    __tablename__ = "auth_sessions"
+    __table_args__ = (sa.Index("ix_auth_sessions_user", "user_id", "creation_time"),)
+    __hidden__: ClassVar[frozenset[str]] = frozenset({"token_hash"})
+
+    id: str = Field(primary_key=True, max_length=40)
+    creation_time: float
+    user_id: str = Field(foreign_key="users.id", max_length=40)
+    token_hash: str = Field(unique=True, max_length=64)
+    expires_time: float  # absolute expiry
+    last_seen_time: float  # idle expiry counts from here
+    revoked_time: float | None = None
+    user_agent: str | None = Field(default=None, max_length=400)
+    ip: str | None = Field(default=None, max_length=64)
+
+
+class ApiKey(SQLModel, table=True):
+    """A backend's key. Only its SHA-256 is stored; `prefix` identifies it in lists."""
+
+    __tablename__ = "api_keys"
+    __hidden__: ClassVar[frozenset[str]] = frozenset({"key_hash"})
+
+    id: str = Field(primary_key=True, max_length=40)
+    creation_time: float
+    name: str = Field(max_length=200)
+    prefix: str = Field(max_length=20)
+    key_hash: str = Field(unique=True, max_length=64)
+    created_by: str | None = Field(default=None, max_length=60)
+    last_used_time: float | None = None
+    revoked_time: float | None = None
+
+
+class AuditEntry(SQLModel, table=True):
+    """Append-only: no function updates or deletes these rows."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        sa.Index("ix_audit_log_creation", "creation_time", "id"),
+        sa.Index("ix_audit_log_actor_creation", "actor", "creation_time"),
+        sa.Index("ix_audit_log_action_creation", "action", "creation_time"),
+        sa.Index("ix_audit_log_target_creation", "target", "creation_time"),
+    )
+
+    id: str = Field(primary_key=True, max_length=40)
+    creation_time: float
+    actor: str = Field(max_length=60)  # "user:<id>", "key:<id>", "cli", "anonymous"
+    actor_label: str | None = Field(default=None, max_length=400)  # email or key name then
+    action: str = Field(max_length=60)
+    target: str | None = Field(default=None, max_length=200)
+    details: dict[str, Any] | None = Field(default=None, sa_column=sa.Column(JSONType))
+
+
+class IdempotencyRecord(SQLModel, table=True):
+    """The first result of a mutation sent with an Idempotency-Key, per caller."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (sa.Index("ix_idempotency_keys_creation", "creation_time"),)
+
+    caller: str = Field(primary_key=True, max_length=60)
+    key: str = Field(primary_key=True, max_length=200)
+    path: str = Field(max_length=200)
+    result: Any = Field(default=None, sa_column=sa.Column(JSONType))
+    creation_time: float
