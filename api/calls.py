@@ -65,7 +65,9 @@ async def _run_mutation(
         await spec.prepare(args, caller)
     if idempotency_key is not None:
         if spec.returns_secret:
-            raise FunctionError(f"{spec.path} shows a secret once and cannot take an Idempotency-Key")
+            raise FunctionError(
+                f"{spec.path} shows a secret once and cannot take an Idempotency-Key"
+            )
         if not idempotency_key or len(idempotency_key) > MAX_IDEMPOTENCY_KEY:
             raise FunctionError(f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} characters")
     records = IdempotencyRecord.__table__

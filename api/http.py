@@ -95,7 +95,7 @@ def decode_convex_json(value: Any) -> Any:
         return [decode_convex_json(item) for item in value]
     if isinstance(value, dict):
         if len(value) == 1:
-            (key, inner), = value.items()
+            ((key, inner),) = value.items()
             if key in ("$integer", "$float"):
                 try:
                     raw = base64.b64decode(inner, validate=True)
@@ -161,7 +161,7 @@ async def signin_endpoint(request: Request) -> Response:
     email, password = body.get("email"), body.get("password")
     if not isinstance(email, str) or not isinstance(password, str):
         return _error_response(
-            HttpError(400, "BadRequest", "Send {\"email\": string, \"password\": string}")
+            HttpError(400, "BadRequest", 'Send {"email": string, "password": string}')
         )
     client = request.client.host if request.client else None
     try:

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from sqlmodel import SQLModel
 
 import models  # noqa: F401
+from alembic import command
 from api.db import make_engine
 from api.settings import PROJECT_ROOT
 

@@ -156,9 +156,7 @@ def mutation(
     prepare: Callable[[Any, Caller], Awaitable[None]] | None = None,
     returns_secret: bool = False,
 ):
-    return _register(
-        "mutation", path, args, allow, prepare=prepare, returns_secret=returns_secret
-    )
+    return _register("mutation", path, args, allow, prepare=prepare, returns_secret=returns_secret)
 
 
 def query(path: str, *, args: type[Args], allow: frozenset[str] = ALL_READERS, wait=None):

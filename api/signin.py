@@ -58,9 +58,15 @@ def _throttle(email: str, ip: str | None) -> None:
         ):
             if value is None:
                 continue
-            times = conn.execute(
-                failures.where(column == value).order_by(audit_log.c.creation_time.desc()).limit(limit)
-            ).scalars().all()
+            times = (
+                conn.execute(
+                    failures.where(column == value)
+                    .order_by(audit_log.c.creation_time.desc())
+                    .limit(limit)
+                )
+                .scalars()
+                .all()
+            )
             if len(times) >= limit:
                 oldest = times[-1]
                 raise TooManyAttempts(int((oldest + WINDOW_MS - now) / 1000) + 1)
@@ -111,7 +117,9 @@ async def sign_in(
                 ip=ip,
             )
         )
-        ctx = Context(conn=conn, caller=Caller(kind="user", id=user.id, label=email, role=user.role), now=now)
+        ctx = Context(
+            conn=conn, caller=Caller(kind="user", id=user.id, label=email, role=user.role), now=now
+        )
         audit(ctx, "signin.success", user.id, {"ip": ip, "userAgent": user_agent})
         return expires, []
 
@@ -131,7 +139,9 @@ async def sign_out(token: str) -> bool:
             .returning(auth_sessions.c.user_id)
         ).first()
         if result is not None:
-            ctx = Context(conn=conn, caller=Caller(kind="user", id=result.user_id), now=next_creation_time())
+            ctx = Context(
+                conn=conn, caller=Caller(kind="user", id=result.user_id), now=next_creation_time()
+            )
             audit(ctx, "signout", result.user_id)
         return result is not None, []
 

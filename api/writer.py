@@ -77,7 +77,9 @@ class GroupCommitWriter:
             await self._wake.wait()
             self._wake.clear()
             while self._queue:
-                batch = [self._queue.popleft() for _ in range(min(self.max_batch, len(self._queue)))]
+                batch = [
+                    self._queue.popleft() for _ in range(min(self.max_batch, len(self._queue)))
+                ]
                 self._write(batch)
                 # Let the HTTP handlers run, so that what arrived meanwhile joins the next batch.
                 await asyncio.sleep(0)

@@ -88,9 +88,7 @@ class Session(SQLModel, table=True):
 
     id: str = Field(primary_key=True, max_length=40)
     creation_time: float
-    thread_id: str = Field(
-        foreign_key="threads.id", ondelete="CASCADE", unique=True, max_length=40
-    )
+    thread_id: str = Field(foreign_key="threads.id", ondelete="CASCADE", unique=True, max_length=40)
     sdk_session_id: str | None = None
     phase: str | None = None
     plan: str | None = None

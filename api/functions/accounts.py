@@ -81,9 +81,13 @@ class ListUsersArgs(Args):
 def list_users(ctx: Context, args: ListUsersArgs) -> dict[str, Any]:
     where = []
     if args.search:
-        pattern = "%" + args.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        pattern = (
+            "%" + args.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        )
         where.append(
-            sa.or_(users.c.name.ilike(pattern, escape="\\"), users.c.email.ilike(pattern, escape="\\"))
+            sa.or_(
+                users.c.name.ilike(pattern, escape="\\"), users.c.email.ilike(pattern, escape="\\")
+            )
         )
     if args.role is not None:
         where.append(users.c.role == args.role)
@@ -140,9 +144,13 @@ def set_role(ctx: Context, args: SetRoleArgs) -> None:
     if row.role == args.role:
         return
     if row.role == "admin" and not row.disabled and _active_admins(ctx) <= 1:
-        raise FunctionError("The last active admin cannot be demoted; make someone else admin first")
+        raise FunctionError(
+            "The last active admin cannot be demoted; make someone else admin first"
+        )
     ctx.conn.execute(
-        sa.update(users).where(users.c.id == args.userId).values(role=args.role, updated_time=ctx.now)
+        sa.update(users)
+        .where(users.c.id == args.userId)
+        .values(role=args.role, updated_time=ctx.now)
     )
     audit(ctx, "user.role", args.userId, {"before": row.role, "after": args.role})
 

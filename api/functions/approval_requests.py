@@ -18,11 +18,17 @@ requests = ApprovalRequest.__table__
 artifacts = Artifact.__table__
 users = User.__table__
 
-RequestStatus = Literal["pending", "approved", "rejected", "changes_requested", "cancelled", "expired"]
+RequestStatus = Literal[
+    "pending", "approved", "rejected", "changes_requested", "cancelled", "expired"
+]
 Decision = Literal["approved", "rejected", "changes_requested"]
 MAX_WAIT_MS = 60_000
 # What an approved plan's artifact becomes; a request for changes sends it back to draft.
-ARTIFACT_STATUS_AFTER = {"approved": "approved", "rejected": "rejected", "changes_requested": "draft"}
+ARTIFACT_STATUS_AFTER = {
+    "approved": "approved",
+    "rejected": "rejected",
+    "changes_requested": "draft",
+}
 
 
 def _changed(ctx: Context, request_id: str, thread_id: str, status: str) -> None:
@@ -110,7 +116,9 @@ def list_requests(ctx: Context, args: ListArgs) -> list[dict[str, Any]] | dict[s
         where.append(own)
     if args.paginationOpts is not None:
         descending = args.order != "asc"
-        return page(ctx, ApprovalRequest, where, args.paginationOpts, requests.c.creation_time, descending)
+        return page(
+            ctx, ApprovalRequest, where, args.paginationOpts, requests.c.creation_time, descending
+        )
     order = [requests.c.creation_time, requests.c.id]
     if args.order == "desc":
         order = [column.desc() for column in order]
@@ -171,7 +179,9 @@ def _update_plan_artifact(ctx: Context, artifact_id: str, args: ResolveArgs) -> 
     if args.editedPlan is not None and args.editedPlan != current.content:
         changes["content"] = args.editedPlan
         changes["version"] = current.version + 1
-        artifact_functions._add_version(ctx, artifact_id, current.version + 1, args.editedPlan, status)
+        artifact_functions._add_version(
+            ctx, artifact_id, current.version + 1, args.editedPlan, status
+        )
     ctx.conn.execute(sa.update(artifacts).where(artifacts.c.id == artifact_id).values(changes))
     ctx.emit("artifacts:changed", {"artifactId": artifact_id, "threadId": current.thread_id})
 
@@ -182,7 +192,9 @@ def _not_pending(ctx: Context, request_id: str) -> FunctionError:
         return FunctionError(f"Approval request {request_id} not found")
     who = ""
     if row.decided_by:
-        name = ctx.conn.execute(sa.select(users.c.name).where(users.c.id == row.decided_by)).scalar()
+        name = ctx.conn.execute(
+            sa.select(users.c.name).where(users.c.id == row.decided_by)
+        ).scalar()
         who = f" by {name or row.decided_by}"
     return FunctionError(
         f"Approval request {request_id} is already {row.status}{who}; the first decision stands",

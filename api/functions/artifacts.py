@@ -175,6 +175,8 @@ def list_versions(ctx: Context, args: VersionsArgs) -> list[dict[str, Any]]:
     if _visible(ctx, args.artifactId) is None:
         return []
     rows = ctx.conn.execute(
-        sa.select(versions).where(versions.c.artifact_id == args.artifactId).order_by(versions.c.version)
+        sa.select(versions)
+        .where(versions.c.artifact_id == args.artifactId)
+        .order_by(versions.c.version)
     ).all()
     return [document(ArtifactVersion, row) for row in rows]

@@ -1,0 +1,50 @@
+# Threadline: `make run` serves console + API on $(PORT) (SQLite by default); `make test` runs every test.
+SHELL := /bin/bash
+PYTHON ?= python3
+PORT ?= 3000
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+TOOLS := $(CURDIR)/.tools
+BUN_VERSION := 1.4.4
+
+# Reflex builds its frontend with bun; its own installer downloads from the internet, so bun comes
+# from the npm registry instead, and Reflex is told to use it and to make no outbound checks.
+export PATH := $(TOOLS)/node_modules/.bin:$(BIN):$(PATH)
+export REFLEX_USE_SYSTEM_BUN := 1
+export REFLEX_CHECK_LATEST_VERSION := false
+export REFLEX_TELEMETRY_ENABLED := false
+export NPM_CONFIG_REGISTRY ?= $(shell npm config get registry 2>/dev/null || echo https://registry.npmjs.org/)
+
+.PHONY: install run test lint e2e-deps clean
+
+install: $(VENV)/.installed $(TOOLS)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+$(TOOLS)/.installed:
+	mkdir -p $(TOOLS)
+	npm install --prefix $(TOOLS) --no-fund --no-audit --loglevel=error bun@$(BUN_VERSION)
+	touch $@
+
+run: install
+	$(BIN)/threadline migrate
+	$(BIN)/threadline first-run
+	$(BIN)/reflex run --env prod --single-port --frontend-port $(PORT) --backend-port $(PORT)
+
+# Browser tests drive Debian's chromium (Playwright cannot download browsers here).
+e2e-deps:
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+test: install e2e-deps
+	$(BIN)/ruff check .
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check . && $(BIN)/ruff format --check api models app tests
+
+clean:
+	rm -rf .web .states

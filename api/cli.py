@@ -1,0 +1,173 @@
+"""`threadline` command line: migrations, people and API keys for headless operation.
+
+threadline migrate
+threadline create-user --email a@b.c --name Ada --role admin [--password ...]
+threadline create-api-key --name my-backend      (prints the key as the last line)
+threadline list-api-keys
+threadline revoke-api-key key_...
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import sys
+from typing import Any
+
+from api import migrations
+from api.calls import call
+from api.errors import FunctionError
+from api.registry import Caller
+from api.settings import get_settings
+
+CLI_CALLER = Caller(kind="system", id="cli", label="threadline CLI")
+
+
+def run_function(path: str, args: dict[str, Any]) -> Any:
+    """Call a registered function as the CLI (an operator with shell access: admin rights)."""
+    return asyncio.run(call(path, args, CLI_CALLER))
+
+
+def cmd_migrate(_options: argparse.Namespace) -> None:
+    url = get_settings().sqlalchemy_url
+    migrations.upgrade(url)
+    print(f"database at revision {migrations.current_revision(url)}")
+
+
+def cmd_create_user(options: argparse.Namespace) -> None:
+    password = options.password
+    if password is None:
+        password = getpass.getpass("Password (8-72 bytes): ")
+        if getpass.getpass("Repeat the password: ") != password:
+            raise FunctionError("the two passwords differ")
+    user_id = run_function(
+        "users:create",
+        {"email": options.email, "name": options.name, "role": options.role, "password": password},
+    )
+    print(f"created {options.role} {options.email} ({user_id})")
+
+
+def cmd_set_role(options: argparse.Namespace) -> None:
+    run_function("users:setRole", {"userId": _user_id(options.user), "role": options.role})
+    print(f"{options.user} is now {options.role}")
+
+
+def cmd_disable(options: argparse.Namespace, disabled: bool = True) -> None:
+    run_function("users:setDisabled", {"userId": _user_id(options.user), "disabled": disabled})
+    print(f"{options.user} {'disabled' if disabled else 're-enabled'}")
+
+
+def cmd_enable(options: argparse.Namespace) -> None:
+    cmd_disable(options, disabled=False)
+
+
+def cmd_first_run(_options: argparse.Namespace) -> None:
+    """Tells the operator how to create the first admin when there is none yet."""
+    import sqlalchemy as sa
+
+    from api.db import get_engine
+    from models import User
+
+    users = User.__table__
+    with get_engine().connect() as conn:
+        admins = conn.execute(
+            sa.select(sa.func.count()).select_from(users).where(users.c.role == "admin")
+        ).scalar_one()
+    if admins == 0:
+        print(
+            "No admin exists yet. Create one with:\n"
+            "  .venv/bin/threadline create-user --email you@example.com --name You --role admin"
+        )
+
+
+def cmd_create_api_key(options: argparse.Namespace) -> None:
+    created = run_function("apiKeys:create", {"name": options.name})
+    print(f"API key {created['apiKeyId']} ({options.name}); it is shown only this once:")
+    print(created["key"])
+
+
+def cmd_list_api_keys(_options: argparse.Namespace) -> None:
+    for key in run_function("apiKeys:list", {}):
+        state = "revoked" if key.get("revokedTime") else "active"
+        print(f"{key['_id']}  {key['prefix']}...  {state:8}  {key['name']}")
+
+
+def cmd_revoke_api_key(options: argparse.Namespace) -> None:
+    run_function("apiKeys:revoke", {"apiKeyId": options.api_key_id})
+    print(f"revoked {options.api_key_id}")
+
+
+def _user_id(email_or_id: str) -> str:
+    if email_or_id.startswith("usr_"):
+        return email_or_id
+    import sqlalchemy as sa
+
+    from api.db import get_engine
+    from models import User
+
+    users = User.__table__
+    with get_engine().connect() as conn:
+        found = conn.execute(
+            sa.select(users.c.id).where(users.c.email == email_or_id.strip().lower())
+        ).scalar()
+    if found is None:
+        raise FunctionError(f"no person with the email {email_or_id}")
+    return found
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="threadline", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    commands.add_parser("migrate", help="apply database migrations").set_defaults(run=cmd_migrate)
+    commands.add_parser(
+        "first-run", help="say how to create the first admin, if there is none"
+    ).set_defaults(run=cmd_first_run)
+
+    create_user = commands.add_parser("create-user", help="create a person")
+    create_user.add_argument("--email", required=True)
+    create_user.add_argument("--name", required=True)
+    create_user.add_argument(
+        "--role", required=True, choices=["admin", "reviewer", "viewer", "user"]
+    )
+    create_user.add_argument("--password", help="prompted for when left out")
+    create_user.set_defaults(run=cmd_create_user)
+
+    set_role = commands.add_parser("set-role", help="change a person's role")
+    set_role.add_argument("user", help="email or user id")
+    set_role.add_argument("role", choices=["admin", "reviewer", "viewer", "user"])
+    set_role.set_defaults(run=cmd_set_role)
+
+    for name, runner, text in (
+        ("disable", cmd_disable, "disable a person (ends their sessions)"),
+        ("enable", cmd_enable, "re-enable a person"),
+    ):
+        sub = commands.add_parser(name, help=text)
+        sub.add_argument("user", help="email or user id")
+        sub.set_defaults(run=runner)
+
+    create_key = commands.add_parser("create-api-key", help="create a backend API key")
+    create_key.add_argument("--name", required=True)
+    create_key.set_defaults(run=cmd_create_api_key)
+
+    commands.add_parser("list-api-keys", help="list API keys").set_defaults(run=cmd_list_api_keys)
+
+    revoke = commands.add_parser("revoke-api-key", help="revoke an API key at once")
+    revoke.add_argument("api_key_id")
+    revoke.set_defaults(run=cmd_revoke_api_key)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = build_parser().parse_args(argv)
+    try:
+        options.run(options)
+    except FunctionError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,10 @@
+"""Reflex configuration. Threadline's own settings live in api/settings.py."""
+
+import reflex as rx
+
+config = rx.Config(
+    app_name="app",
+    telemetry_enabled=False,
+    show_built_with_reflex=False,
+    plugins=[rx.plugins.SitemapPlugin(), rx.plugins.RadixThemesPlugin()],
+)
