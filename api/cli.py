@@ -45,7 +45,7 @@ def cmd_create_user(options: argparse.Namespace) -> None:
         "users:create",
         {"email": options.email, "name": options.name, "role": options.role, "password": password},
     )
-    print(f"created {options.role} {options.email} ({user_id})")
+    print(f"created {options.role} {options.email.strip().lower()} ({user_id})")
 
 
 def cmd_set_role(options: argparse.Namespace) -> None:
