@@ -4,6 +4,7 @@ from api.functions import (  # noqa: F401
     accounts,
     approval_requests,
     artifacts,
+    console,
     messages,
     sessions,
     threads,

@@ -1,0 +1,379 @@
+"""Read models for the review console: the inbox, decided requests, a thread's timeline, the
+thread index with session phases, and dashboard figures.
+
+inbox:pending, inbox:decided, inbox:detail, timeline:list, console:threads, dashboard:stats.
+
+Each is one or two SQL statements over the indexes the tables already have, so the console stays
+fast at 100k threads and 10k-message threads. People only read here; nothing is written.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from pydantic import Field
+
+from api.functions._common import (
+    END_CURSOR,
+    Id,
+    PaginationOpts,
+    ShortText,
+    decode_cursor,
+    document,
+    encode_cursor,
+)
+from api.registry import KEY, Args, Context, query
+from models import ApprovalRequest, Message, Session, Thread, ToolCall, User
+
+requests = ApprovalRequest.__table__
+threads = Thread.__table__
+messages = Message.__table__
+tool_calls = ToolCall.__table__
+sessions = Session.__table__
+users = User.__table__
+
+# The console's read models are for staff and backends; end users see their own threads through
+# the contract functions.
+STAFF = frozenset({KEY, "admin", "reviewer", "viewer"})
+PREVIEW_CHARS = 240
+DAY_MS = 86_400_000
+Decision = Literal["approved", "rejected", "changes_requested"]
+DECISIONS = ("approved", "rejected", "changes_requested")
+
+
+def _preview(text: str | None) -> str:
+    flat = " ".join((text or "").split())
+    return flat if len(flat) <= PREVIEW_CHARS else flat[: PREVIEW_CHARS - 1] + "…"
+
+
+def _with_thread(ctx: Context, row: Any) -> dict[str, Any]:
+    mapping = row._mapping
+    doc = document(ApprovalRequest, row)
+    doc["threadTitle"] = mapping["thread_title"] or ""
+    doc["planPreview"] = _preview(mapping["plan_content"])
+    if mapping.get("decider_name") is not None:
+        doc["decidedByName"] = mapping["decider_name"]
+    return doc
+
+
+class PendingArgs(Args):
+    limit: int = Field(default=200, ge=1, le=1000)
+
+
+@query("inbox:pending", args=PendingArgs, allow=STAFF)
+def pending(ctx: Context, args: PendingArgs) -> dict[str, Any]:
+    """{count, requests}: the pending requests, oldest first, each with its thread's title and a
+    one-line preview of the plan; `count` is the total even when `requests` is cut at `limit`."""
+    where = requests.c.status == "pending"
+    count = ctx.conn.execute(sa.select(sa.func.count()).select_from(requests).where(where))
+    rows = ctx.conn.execute(
+        sa.select(requests, threads.c.title.label("thread_title"))
+        .join(threads, threads.c.id == requests.c.thread_id)
+        .where(where)
+        .order_by(requests.c.creation_time, requests.c.id)
+        .limit(args.limit)
+    ).all()
+    return {"count": count.scalar_one(), "requests": [_with_thread(ctx, row) for row in rows]}
+
+
+class DecidedArgs(Args):
+    paginationOpts: PaginationOpts
+    decision: Decision | None = None
+    threadId: Id | None = None
+    threadSearch: ShortText | None = None
+
+
+@query("inbox:decided", args=DecidedArgs, allow=STAFF)
+def decided(ctx: Context, args: DecidedArgs) -> dict[str, Any]:
+    """Decided requests, most recently decided first, with the decider's name and the thread's
+    title. Filters: decision, threadId, or a piece of the thread's title."""
+    opts = args.paginationOpts
+    if opts.cursor == END_CURSOR:
+        return {"page": [], "isDone": True, "continueCursor": END_CURSOR}
+    statuses = [args.decision] if args.decision else list(DECISIONS)
+    query_ = (
+        sa.select(
+            requests,
+            threads.c.title.label("thread_title"),
+            users.c.name.label("decider_name"),
+        )
+        .join(threads, threads.c.id == requests.c.thread_id)
+        .outerjoin(users, users.c.id == requests.c.decided_by)
+        .where(requests.c.status.in_(statuses), requests.c.decided_time.is_not(None))
+    )
+    if args.threadId:
+        query_ = query_.where(requests.c.thread_id == args.threadId)
+    if args.threadSearch:
+        query_ = query_.where(threads.c.title.ilike(f"%{_escape_like(args.threadSearch)}%", "\\"))
+    if opts.cursor:
+        after = sa.tuple_(*decode_cursor(opts.cursor))
+        query_ = query_.where(sa.tuple_(requests.c.decided_time, requests.c.id) < after)
+    rows = ctx.conn.execute(
+        query_.order_by(requests.c.decided_time.desc(), requests.c.id.desc()).limit(
+            opts.numItems + 1
+        )
+    ).all()
+    is_done = len(rows) <= opts.numItems
+    rows = rows[: opts.numItems]
+    cursor = END_CURSOR
+    if not is_done and rows:
+        cursor = encode_cursor(rows[-1].decided_time, rows[-1].id)
+    return {
+        "page": [_with_thread(ctx, row) for row in rows],
+        "isDone": is_done,
+        "continueCursor": cursor,
+    }
+
+
+class DetailArgs(Args):
+    approvalRequestId: Id
+
+
+@query("inbox:detail", args=DetailArgs, allow=STAFF)
+def detail(ctx: Context, args: DetailArgs) -> dict[str, Any] | None:
+    """One request with its thread's title, the decider's name, and the ids of the pending
+    requests just before and after it in the queue (for next/previous)."""
+    row = ctx.conn.execute(
+        sa.select(
+            requests,
+            threads.c.title.label("thread_title"),
+            users.c.name.label("decider_name"),
+        )
+        .join(threads, threads.c.id == requests.c.thread_id)
+        .outerjoin(users, users.c.id == requests.c.decided_by)
+        .where(requests.c.id == args.approvalRequestId)
+    ).first()
+    if row is None:
+        return None
+    doc = _with_thread(ctx, row)
+    key = sa.tuple_(requests.c.creation_time, requests.c.id)
+    here = sa.tuple_(sa.literal(row.creation_time), sa.literal(row.id))
+    pending_ = requests.c.status == "pending"
+    doc["nextPendingId"] = ctx.conn.execute(
+        sa.select(requests.c.id)
+        .where(pending_, key > here)
+        .order_by(requests.c.creation_time, requests.c.id)
+        .limit(1)
+    ).scalar()
+    doc["previousPendingId"] = ctx.conn.execute(
+        sa.select(requests.c.id)
+        .where(pending_, key < here)
+        .order_by(requests.c.creation_time.desc(), requests.c.id.desc())
+        .limit(1)
+    ).scalar()
+    doc["firstPendingId"] = ctx.conn.execute(
+        sa.select(requests.c.id)
+        .where(pending_, requests.c.id != row.id)
+        .order_by(requests.c.creation_time, requests.c.id)
+        .limit(1)
+    ).scalar()
+    return doc
+
+
+class TimelineArgs(Args):
+    threadId: Id
+    paginationOpts: PaginationOpts
+
+
+@query("timeline:list", args=TimelineArgs, allow=STAFF)
+def timeline(ctx: Context, args: TimelineArgs) -> dict[str, Any]:
+    """A thread's messages and tool calls as one list, newest first, keyset-paged on
+    (creation time, id). Each entry is the document plus `kind`: "message" or "toolCall"."""
+    opts = args.paginationOpts
+    empty = {"page": [], "isDone": True, "continueCursor": END_CURSOR}
+    if opts.cursor == END_CURSOR or ctx.visible_thread(args.threadId) is None:
+        return empty
+    parts = []
+    for kind, table in (("message", messages), ("toolCall", tool_calls)):
+        part = sa.select(
+            sa.literal(kind).label("kind"),
+            table.c.id.label("id"),
+            table.c.creation_time.label("creation_time"),
+        ).where(table.c.thread_id == args.threadId)
+        if opts.cursor:
+            after = sa.tuple_(*decode_cursor(opts.cursor))
+            part = part.where(sa.tuple_(table.c.creation_time, table.c.id) < after)
+        # Each side is cut to one page first, so the union stays small however long the thread.
+        part = part.order_by(table.c.creation_time.desc(), table.c.id.desc()).limit(
+            opts.numItems + 1
+        )
+        parts.append(part.subquery().select())
+    union = sa.union_all(*parts).subquery()
+    keys = ctx.conn.execute(
+        sa.select(union)
+        .order_by(union.c.creation_time.desc(), union.c.id.desc())
+        .limit(opts.numItems + 1)
+    ).all()
+    is_done = len(keys) <= opts.numItems
+    keys = keys[: opts.numItems]
+    found: dict[str, dict[str, Any]] = {}
+    for kind, model, table in (
+        ("message", Message, messages),
+        ("toolCall", ToolCall, tool_calls),
+    ):
+        ids = [key.id for key in keys if key.kind == kind]
+        if ids:
+            for row in ctx.conn.execute(sa.select(table).where(table.c.id.in_(ids))):
+                found[row.id] = {"kind": kind, **document(model, row)}
+    cursor = END_CURSOR
+    if not is_done and keys:
+        cursor = encode_cursor(keys[-1].creation_time, keys[-1].id)
+    return {
+        "page": [found[key.id] for key in keys if key.id in found],
+        "isDone": is_done,
+        "continueCursor": cursor,
+    }
+
+
+class ThreadsArgs(Args):
+    paginationOpts: PaginationOpts
+    status: Literal["active", "archived"] | None = None
+    userId: ShortText | None = None
+    search: ShortText | None = None
+    phase: ShortText | None = None
+
+
+@query("console:threads", args=ThreadsArgs, allow=STAFF)
+def browse_threads(ctx: Context, args: ThreadsArgs) -> dict[str, Any]:
+    """threads:list plus each thread's session phase, and a `phase` filter. Newest first."""
+    opts = args.paginationOpts
+    if opts.cursor == END_CURSOR:
+        return {"page": [], "isDone": True, "continueCursor": END_CURSOR}
+    query_ = sa.select(threads, sessions.c.phase.label("session_phase")).outerjoin(
+        sessions, sessions.c.thread_id == threads.c.id
+    )
+    if args.status:
+        query_ = query_.where(threads.c.status == args.status)
+    if args.userId:
+        query_ = query_.where(threads.c.user_id == args.userId)
+    if args.search:
+        query_ = query_.where(threads.c.title.ilike(f"%{_escape_like(args.search)}%", "\\"))
+    if args.phase:
+        query_ = query_.where(sessions.c.phase == args.phase)
+    if opts.cursor:
+        after = sa.tuple_(*decode_cursor(opts.cursor))
+        query_ = query_.where(sa.tuple_(threads.c.creation_time, threads.c.id) < after)
+    rows = ctx.conn.execute(
+        query_.order_by(threads.c.creation_time.desc(), threads.c.id.desc()).limit(
+            opts.numItems + 1
+        )
+    ).all()
+    is_done = len(rows) <= opts.numItems
+    rows = rows[: opts.numItems]
+    page_ = []
+    for row in rows:
+        doc = document(Thread, row)
+        if row.session_phase is not None:
+            doc["phase"] = row.session_phase
+        page_.append(doc)
+    cursor = END_CURSOR
+    if not is_done and rows:
+        cursor = encode_cursor(rows[-1].creation_time, rows[-1].id)
+    return {"page": page_, "isDone": is_done, "continueCursor": cursor}
+
+
+class StatsArgs(Args):
+    days: int = Field(default=14, ge=1, le=90)
+    # Minutes to add to UTC for the viewer's local day boundaries (e.g. 60 for CET).
+    utcOffsetMinutes: int = Field(default=0, ge=-14 * 60, le=14 * 60)
+    now: float | None = None  # for tests; defaults to the current time
+
+
+@query("dashboard:stats", args=StatsArgs, allow=STAFF)
+def stats(ctx: Context, args: StatsArgs) -> dict[str, Any]:
+    """Queue and decision figures, and per-day / per-tool series for the last `days` days."""
+    now = args.now if args.now is not None else time.time() * 1000.0
+    offset = args.utcOffsetMinutes * 60_000
+    today_start = ((now + offset) // DAY_MS) * DAY_MS - offset
+    since = today_start - (args.days - 1) * DAY_MS
+
+    pending_row = ctx.conn.execute(
+        sa.select(sa.func.count(), sa.func.min(requests.c.creation_time)).where(
+            requests.c.status == "pending"
+        )
+    ).one()
+    decided_where = [requests.c.status.in_(DECISIONS), requests.c.decided_time.is_not(None)]
+    decisions_today = ctx.conn.execute(
+        sa.select(sa.func.count()).where(*decided_where, requests.c.decided_time >= today_start)
+    ).scalar_one()
+
+    # Median time to decision over the window: the middle row(s) by duration, found in SQL.
+    duration = requests.c.decided_time - requests.c.creation_time
+    window = [*decided_where, requests.c.decided_time >= since]
+    decided_count = ctx.conn.execute(sa.select(sa.func.count()).where(*window)).scalar_one()
+    median_ms = None
+    if decided_count:
+        middle = ctx.conn.execute(
+            sa.select(duration.label("ms"))
+            .where(*window)
+            .order_by(duration)
+            .offset((decided_count - 1) // 2)
+            .limit(2 - decided_count % 2)
+        ).scalars()
+        values = list(middle)
+        median_ms = sum(values) / len(values)
+
+    day = _day_number(ctx, requests.c.decided_time + offset)
+    per_day = {
+        (int(row.day), row.status): row.n
+        for row in ctx.conn.execute(
+            sa.select(day.label("day"), requests.c.status, sa.func.count().label("n"))
+            .where(*window)
+            .group_by(day, requests.c.status)
+        )
+    }
+    first_day = int((since + offset) // DAY_MS)
+    decisions_per_day = []
+    for index in range(args.days):
+        day_number = first_day + index
+        entry: dict[str, Any] = {
+            "day": time.strftime("%Y-%m-%d", time.gmtime(day_number * DAY_MS / 1000)),
+        }
+        for decision in DECISIONS:
+            entry[decision] = per_day.get((day_number, decision), 0)
+        decisions_per_day.append(entry)
+
+    tool_rows = ctx.conn.execute(
+        sa.select(
+            tool_calls.c.tool_name,
+            sa.func.count().label("n"),
+            sa.func.sum(sa.case((tool_calls.c.status == "failed", 1), else_=0)).label("failed"),
+            sa.func.avg(tool_calls.c.duration_ms).label("avg_ms"),
+        )
+        .where(tool_calls.c.creation_time >= since)
+        .group_by(tool_calls.c.tool_name)
+        .order_by(sa.func.count().desc(), tool_calls.c.tool_name)
+        .limit(20)
+    ).all()
+    return {
+        "pendingCount": pending_row[0],
+        "oldestPendingTime": pending_row[1],
+        "decisionsToday": decisions_today,
+        "decisionsInWindow": decided_count,
+        "medianDecisionMs": median_ms,
+        "decisionsPerDay": decisions_per_day,
+        "toolCallsPerTool": [
+            {
+                "toolName": row.tool_name,
+                "count": row.n,
+                "failed": int(row.failed or 0),
+                "avgDurationMs": None if row.avg_ms is None else float(row.avg_ms),
+            }
+            for row in tool_rows
+        ],
+        "since": since,
+    }
+
+
+def _day_number(ctx: Context, ms: sa.ColumnElement) -> sa.ColumnElement:
+    """Days since the epoch. SQLite truncates on CAST (times are positive); PostgreSQL would
+    round, and SQLite builds may lack floor()."""
+    if ctx.conn.dialect.name == "sqlite":
+        return sa.cast(ms / DAY_MS, sa.Integer)
+    return sa.cast(sa.func.floor(ms / DAY_MS), sa.BigInteger)
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
