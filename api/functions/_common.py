@@ -19,8 +19,9 @@ MAX_ARRAY_RESULTS = 1000
 END_CURSOR = "end"
 
 # Identifiers arrive as strings; whether they name the right table is checked by the function,
-# so that a get answers null and a mutation answers a clear error.
-Id = Annotated[str, StringConstraints(max_length=64)]
+# so that a get answers null and a mutation answers a clear error (an over-long string too: it is
+# a malformed id, not a type error).
+Id = Annotated[str, StringConstraints(max_length=1000)]
 Text = Annotated[str, StringConstraints(max_length=8 * 1024 * 1024)]
 ShortText = Annotated[str, StringConstraints(max_length=1000)]
 
