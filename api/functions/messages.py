@@ -16,13 +16,15 @@ from models.ids import new_id
 messages = Message.__table__
 threads = Thread.__table__
 Role = Literal["user", "assistant", "system", "tool"]
+# The orders column (and the thread's counter) is a 32-bit INTEGER on PostgreSQL.
+MAX_ORDER = 2**31 - 1
 
 
 class CreateArgs(Args):
     threadId: Id
     role: Role
     content: Text
-    order: int | None = Field(default=None, ge=0, le=2**53)
+    order: int | None = Field(default=None, ge=0, le=MAX_ORDER - 1)
     metadata: dict[str, Any] | None = None
 
 
@@ -35,10 +37,16 @@ def create(ctx: Context, args: CreateArgs) -> str:
     if args.order is None:
         bumped = ctx.conn.execute(
             sa.update(threads)
-            .where(where)
+            .where(where, threads.c.next_order < MAX_ORDER)
             .values(next_order=threads.c.next_order + 1, updated_time=ctx.now)
             .returning(threads.c.next_order, threads.c.user_id)
         ).first()
+        if bumped is None:
+            full = ctx.conn.execute(sa.select(threads.c.user_id).where(where)).first()
+            _check_thread(ctx, args.threadId, full)
+            raise FunctionError(
+                f"order: thread {args.threadId} has reached the highest order ({MAX_ORDER - 1})"
+            )
         _check_thread(ctx, args.threadId, bumped)
         order = bumped.next_order - 1
     else:
