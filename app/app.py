@@ -1,14 +1,33 @@
-"""The Reflex console, served with the HTTP API on one port."""
+"""The Reflex console, served with the HTTP API on one port.
+
+Pages live in app/pages (one module each, with its own state); app/state.py holds who is signed
+in and the shared live approval queue, refreshed by an api.events listener.
+"""
 
 import reflex as rx
 
+from api.events import bus
 from api.http import create_api
+from app.pages import approval, approvals
+from app.pages.signin import SigninState, signin_page
+from app.state import QueueRefresher
 
-app = rx.App(api_transformer=create_api())
+app = rx.App(
+    api_transformer=create_api(),
+    stylesheets=["/console.css"],
+    head_components=[rx.script(src="/shortcuts.js", defer=True)],
+)
 
+app.add_page(
+    signin_page,
+    route="/signin",
+    title="Sign in · Threadline",
+    on_load=SigninState.check_already_signed_in,
+)
+approvals.add(app)
+approval.add(app)
 
-def index() -> rx.Component:
-    return rx.center(rx.heading("Threadline"), height="100vh")
-
-
-app.add_page(index, route="/")
+# Every committed change to an approval request refreshes the shared queue once and pushes it to
+# every signed-in tab.
+_refresher = QueueRefresher(app)
+bus.add_listener("approvals:changed", _refresher.on_event)

@@ -1,0 +1,1 @@
+"""Reusable console pieces: layout, safe markdown, diff view, timeline entries, small widgets."""

@@ -1,0 +1,150 @@
+"""The frame around every signed-in page: top bar with navigation, the live pending-count
+badge, the color-mode toggle and sign-out; the keyboard-shortcut help dialog."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from app.state import AuthState, PendingQueue
+
+NAV = [
+    ("Dashboard", "/", "layout-dashboard"),
+    ("Approvals", "/approvals", "inbox"),
+    ("Threads", "/threads", "messages-square"),
+    ("Artifacts", "/artifacts", "file-text"),
+]
+
+SHORTCUTS = [
+    ("j / k", "next / previous request in the queue"),
+    ("Enter", "open the selected request (inbox)"),
+    ("a", "approve (with the comment typed, if any)"),
+    ("r", "reject (needs a comment)"),
+    ("c", "request changes (needs a comment)"),
+    ("e", "edit the plan, then approve"),
+    ("?", "show this help"),
+    ("Esc", "leave a text field, close a dialog"),
+]
+
+
+def _nav_link(label: str, href: str, icon: str) -> rx.Component:
+    badge = (
+        rx.cond(
+            PendingQueue.count > 0,
+            rx.badge(
+                PendingQueue.count,
+                color_scheme="amber",
+                variant="solid",
+                radius="full",
+                data_testid="pending-count",
+            ),
+        )
+        if href == "/approvals"
+        else rx.fragment()
+    )
+    return rx.link(
+        rx.flex(rx.icon(icon, size=16), rx.text(label, size="2"), badge, gap="2", align="center"),
+        href=href,
+        underline="none",
+        class_name="nav-link",
+        data_nav=label.lower(),
+    )
+
+
+def shortcuts_dialog() -> rx.Component:
+    return rx.dialog.root(
+        rx.dialog.trigger(
+            rx.icon_button(
+                rx.icon("keyboard", size=16),
+                variant="ghost",
+                aria_label="Keyboard shortcuts",
+                title="Keyboard shortcuts (?)",
+                data_shortcut="?",
+            )
+        ),
+        rx.dialog.content(
+            rx.dialog.title("Keyboard shortcuts"),
+            rx.el.table(
+                rx.el.tbody(
+                    *[
+                        rx.el.tr(
+                            rx.el.td(rx.code(keys), padding_right="1em"),
+                            rx.el.td(rx.text(what, size="2")),
+                        )
+                        for keys, what in SHORTCUTS
+                    ]
+                ),
+                data_testid="shortcut-help",
+            ),
+            rx.text(
+                "Shortcuts never fire while you type in a text field.",
+                size="1",
+                color_scheme="gray",
+                margin_top="1em",
+            ),
+            rx.dialog.close(rx.button("Close", variant="soft", margin_top="1em")),
+            max_width="440px",
+        ),
+    )
+
+
+def top_bar() -> rx.Component:
+    return rx.flex(
+        rx.link(
+            rx.flex(
+                rx.icon("waypoints", size=20),
+                rx.heading("Threadline", size="4"),
+                gap="2",
+                align="center",
+            ),
+            href="/",
+            underline="none",
+            color="inherit",
+        ),
+        rx.flex(
+            *[_nav_link(*item) for item in NAV], gap="4", align="center", class_name="nav-links"
+        ),
+        rx.spacer(),
+        rx.flex(
+            shortcuts_dialog(),
+            rx.color_mode.button(variant="ghost", size="2"),
+            rx.text(
+                AuthState.person_name,
+                size="2",
+                class_name="hide-narrow",
+                title=AuthState.person_email,
+            ),
+            rx.badge(
+                AuthState.person_role,
+                variant="outline",
+                class_name="hide-narrow",
+                data_testid="person-role",
+            ),
+            rx.button(
+                rx.icon("log-out", size=14),
+                "Sign out",
+                size="1",
+                variant="soft",
+                on_click=AuthState.sign_out,
+                data_testid="sign-out",
+            ),
+            gap="3",
+            align="center",
+        ),
+        class_name="top-bar",
+        gap="4",
+        align="center",
+        wrap="wrap",
+    )
+
+
+def page_frame(*children: rx.Component) -> rx.Component:
+    return rx.box(
+        top_bar(),
+        rx.box(*children, class_name="page-body"),
+        class_name="page-frame",
+    )
+
+
+def signed_in_page(page_load) -> list:
+    """on_load for a signed-in page: the auth check first, then the page's own load."""
+    return [AuthState.require_signed_in, page_load]

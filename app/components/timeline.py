@@ -1,0 +1,80 @@
+"""Timeline entries: a role-styled message (safe markdown) or a collapsible tool call."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from app.components.markdown import safe_markdown
+from app.components.ui import json_block, relative_time, status_badge
+
+ROLE_COLORS = {"user": "blue", "assistant": "violet", "system": "gray", "tool": "teal"}
+
+
+def _message(entry: rx.Var) -> rx.Component:
+    role = entry["role"].to(str)
+    return rx.box(
+        rx.flex(
+            rx.badge(role, color_scheme=rx.match(role, *ROLE_COLORS.items(), "gray")),
+            rx.text("#", entry["order"], size="1", color_scheme="gray"),
+            rx.spacer(),
+            rx.text(entry["createdText"], size="1", color_scheme="gray", title=entry["createdIso"]),
+            gap="2",
+            align="center",
+        ),
+        safe_markdown(entry["content"].to(str)),
+        class_name="timeline-entry message role-" + role,
+        data_kind="message",
+        data_id=entry["_id"],
+    )
+
+
+def _tool_call(entry: rx.Var) -> rx.Component:
+    return rx.el.details(
+        rx.el.summary(
+            rx.flex(
+                rx.icon("wrench", size=14),
+                rx.code(entry["toolName"].to(str)),
+                status_badge(entry["status"].to(str)),
+                rx.text(entry["durationText"], size="1", color_scheme="gray"),
+                rx.spacer(),
+                rx.text(
+                    entry["createdText"], size="1", color_scheme="gray", title=entry["createdIso"]
+                ),
+                gap="2",
+                align="center",
+                wrap="wrap",
+                display="inline-flex",
+                width="calc(100% - 1.5em)",
+            ),
+        ),
+        rx.vstack(
+            rx.text("Input", size="1", weight="bold"),
+            json_block(entry["inputJson"].to(str)),
+            rx.cond(
+                entry["outputJson"].to(str) != "",
+                rx.fragment(
+                    rx.text("Output", size="1", weight="bold"),
+                    json_block(entry["outputJson"].to(str)),
+                ),
+                rx.text("No output yet", size="1", color_scheme="gray"),
+            ),
+            rx.cond(
+                entry["toolCallId"].to(str) != "",
+                rx.text("toolCallId ", rx.code(entry["toolCallId"].to(str)), size="1"),
+            ),
+            spacing="2",
+            padding_top="0.5em",
+            width="100%",
+        ),
+        class_name="timeline-entry tool-call",
+        data_kind="toolCall",
+        data_id=entry["_id"],
+    )
+
+
+def timeline_entry(entry: rx.Var) -> rx.Component:
+    return rx.cond(entry["kind"] == "message", _message(entry), _tool_call(entry))
+
+
+def request_row_time(entry: rx.Var) -> rx.Component:
+    return relative_time(entry["createdIso"].to(str))

@@ -1,0 +1,702 @@
+"""/approvals/{approvalRequestId}: read the plan, see the thread around it, compare the plan
+artifact's versions, and decide. Every decision goes through approvalRequests:resolve as the
+signed-in person, so the registry refuses viewers and second decisions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import reflex as rx
+
+from api.errors import FunctionError, Unavailable
+from app.components.diff import diff_lines, diff_stats, diff_view
+from app.components.layout import page_frame, signed_in_page
+from app.components.markdown import safe_markdown
+from app.components.timeline import timeline_entry
+from app.components.ui import (
+    empty_state,
+    field_row,
+    loading_block,
+    relative_time,
+    status_badge,
+)
+from app.formatting import duration, pretty_json, when, with_times
+from app.state import (
+    AuthState,
+    NotSignedIn,
+    PendingQueue,
+    error_toast,
+    last_path_segment,
+    signin_redirect,
+)
+
+RECENT_ENTRIES = 12
+DECISIONS = {
+    "approved": "Approved",
+    "rejected": "Rejected",
+    "changes_requested": "Changes requested",
+}
+
+
+def timeline_row(doc: dict[str, Any]) -> dict[str, Any]:
+    """A timeline:list entry flattened for display (shared with the thread page)."""
+    row = with_times(doc)
+    row.setdefault("role", "")
+    row.setdefault("content", "")
+    row.setdefault("order", "")
+    row.setdefault("toolName", "")
+    row.setdefault("status", "")
+    row["toolCallId"] = doc.get("toolCallId") or ""
+    row["durationText"] = duration(doc.get("durationMs"))
+    row["inputJson"] = pretty_json(doc.get("input")) if doc["kind"] == "toolCall" else ""
+    row["outputJson"] = pretty_json(doc.get("output")) if doc["kind"] == "toolCall" else ""
+    row.pop("input", None)
+    row.pop("output", None)
+    row.pop("metadata", None)
+    return row
+
+
+class ApprovalState(AuthState):
+    loading: bool = True
+    found: bool = True
+    request: dict[str, Any] = {}
+    session: dict[str, Any] = {}
+    recent: list[dict[str, Any]] = []
+    versions: list[dict[str, Any]] = []
+    diff_from: str = ""
+    diff_to: str = ""
+    diff: list[dict[str, Any]] = []
+    comment: str = ""
+    editing: bool = False
+    edited_plan: str = ""
+    deciding: bool = False
+
+    @rx.var
+    def request_id(self) -> str:
+        return last_path_segment(self.router.url.path)
+
+    @rx.var
+    def is_pending(self) -> bool:
+        return self.request.get("status") == "pending"
+
+    @rx.var
+    def version_numbers(self) -> list[str]:
+        return [str(version["version"]) for version in self.versions]
+
+    @rx.var
+    def diff_summary(self) -> str:
+        return diff_stats(self.diff) if self.diff else ""
+
+    @rx.event
+    async def load(self):
+        if self._caller() is None:
+            yield signin_redirect()
+            return
+        self.loading, self.editing, self.comment, self.edited_plan = True, False, "", ""
+        self.request, self.session, self.recent, self.versions, self.diff = {}, {}, [], [], []
+        yield
+        try:
+            await self._load()
+        except NotSignedIn:
+            yield signin_redirect()
+        except (FunctionError, Unavailable) as exc:
+            yield error_toast(exc)
+        finally:
+            self.loading = False
+
+    async def _load(self) -> None:
+        doc = await self._call("inbox:detail", {"approvalRequestId": self.request_id})
+        self.found = doc is not None
+        if doc is None:
+            return
+        self.request = self._request_row(doc)
+        thread_id = doc["threadId"]
+        session = await self._call("sessions:get", {"threadId": thread_id})
+        self.session = {
+            "sdkSessionId": (session or {}).get("sdkSessionId", ""),
+            "phase": (session or {}).get("phase", ""),
+            "stateJson": pretty_json((session or {}).get("state")),
+            "updatedText": when((session or {}).get("updatedTime")),
+        }
+        timeline = await self._call(
+            "timeline:list",
+            {"threadId": thread_id, "paginationOpts": {"numItems": RECENT_ENTRIES, "cursor": None}},
+        )
+        self.recent = [timeline_row(entry) for entry in reversed(timeline["page"])]
+        if doc.get("artifactId"):
+            versions = await self._call("artifacts:versions", {"artifactId": doc["artifactId"]})
+            self.versions = [
+                {
+                    "version": version["version"],
+                    "status": version["status"],
+                    "content": version["content"],
+                    "createdBy": version["createdBy"],
+                    "createdText": when(version["_creationTime"]),
+                }
+                for version in versions
+            ]
+            if len(self.versions) >= 2:
+                self.diff_from = str(self.versions[-2]["version"])
+                self.diff_to = str(self.versions[-1]["version"])
+                self._compute_diff()
+
+    def _request_row(self, doc: dict[str, Any]) -> dict[str, Any]:
+        row = with_times(doc, "decidedTime")
+        row["decidedByName"] = doc.get("decidedByName") or doc.get("decidedBy") or ""
+        row["comment"] = doc.get("comment") or ""
+        row["editedPlan"] = doc.get("editedPlan") or ""
+        row["artifactId"] = doc.get("artifactId") or ""
+        row["nextPendingId"] = doc.get("nextPendingId") or ""
+        row["previousPendingId"] = doc.get("previousPendingId") or ""
+        row["statusText"] = DECISIONS.get(doc["status"], doc["status"].replace("_", " "))
+        return row
+
+    def _compute_diff(self) -> None:
+        by_number = {str(v["version"]): v["content"] for v in self.versions}
+        old, new = by_number.get(self.diff_from), by_number.get(self.diff_to)
+        self.diff = [] if old is None or new is None else diff_lines(old, new)
+
+    @rx.event
+    def set_diff_from(self, version: str):
+        self.diff_from = version
+        self._compute_diff()
+
+    @rx.event
+    def set_diff_to(self, version: str):
+        self.diff_to = version
+        self._compute_diff()
+
+    @rx.event
+    def set_comment(self, text: str):
+        self.comment = text[:20_000]
+
+    @rx.event
+    def set_edited_plan(self, text: str):
+        self.edited_plan = text
+
+    @rx.event
+    def start_edit(self):
+        if not self.may_decide or not self.is_pending:
+            return rx.toast.error("Only reviewers and admins can edit a pending plan.")
+        self.edited_plan = self.request.get("planContent", "")
+        self.editing = True
+        return rx.set_focus("edited-plan")
+
+    @rx.event
+    def cancel_edit(self):
+        self.editing = False
+
+    @rx.event
+    async def decide(self, decision: str):
+        """approve / reject / changes_requested with the typed comment (and edited plan when
+        editing). The caller's role is checked by the registry, not here."""
+        caller = self._caller()
+        if caller is None:
+            return signin_redirect()
+        if decision not in DECISIONS:
+            return rx.toast.error(f"Unknown decision {decision!r}")
+        comment = self.comment.strip()
+        if decision != "approved" and not comment:
+            verb = "reject" if decision == "rejected" else "request changes"
+            return [
+                rx.toast.error(f"Write a comment to {verb}: the agent needs to know why."),
+                rx.set_focus("decision-comment"),
+            ]
+        args: dict[str, Any] = {"approvalRequestId": self.request_id, "decision": decision}
+        if comment:
+            args["comment"] = comment
+        if decision == "approved" and self.editing:
+            if not self.edited_plan.strip():
+                return rx.toast.error("The edited plan is empty.")
+            args["editedPlan"] = self.edited_plan
+        self.deciding = True
+        try:
+            await self._call("approvalRequests:resolve", args)
+        except NotSignedIn:
+            return signin_redirect()
+        except (FunctionError, Unavailable) as exc:
+            self.deciding = False
+            return [error_toast(exc), ApprovalState.refresh_request]
+        self.deciding = False
+        self.editing = False
+        following = await self._call("inbox:detail", {"approvalRequestId": self.request_id})
+        next_id = (following or {}).get("nextPendingId") or (following or {}).get("firstPendingId")
+        done = rx.toast.success(f"{DECISIONS[decision]}.")
+        return [done, rx.redirect(f"/approvals/{next_id}" if next_id else "/approvals")]
+
+    @rx.event
+    async def refresh_request(self):
+        try:
+            doc = await self._call("inbox:detail", {"approvalRequestId": self.request_id})
+        except NotSignedIn:
+            return signin_redirect()
+        except (FunctionError, Unavailable) as exc:
+            return error_toast(exc)
+        if doc is not None:
+            self.request = self._request_row(doc)
+        return None
+
+
+def _decision_panel() -> rx.Component:
+    buttons = rx.flex(
+        rx.button(
+            rx.icon("check", size=16),
+            "Approve",
+            color_scheme="green",
+            on_click=ApprovalState.decide("approved"),
+            loading=ApprovalState.deciding,
+            data_shortcut="a",
+            data_testid="approve",
+            title="Approve (a)",
+        ),
+        rx.button(
+            rx.icon("message-square-warning", size=16),
+            "Request changes",
+            color_scheme="orange",
+            variant="soft",
+            on_click=ApprovalState.decide("changes_requested"),
+            loading=ApprovalState.deciding,
+            data_shortcut="c",
+            data_testid="request-changes",
+            title="Request changes (c)",
+        ),
+        rx.button(
+            rx.icon("x", size=16),
+            "Reject",
+            color_scheme="red",
+            variant="soft",
+            on_click=ApprovalState.decide("rejected"),
+            loading=ApprovalState.deciding,
+            data_shortcut="r",
+            data_testid="reject",
+            title="Reject (r)",
+        ),
+        rx.button(
+            rx.icon("pencil", size=16),
+            "Edit, then approve",
+            variant="outline",
+            on_click=ApprovalState.start_edit,
+            data_shortcut="e",
+            data_testid="edit-plan",
+            title="Edit the plan, then approve (e)",
+        ),
+        gap="2",
+        wrap="wrap",
+    )
+    return rx.card(
+        rx.vstack(
+            rx.heading("Your decision", size="3"),
+            rx.text_area(
+                id="decision-comment",
+                placeholder="Comment — optional to approve, required to reject or request changes",
+                value=ApprovalState.comment,
+                on_change=ApprovalState.set_comment,
+                rows="3",
+                width="100%",
+                data_testid="decision-comment",
+            ),
+            rx.cond(
+                ApprovalState.editing,
+                rx.flex(
+                    rx.button(
+                        rx.icon("check", size=16),
+                        "Approve edited plan",
+                        color_scheme="green",
+                        on_click=ApprovalState.decide("approved"),
+                        loading=ApprovalState.deciding,
+                        data_testid="approve-edited",
+                    ),
+                    rx.button(
+                        "Cancel editing",
+                        variant="soft",
+                        color_scheme="gray",
+                        on_click=ApprovalState.cancel_edit,
+                    ),
+                    gap="2",
+                    wrap="wrap",
+                ),
+                buttons,
+            ),
+            spacing="3",
+            width="100%",
+        ),
+        width="100%",
+        data_testid="decision-panel",
+    )
+
+
+def _decided_banner() -> rx.Component:
+    request = ApprovalState.request
+    return rx.callout(
+        rx.vstack(
+            rx.text(
+                rx.text.strong(request["statusText"]),
+                rx.cond(
+                    request["decidedByName"].to(str) != "",
+                    rx.fragment(" by ", rx.text.strong(request["decidedByName"])),
+                ),
+                rx.cond(
+                    request["decidedTimeText"].to(str) != "",
+                    rx.fragment(" on ", request["decidedTimeText"]),
+                ),
+                ". This request can no longer be decided.",
+            ),
+            rx.cond(request["comment"].to(str) != "", rx.blockquote(request["comment"], size="2")),
+            spacing="1",
+        ),
+        icon="info",
+        color_scheme=rx.match(
+            request["status"].to(str),
+            ("approved", "green"),
+            ("rejected", "red"),
+            ("changes_requested", "orange"),
+            "gray",
+        ),
+        width="100%",
+        data_testid="decided-banner",
+    )
+
+
+def _decided_elsewhere() -> rx.Component:
+    """Live: the shared queue no longer holds this request, so someone decided (or the backend
+    withdrew) it while this tab was open."""
+    return rx.cond(
+        ApprovalState.is_pending
+        & PendingQueue.loaded
+        & PendingQueue.complete
+        & ~PendingQueue.pending_ids.contains(ApprovalState.request_id),
+        rx.callout(
+            rx.flex(
+                rx.text("Someone else has just decided this request."),
+                rx.button(
+                    "Show the decision",
+                    size="1",
+                    variant="soft",
+                    on_click=ApprovalState.refresh_request,
+                ),
+                gap="3",
+                align="center",
+                wrap="wrap",
+            ),
+            icon="users",
+            color_scheme="orange",
+            width="100%",
+            data_testid="decided-elsewhere",
+        ),
+    )
+
+
+def _editor() -> rx.Component:
+    return rx.grid(
+        rx.vstack(
+            rx.text("Edit the plan (markdown)", size="2", weight="bold"),
+            rx.text_area(
+                id="edited-plan",
+                value=ApprovalState.edited_plan,
+                on_change=ApprovalState.set_edited_plan,
+                rows="20",
+                width="100%",
+                class_name="mono",
+                data_testid="edited-plan",
+            ),
+            width="100%",
+        ),
+        rx.vstack(
+            rx.text("Live preview", size="2", weight="bold"),
+            rx.box(
+                safe_markdown(ApprovalState.edited_plan),
+                class_name="plan-box",
+                data_testid="edited-preview",
+                width="100%",
+            ),
+            width="100%",
+        ),
+        columns=rx.breakpoints(initial="1", md="2"),
+        gap="4",
+        width="100%",
+    )
+
+
+def _versions() -> rx.Component:
+    return rx.cond(
+        ApprovalState.versions.length() > 0,
+        rx.card(
+            rx.vstack(
+                rx.flex(
+                    rx.heading("Plan artifact versions", size="3"),
+                    rx.spacer(),
+                    rx.link(
+                        "Open artifact",
+                        href="/artifacts/" + ApprovalState.request["artifactId"].to(str),
+                        size="2",
+                    ),
+                    width="100%",
+                    align="center",
+                ),
+                rx.flex(
+                    rx.foreach(
+                        ApprovalState.versions,
+                        lambda v: rx.badge(
+                            "v",
+                            v["version"],
+                            " · ",
+                            v["status"],
+                            variant="surface",
+                            title=v["createdText"],
+                        ),
+                    ),
+                    gap="2",
+                    wrap="wrap",
+                ),
+                rx.cond(
+                    ApprovalState.versions.length() > 1,
+                    rx.vstack(
+                        rx.flex(
+                            rx.text("Compare", size="2"),
+                            rx.select(
+                                ApprovalState.version_numbers,
+                                value=ApprovalState.diff_from,
+                                on_change=ApprovalState.set_diff_from,
+                                size="1",
+                                aria_label="Old version",
+                            ),
+                            rx.text("with", size="2"),
+                            rx.select(
+                                ApprovalState.version_numbers,
+                                value=ApprovalState.diff_to,
+                                on_change=ApprovalState.set_diff_to,
+                                size="1",
+                                aria_label="New version",
+                            ),
+                            rx.code(ApprovalState.diff_summary),
+                            gap="2",
+                            align="center",
+                            wrap="wrap",
+                        ),
+                        diff_view(ApprovalState.diff),
+                        width="100%",
+                    ),
+                    rx.text("Only one version so far.", size="2", color_scheme="gray"),
+                ),
+                spacing="3",
+                width="100%",
+            ),
+            width="100%",
+        ),
+    )
+
+
+def _context() -> rx.Component:
+    return rx.vstack(
+        rx.card(
+            rx.vstack(
+                rx.heading("Session", size="3"),
+                field_row(
+                    "phase",
+                    rx.cond(
+                        ApprovalState.session["phase"].to(str) != "",
+                        rx.badge(ApprovalState.session["phase"]),
+                        "—",
+                    ),
+                ),
+                field_row(
+                    "SDK session",
+                    rx.cond(
+                        ApprovalState.session["sdkSessionId"].to(str) != "",
+                        rx.code(
+                            ApprovalState.session["sdkSessionId"], data_testid="sdk-session-id"
+                        ),
+                        "—",
+                    ),
+                ),
+                field_row("updated", ApprovalState.session["updatedText"].to(str)),
+                rx.cond(
+                    ApprovalState.session["stateJson"].to(str) != "",
+                    rx.el.details(
+                        rx.el.summary(rx.text("state", size="1", as_="span")),
+                        rx.el.pre(ApprovalState.session["stateJson"], class_name="json-block"),
+                    ),
+                ),
+                spacing="2",
+                width="100%",
+            ),
+            width="100%",
+        ),
+        rx.card(
+            rx.vstack(
+                rx.flex(
+                    rx.heading("Recent activity", size="3"),
+                    rx.spacer(),
+                    rx.link(
+                        "Full thread",
+                        href="/threads/" + ApprovalState.request["threadId"].to(str),
+                        size="2",
+                    ),
+                    width="100%",
+                    align="center",
+                ),
+                rx.cond(
+                    ApprovalState.recent.length() > 0,
+                    rx.vstack(
+                        rx.foreach(ApprovalState.recent, timeline_entry),
+                        spacing="2",
+                        width="100%",
+                        class_name="timeline compact",
+                    ),
+                    rx.text(
+                        "No messages or tool calls in this thread yet.",
+                        size="2",
+                        color_scheme="gray",
+                    ),
+                ),
+                spacing="2",
+                width="100%",
+            ),
+            width="100%",
+        ),
+        spacing="3",
+        width="100%",
+        min_width="0",
+    )
+
+
+def _navigation() -> rx.Component:
+    request = ApprovalState.request
+    return rx.flex(
+        rx.link(
+            rx.flex(rx.icon("arrow-left", size=14), "Inbox", align="center", gap="1"),
+            href="/approvals",
+            size="2",
+        ),
+        rx.spacer(),
+        rx.cond(
+            request["previousPendingId"].to(str) != "",
+            rx.link(
+                "← previous (k)",
+                href="/approvals/" + request["previousPendingId"].to(str),
+                size="2",
+                data_shortcut="k",
+            ),
+        ),
+        rx.cond(
+            request["nextPendingId"].to(str) != "",
+            rx.link(
+                "next (j) →",
+                href="/approvals/" + request["nextPendingId"].to(str),
+                size="2",
+                data_shortcut="j",
+            ),
+        ),
+        gap="3",
+        width="100%",
+        align="center",
+    )
+
+
+def _detail() -> rx.Component:
+    request = ApprovalState.request
+    return rx.vstack(
+        _navigation(),
+        rx.flex(
+            rx.heading(
+                rx.cond(
+                    request["threadTitle"].to(str) != "",
+                    request["threadTitle"],
+                    "(untitled thread)",
+                ),
+                size="6",
+                as_="h1",
+            ),
+            status_badge(request["status"].to(str)),
+            gap="3",
+            align="center",
+            wrap="wrap",
+        ),
+        rx.text(
+            "Requested ",
+            relative_time(request["createdIso"].to(str)),
+            " · ",
+            request["createdText"],
+            size="2",
+            color_scheme="gray",
+        ),
+        _decided_elsewhere(),
+        rx.grid(
+            rx.vstack(
+                rx.cond(
+                    ApprovalState.is_pending,
+                    rx.cond(
+                        ApprovalState.may_decide,
+                        _decision_panel(),
+                        rx.callout(
+                            "You can read this request; deciding needs the reviewer or admin role.",
+                            icon="eye",
+                            width="100%",
+                            data_testid="viewer-note",
+                        ),
+                    ),
+                    _decided_banner(),
+                ),
+                rx.cond(ApprovalState.editing, _editor()),
+                rx.card(
+                    rx.vstack(
+                        rx.heading("Plan", size="3"),
+                        rx.box(
+                            safe_markdown(request["planContent"].to(str)),
+                            class_name="plan-box",
+                            data_testid="plan",
+                            width="100%",
+                        ),
+                        width="100%",
+                    ),
+                    width="100%",
+                ),
+                rx.cond(
+                    request["editedPlan"].to(str) != "",
+                    rx.card(
+                        rx.heading("Plan as approved (edited by the reviewer)", size="3"),
+                        rx.box(safe_markdown(request["editedPlan"].to(str)), class_name="plan-box"),
+                        width="100%",
+                    ),
+                ),
+                _versions(),
+                spacing="3",
+                width="100%",
+                min_width="0",
+            ),
+            _context(),
+            columns=rx.breakpoints(initial="1", lg="2"),
+            gap="4",
+            width="100%",
+            class_name="detail-grid",
+        ),
+        spacing="3",
+        width="100%",
+    )
+
+
+def approval_page() -> rx.Component:
+    return page_frame(
+        rx.cond(
+            ApprovalState.loading,
+            loading_block(),
+            rx.cond(
+                ApprovalState.found,
+                _detail(),
+                empty_state(
+                    "Approval request not found",
+                    rx.link("Back to the inbox", href="/approvals"),
+                    icon="search-x",
+                ),
+            ),
+        )
+    )
+
+
+def add(app: rx.App) -> None:
+    app.add_page(
+        approval_page,
+        route="/approvals/[approval_request_id]",
+        title="Approval request · Threadline",
+        on_load=signed_in_page(ApprovalState.load),
+    )

@@ -1,0 +1,315 @@
+"""/approvals: the reviewer's inbox. Pending requests come from the shared PendingQueue (pushed
+live to every signed-in tab); the "Decided" view pages through who decided what, and why."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import reflex as rx
+
+from api.errors import FunctionError, Unavailable
+from app.components.layout import page_frame, signed_in_page
+from app.components.ui import empty_state, loading_block, page_header, relative_time, status_badge
+from app.formatting import duration, with_times
+from app.state import AuthState, NotSignedIn, PendingQueue, error_toast, signin_redirect
+
+PAGE_SIZE = 50
+DECISION_FILTERS = ["any", "approved", "rejected", "changes_requested"]
+
+
+def decided_row(doc: dict[str, Any]) -> dict[str, Any]:
+    row = with_times(doc, "decidedTime")
+    row["decidedByName"] = doc.get("decidedByName") or doc.get("decidedBy") or ""
+    row["waited"] = duration(doc["decidedTime"] - doc["_creationTime"])
+    row["comment"] = doc.get("comment") or ""
+    row["edited"] = "editedPlan" in doc
+    return row
+
+
+class ApprovalsState(AuthState):
+    view: str = "pending"
+    decided: list[dict[str, Any]] = []
+    decided_cursor: str = ""
+    decided_done: bool = True
+    decided_loading: bool = False
+    decision_filter: str = "any"
+    thread_filter: str = ""
+
+    @rx.event
+    async def load(self):
+        if self._caller() is None:
+            return signin_redirect()
+        self.view = (
+            "decided" if self.router.url.query_parameters.get("view") == "decided" else ("pending")
+        )
+        if self.view == "decided":
+            return ApprovalsState.load_decided
+        return None
+
+    @rx.event
+    def show(self, view: str | list[str]):
+        self.view = "decided" if view == "decided" else "pending"
+        if self.view == "decided":
+            return ApprovalsState.load_decided
+        return None
+
+    @rx.event
+    def filter_decided(self, form_data: dict):
+        decision = str(form_data.get("decision", "any"))
+        self.decision_filter = decision if decision in DECISION_FILTERS else "any"
+        self.thread_filter = str(form_data.get("thread", "")).strip()[:200]
+        return ApprovalsState.load_decided
+
+    @rx.event
+    def set_decision_filter(self, decision: str):
+        self.decision_filter = decision if decision in DECISION_FILTERS else "any"
+        return ApprovalsState.load_decided
+
+    @rx.event
+    async def load_decided(self):
+        self.decided, self.decided_cursor = [], ""
+        async for event in self._fetch_decided():
+            yield event
+
+    @rx.event
+    async def more_decided(self):
+        async for event in self._fetch_decided():
+            yield event
+
+    async def _fetch_decided(self):
+        self.decided_loading = True
+        yield
+        args: dict[str, Any] = {
+            "paginationOpts": {"numItems": PAGE_SIZE, "cursor": self.decided_cursor or None}
+        }
+        if self.decision_filter != "any":
+            args["decision"] = self.decision_filter
+        if self.thread_filter:
+            args["threadSearch"] = self.thread_filter
+        try:
+            result = await self._call("inbox:decided", args)
+        except NotSignedIn:
+            yield signin_redirect()
+            return
+        except (FunctionError, Unavailable) as exc:
+            yield error_toast(exc)
+            return
+        finally:
+            self.decided_loading = False
+        self.decided = self.decided + [decided_row(doc) for doc in result["page"]]
+        self.decided_cursor = result["continueCursor"]
+        self.decided_done = result["isDone"]
+
+
+def _pending_row(request: rx.Var) -> rx.Component:
+    return rx.link(
+        rx.flex(
+            rx.vstack(
+                rx.flex(
+                    rx.text(
+                        rx.cond(
+                            request["threadTitle"].to(str) != "",
+                            request["threadTitle"],
+                            "(untitled thread)",
+                        ),
+                        weight="bold",
+                        size="3",
+                    ),
+                    rx.cond(
+                        request["artifactId"].to(str) != "",
+                        rx.badge("plan artifact", variant="outline", size="1"),
+                    ),
+                    gap="2",
+                    align="center",
+                    wrap="wrap",
+                ),
+                rx.text(
+                    request["planPreview"], size="2", color_scheme="gray", class_name="clamp-2"
+                ),
+                spacing="1",
+                flex="1",
+                min_width="0",
+            ),
+            rx.vstack(
+                rx.text("waiting", size="1", color_scheme="gray"),
+                rx.text(relative_time(request["createdIso"].to(str)), size="2"),
+                align="end",
+                spacing="0",
+                min_width="6em",
+            ),
+            gap="3",
+            align="center",
+            width="100%",
+        ),
+        href="/approvals/" + request["_id"].to(str),
+        underline="none",
+        color="inherit",
+        class_name="queue-row",
+        data_queue_row=request["_id"],
+    )
+
+
+def pending_view() -> rx.Component:
+    return rx.cond(
+        PendingQueue.loaded,
+        rx.cond(
+            PendingQueue.requests.length() > 0,
+            rx.vstack(
+                rx.foreach(PendingQueue.requests, _pending_row),
+                rx.cond(
+                    ~PendingQueue.complete,
+                    rx.text(
+                        "Showing the oldest ",
+                        PendingQueue.requests.length(),
+                        " of ",
+                        PendingQueue.count,
+                        " pending requests.",
+                        size="2",
+                        color_scheme="gray",
+                    ),
+                ),
+                spacing="2",
+                width="100%",
+                data_testid="pending-list",
+            ),
+            empty_state(
+                "No pending requests",
+                rx.text(
+                    "Backends create them with ",
+                    rx.code("approvalRequests:create"),
+                    "; they appear here the moment they arrive.",
+                    color_scheme="gray",
+                ),
+                icon="circle-check",
+            ),
+        ),
+        loading_block(),
+    )
+
+
+def _decided_card(row: rx.Var) -> rx.Component:
+    return rx.card(
+        rx.flex(
+            status_badge(row["status"].to(str)),
+            rx.cond(row["edited"].to(bool), rx.badge("edited plan", variant="outline")),
+            rx.link(
+                rx.cond(row["threadTitle"].to(str) != "", row["threadTitle"], "(untitled thread)"),
+                href="/approvals/" + row["_id"].to(str),
+                weight="bold",
+            ),
+            rx.spacer(),
+            rx.text(
+                row["decidedTimeText"], size="1", color_scheme="gray", title=row["decidedTimeIso"]
+            ),
+            gap="2",
+            align="center",
+            wrap="wrap",
+        ),
+        rx.text(
+            "by ",
+            rx.text.strong(row["decidedByName"]),
+            " after ",
+            row["waited"],
+            size="2",
+            color_scheme="gray",
+            margin_top="0.25em",
+        ),
+        rx.cond(
+            row["comment"].to(str) != "",
+            rx.blockquote(row["comment"], size="2", margin_top="0.5em"),
+        ),
+        width="100%",
+        class_name="decided-row",
+        data_status=row["status"],
+    )
+
+
+def decided_view() -> rx.Component:
+    return rx.vstack(
+        rx.form(
+            rx.flex(
+                rx.select(
+                    DECISION_FILTERS,
+                    name="decision",
+                    value=ApprovalsState.decision_filter,
+                    on_change=ApprovalsState.set_decision_filter,
+                    aria_label="Decision",
+                ),
+                rx.input(
+                    name="thread",
+                    placeholder="Thread title contains…",
+                    default_value=ApprovalsState.thread_filter,
+                    width="16em",
+                    aria_label="Thread",
+                ),
+                rx.button("Filter", type="submit", variant="soft"),
+                gap="2",
+                wrap="wrap",
+            ),
+            on_submit=ApprovalsState.filter_decided,
+            width="100%",
+        ),
+        rx.cond(
+            ApprovalsState.decided.length() > 0,
+            rx.vstack(
+                rx.foreach(ApprovalsState.decided, _decided_card),
+                spacing="2",
+                width="100%",
+                data_testid="decided-list",
+            ),
+            rx.cond(
+                ApprovalsState.decided_loading,
+                loading_block(),
+                empty_state(
+                    "Nothing decided yet",
+                    "Decisions appear here with who made them, when and why.",
+                    icon="history",
+                ),
+            ),
+        ),
+        rx.cond(
+            ~ApprovalsState.decided_done,
+            rx.button(
+                "Load more",
+                on_click=ApprovalsState.more_decided,
+                loading=ApprovalsState.decided_loading,
+                variant="soft",
+            ),
+        ),
+        spacing="3",
+        width="100%",
+    )
+
+
+def approvals_page() -> rx.Component:
+    return page_frame(
+        page_header(
+            "Approvals",
+            rx.segmented_control.root(
+                rx.segmented_control.item(
+                    rx.flex(
+                        "Pending",
+                        rx.badge(PendingQueue.count, variant="soft"),
+                        gap="1",
+                        align="center",
+                    ),
+                    value="pending",
+                ),
+                rx.segmented_control.item("Decided", value="decided"),
+                value=ApprovalsState.view,
+                on_change=ApprovalsState.show,
+                data_testid="approvals-view",
+            ),
+            subtitle="Oldest first. j / k move, Enter opens, ? shows every key.",
+        ),
+        rx.cond(ApprovalsState.view == "decided", decided_view(), pending_view()),
+    )
+
+
+def add(app: rx.App) -> None:
+    app.add_page(
+        approvals_page,
+        route="/approvals",
+        title="Approvals · Threadline",
+        on_load=signed_in_page(ApprovalsState.load),
+    )

@@ -1,0 +1,130 @@
+"""/signin: email and password; the token goes into a cookie, nothing else about the person."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from api import signin
+from app.state import CONSOLE_ROLES, AuthState, PendingQueue
+
+
+class SigninState(AuthState):
+    error: str = ""
+    too_many: bool = False
+    busy: bool = False
+
+    @rx.event
+    def check_already_signed_in(self):
+        if self._caller() is not None:
+            return rx.redirect("/approvals")
+        return None
+
+    @rx.event
+    async def submit(self, form_data: dict):
+        email = str(form_data.get("email", "")).strip()
+        password = str(form_data.get("password", ""))
+        self.error, self.too_many = "", False
+        if not email or not password:
+            self.error = "Enter your email and password."
+            return
+        self.busy = True
+        yield
+        try:
+            session = await signin.sign_in(
+                email,
+                password,
+                ip=self.router.session.client_ip or None,
+                user_agent=self.router.headers.user_agent or None,
+            )
+        except signin.TooManyAttempts as exc:
+            self.error, self.too_many = str(exc), True
+            return
+        except signin.SignInFailed as exc:
+            self.error = str(exc)
+            return
+        finally:
+            self.busy = False
+        if session.role not in CONSOLE_ROLES:
+            await signin.sign_out(session.token)
+            self.error = (
+                "This console is for reviewers, viewers and admins. Ask an admin for access."
+            )
+            return
+        self.session_token = session.token
+        self._caller()  # fills in the name, email and role shown in the top bar
+        yield PendingQueue.link
+        yield rx.redirect("/approvals")
+
+
+def signin_page() -> rx.Component:
+    return rx.center(
+        rx.card(
+            rx.vstack(
+                rx.flex(
+                    rx.icon("waypoints", size=24),
+                    rx.heading("Threadline", size="6"),
+                    gap="2",
+                    align="center",
+                ),
+                rx.text("Sign in to review agent plans.", color_scheme="gray", size="2"),
+                rx.form(
+                    rx.vstack(
+                        rx.text("Email", as_="label", size="2", weight="medium", html_for="email"),
+                        rx.input(
+                            id="email",
+                            name="email",
+                            type="email",
+                            placeholder="you@example.com",
+                            auto_complete="username",
+                            required=True,
+                            width="100%",
+                            size="3",
+                            auto_focus=True,
+                        ),
+                        rx.text(
+                            "Password", as_="label", size="2", weight="medium", html_for="password"
+                        ),
+                        rx.input(
+                            id="password",
+                            name="password",
+                            type="password",
+                            auto_complete="current-password",
+                            required=True,
+                            width="100%",
+                            size="3",
+                        ),
+                        rx.cond(
+                            SigninState.error != "",
+                            rx.callout(
+                                SigninState.error,
+                                icon=rx.cond(SigninState.too_many, "timer", "triangle-alert"),
+                                color_scheme=rx.cond(SigninState.too_many, "orange", "red"),
+                                width="100%",
+                                role="alert",
+                                data_testid="signin-error",
+                            ),
+                        ),
+                        rx.button(
+                            "Sign in",
+                            type="submit",
+                            loading=SigninState.busy,
+                            width="100%",
+                            size="3",
+                        ),
+                        spacing="3",
+                        width="100%",
+                    ),
+                    on_submit=SigninState.submit,
+                    width="100%",
+                ),
+                rx.flex(rx.spacer(), rx.color_mode.button(variant="ghost", size="1"), width="100%"),
+                spacing="4",
+                width="100%",
+            ),
+            width="100%",
+            max_width="400px",
+            size="4",
+        ),
+        min_height="100vh",
+        padding="1em",
+    )

@@ -1,0 +1,195 @@
+"""Who is signed in, checked against the database on every event, and the live approval queue.
+
+Every page state inherits `AuthState`; its handlers start with `caller = self._caller()`, which
+re-validates the opaque session token (api.auth.session_for_token) and answers None when the token
+is missing, expired, revoked or belongs to a disabled person. Roles are never taken from event
+arguments.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import reflex as rx
+
+from api import auth, signin
+from api.calls import call
+from api.errors import FunctionError, Unavailable
+from api.registry import Caller
+
+log = logging.getLogger(__name__)
+
+# The console is for staff; end users (role "user") use the chat app built on the API.
+CONSOLE_ROLES = frozenset({"admin", "reviewer", "viewer"})
+DECIDER_ROLES = frozenset({"admin", "reviewer"})
+SESSION_COOKIE = "threadline_session"
+SHARED_QUEUE_TOKEN = "approvals-inbox"  # no underscores: Reflex's link tokens forbid them
+QUEUE_LIMIT = 500
+# Reads the pending queue for the shared state with a viewer's rights: read-only, least privilege.
+QUEUE_READER = Caller(kind="user", id="console-queue", label="console queue", role="viewer")
+
+
+class NotSignedIn(Exception):
+    """The token no longer stands for a signed-in staff member."""
+
+
+def signin_redirect() -> rx.event.EventSpec:
+    return rx.redirect("/signin")
+
+
+class AuthState(rx.State):
+    session_token: str = rx.Cookie(
+        "", name=SESSION_COOKIE, same_site="strict", max_age=14 * 24 * 3600, path="/"
+    )
+    person_name: str = ""
+    person_email: str = ""
+    person_role: str = ""
+
+    def _caller(self) -> Caller | None:
+        """The signed-in person as a Caller, re-checked against the database; None if not."""
+        token = self.session_token
+        if not token or not token.startswith(auth.SESSION_TOKEN_PREFIX):
+            return None
+        session = auth.session_for_token(token)
+        if session is None or session["role"] not in CONSOLE_ROLES:
+            return None
+        if now_ms_since(session["last_seen_time"]) > auth.TOUCH_EVERY_MS:
+            auth._touch(auth.auth_sessions, session["id"], last_seen_time=auth.now_ms())
+        if (self.person_name, self.person_email, self.person_role) != (
+            session["name"],
+            session["email"],
+            session["role"],
+        ):
+            self.person_name = session["name"]
+            self.person_email = session["email"]
+            self.person_role = session["role"]
+        return Caller(
+            kind="user", id=session["user_id"], label=session["email"], role=session["role"]
+        )
+
+    async def _call(self, path: str, args: dict[str, Any]) -> Any:
+        """call() as the signed-in person; NotSignedIn when the session is gone."""
+        caller = self._caller()
+        if caller is None:
+            raise NotSignedIn
+        return await call(path, args, caller)
+
+    @rx.var
+    def may_decide(self) -> bool:
+        """For showing decision controls only; every handler checks again on the server."""
+        return self.person_role in DECIDER_ROLES
+
+    @rx.var
+    def may_set_artifact_status(self) -> bool:
+        return self.person_role in DECIDER_ROLES
+
+    @rx.event
+    async def require_signed_in(self):
+        """First on_load event of every page: off to /signin unless signed in."""
+        if self._caller() is None:
+            self.session_token = ""
+            return signin_redirect()
+        queue = await self.get_state(PendingQueue)
+        return PendingQueue.link if not queue._linked_to else None
+
+    @rx.event
+    async def sign_out(self):
+        token = self.session_token
+        self.session_token = ""
+        self.person_name = self.person_email = self.person_role = ""
+        if token:
+            await signin.sign_out(token)
+        queue = await self.get_state(PendingQueue)
+        events: list = []
+        if queue._linked_to:
+            events = list(await queue._unlink() or [])
+        return [*events, signin_redirect()]
+
+
+def last_path_segment(path: str) -> str:
+    """The id at the end of a page's path (/threads/thr_1 -> thr_1)."""
+    return path.rstrip("/").rsplit("/", 1)[-1]
+
+
+def now_ms_since(then: float) -> float:
+    return auth.now_ms() - then
+
+
+def error_toast(exc: Exception) -> rx.event.EventSpec:
+    if isinstance(exc, Unavailable):
+        return rx.toast.error("The database is busy; try again in a moment.")
+    return rx.toast.error(str(exc) or exc.__class__.__name__)
+
+
+class PendingQueue(rx.SharedState):
+    """The pending approval requests, oldest first, shared by every signed-in tab.
+
+    Linked (to SHARED_QUEUE_TOKEN) only after the tab's token checks out. An api.events listener
+    on "approvals:changed" refreshes it through `app.modify_state`, which pushes the change to
+    every linked tab: no per-tab polling.
+    """
+
+    requests: list[dict[str, Any]] = []
+    count: int = 0
+    loaded: bool = False
+
+    @rx.var
+    def pending_ids(self) -> list[str]:
+        return [request["_id"] for request in self.requests]
+
+    @rx.var
+    def complete(self) -> bool:
+        """True when `requests` holds every pending request (not cut at QUEUE_LIMIT)."""
+        return self.count <= len(self.requests)
+
+    @rx.event
+    async def link(self):
+        auth_state = await self.get_state(AuthState)
+        if auth_state._caller() is None:
+            return signin_redirect()
+        linked = await self._link_to(SHARED_QUEUE_TOKEN)
+        if not linked.loaded:
+            await linked._refresh()
+        return None
+
+    async def _refresh(self) -> None:
+        inbox = await call("inbox:pending", {"limit": QUEUE_LIMIT}, QUEUE_READER)
+        self.requests = inbox["requests"]
+        self.count = inbox["count"]
+        self.loaded = True
+
+
+class QueueRefresher:
+    """Coalesces bursts of "approvals:changed" into one refresh at a time (plus one more if
+    anything changed while it ran)."""
+
+    def __init__(self, app: rx.App) -> None:
+        self.app = app
+        self.task: asyncio.Task | None = None
+        self.again = False
+
+    def on_event(self, _topic: str, _payload: dict[str, Any]) -> None:
+        if self.task is not None and not self.task.done():
+            self.again = True
+            return
+        self.task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            self.again = False
+            try:
+                inbox = await call("inbox:pending", {"limit": QUEUE_LIMIT}, QUEUE_READER)
+                token = rx.BaseStateToken(ident=SHARED_QUEUE_TOKEN, cls=PendingQueue)
+                async with self.app.modify_state(token) as root:
+                    queue = await root.get_state(PendingQueue)
+                    queue.requests = inbox["requests"]
+                    queue.count = inbox["count"]
+                    queue.loaded = True
+            except (FunctionError, Unavailable):
+                log.exception("refreshing the shared approval queue failed")
+            except Exception:
+                log.exception("pushing the approval queue to open tabs failed")
+            if not self.again:
+                return
