@@ -8,7 +8,7 @@ import reflex as rx
 
 from api.events import bus
 from api.http import create_api
-from app.pages import approval, approvals
+from app.pages import approval, approvals, artifact, artifacts, dashboard, thread, threads
 from app.pages.signin import SigninState, signin_page
 from app.state import QueueRefresher
 
@@ -24,8 +24,8 @@ app.add_page(
     title="Sign in · Threadline",
     on_load=SigninState.check_already_signed_in,
 )
-approvals.add(app)
-approval.add(app)
+for page in (dashboard, approvals, approval, threads, thread, artifacts, artifact):
+    page.add(app)
 
 # Every committed change to an approval request refreshes the shared queue once and pushes it to
 # every signed-in tab.

@@ -1,0 +1,199 @@
+"""/: the state of the review queue at a glance, and the last 14 days of decisions and tool
+calls (dashboard:stats, computed with SQL aggregates)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import reflex as rx
+
+from api.errors import FunctionError, Unavailable
+from app.components.layout import page_frame, signed_in_page
+from app.components.ui import empty_state, loading_block, page_header, relative_time
+from app.formatting import duration, iso
+from app.state import AuthState, NotSignedIn, PendingQueue, error_toast, signin_redirect
+
+DAYS = 14
+
+
+class DashboardState(AuthState):
+    loading: bool = True
+    oldest_pending_iso: str = ""
+    decisions_today: int = 0
+    decisions_in_window: int = 0
+    median_decision: str = ""
+    per_day: list[dict[str, Any]] = []
+    per_tool: list[dict[str, Any]] = []
+
+    @rx.event
+    async def load(self):
+        if self._caller() is None:
+            yield signin_redirect()
+            return
+        self.loading = True
+        yield
+        try:
+            stats = await self._call("dashboard:stats", {"days": DAYS})
+        except NotSignedIn:
+            yield signin_redirect()
+            return
+        except (FunctionError, Unavailable) as exc:
+            yield error_toast(exc)
+            return
+        finally:
+            self.loading = False
+        self.oldest_pending_iso = iso(stats["oldestPendingTime"])
+        self.decisions_today = stats["decisionsToday"]
+        self.decisions_in_window = stats["decisionsInWindow"]
+        self.median_decision = duration(stats["medianDecisionMs"]) or "—"
+        self.per_day = [
+            {
+                "day": day["day"][5:],
+                "approved": day["approved"],
+                "rejected": day["rejected"],
+                "changes requested": day["changes_requested"],
+            }
+            for day in stats["decisionsPerDay"]
+        ]
+        self.per_tool = [
+            {
+                "tool": tool["toolName"],
+                "succeeded or started": tool["count"] - tool["failed"],
+                "failed": tool["failed"],
+            }
+            for tool in stats["toolCallsPerTool"]
+        ]
+
+
+def _stat(label: str, value: rx.Component, hint: str, test_id: str) -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.text(label, size="2", color_scheme="gray"),
+            rx.heading(value, size="7"),
+            rx.text(hint, size="1", color_scheme="gray"),
+            spacing="1",
+        ),
+        class_name="stat-card",
+        data_testid=test_id,
+    )
+
+
+def _decisions_chart() -> rx.Component:
+    return rx.recharts.bar_chart(
+        rx.recharts.cartesian_grid(stroke_dasharray="3 3", opacity=0.4),
+        rx.recharts.x_axis(data_key="day", font_size=11),
+        rx.recharts.y_axis(allow_decimals=False, width=32, font_size=11),
+        rx.recharts.graphing_tooltip(),
+        rx.recharts.legend(),
+        rx.recharts.bar(data_key="approved", stack_id="d", fill=rx.color("green", 9)),
+        rx.recharts.bar(data_key="changes requested", stack_id="d", fill=rx.color("orange", 9)),
+        rx.recharts.bar(data_key="rejected", stack_id="d", fill=rx.color("red", 9)),
+        data=DashboardState.per_day,
+        width="100%",
+        height=280,
+    )
+
+
+def _tools_chart() -> rx.Component:
+    return rx.cond(
+        DashboardState.per_tool.length() > 0,
+        rx.recharts.bar_chart(
+            rx.recharts.cartesian_grid(stroke_dasharray="3 3", opacity=0.4),
+            rx.recharts.x_axis(type_="number", allow_decimals=False, font_size=11),
+            rx.recharts.y_axis(data_key="tool", type_="category", width=110, font_size=11),
+            rx.recharts.graphing_tooltip(),
+            rx.recharts.legend(),
+            rx.recharts.bar(
+                data_key="succeeded or started", stack_id="t", fill=rx.color("indigo", 9)
+            ),
+            rx.recharts.bar(data_key="failed", stack_id="t", fill=rx.color("red", 9)),
+            data=DashboardState.per_tool,
+            layout="vertical",
+            width="100%",
+            height=280,
+        ),
+        empty_state(
+            "No tool calls in the last 14 days",
+            rx.text(
+                "Backends record them with ", rx.code("toolCalls:record"), ".", color_scheme="gray"
+            ),
+            icon="wrench",
+        ),
+    )
+
+
+def dashboard_page() -> rx.Component:
+    return page_frame(
+        page_header(
+            "Dashboard",
+            rx.link(rx.button(rx.icon("inbox", size=14), "Open the inbox"), href="/approvals"),
+            subtitle="Days are UTC days.",
+        ),
+        rx.cond(
+            DashboardState.loading,
+            loading_block(),
+            rx.vstack(
+                rx.grid(
+                    _stat(
+                        "Pending",
+                        rx.text(PendingQueue.count),
+                        "waiting for a decision",
+                        "stat-pending",
+                    ),
+                    _stat(
+                        "Oldest pending",
+                        rx.cond(
+                            PendingQueue.count > 0,
+                            relative_time(DashboardState.oldest_pending_iso),
+                            "—",
+                        ),
+                        "since it was requested",
+                        "stat-oldest",
+                    ),
+                    _stat(
+                        "Decisions today",
+                        rx.text(DashboardState.decisions_today),
+                        "approved, rejected or sent back",
+                        "stat-today",
+                    ),
+                    _stat(
+                        "Median time to decision",
+                        rx.text(DashboardState.median_decision),
+                        "over the last 14 days",
+                        "stat-median",
+                    ),
+                    columns=rx.breakpoints(initial="2", md="4"),
+                    gap="3",
+                    width="100%",
+                ),
+                rx.grid(
+                    rx.card(
+                        rx.heading("Decisions per day", size="3"),
+                        _decisions_chart(),
+                        width="100%",
+                        min_width="0",
+                    ),
+                    rx.card(
+                        rx.heading("Tool calls per tool", size="3"),
+                        _tools_chart(),
+                        width="100%",
+                        min_width="0",
+                    ),
+                    columns=rx.breakpoints(initial="1", lg="2"),
+                    gap="3",
+                    width="100%",
+                ),
+                spacing="3",
+                width="100%",
+            ),
+        ),
+    )
+
+
+def add(app: rx.App) -> None:
+    app.add_page(
+        dashboard_page,
+        route="/",
+        title="Dashboard · Threadline",
+        on_load=signed_in_page(DashboardState.load),
+    )

@@ -1,0 +1,512 @@
+"""/threads/{threadId}: one timeline of messages and tool calls, the session, the thread's
+artifacts and approval requests, and exports. Opens on the latest entries; "Load older" pages
+back through timeline:list, so a 10,000-message thread opens as fast as a short one."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import reflex as rx
+
+from api.errors import FunctionError, Unavailable
+from app.components.layout import page_frame, signed_in_page
+from app.components.timeline import timeline_entry
+from app.components.ui import (
+    empty_state,
+    field_row,
+    loading_block,
+    relative_time,
+    status_badge,
+)
+from app.formatting import pretty_json, when, with_times
+from app.pages.approval import timeline_row
+from app.state import (
+    AuthState,
+    NotSignedIn,
+    error_toast,
+    last_path_segment,
+    signin_redirect,
+)
+
+FIRST_PAGE = 50
+OLDER_PAGE = 100
+SIDE_LIST = 100
+EXPORT_PAGE = 1000
+
+
+class ThreadState(AuthState):
+    loading: bool = True
+    found: bool = True
+    thread: dict[str, Any] = {}
+    session: dict[str, Any] = {}
+    entries: list[dict[str, Any]] = []
+    older_cursor: str = ""
+    has_older: bool = False
+    loading_older: bool = False
+    artifacts: list[dict[str, Any]] = []
+    approvals: list[dict[str, Any]] = []
+    exporting: bool = False
+
+    @rx.var
+    def thread_id(self) -> str:
+        return last_path_segment(self.router.url.path)
+
+    @rx.event
+    async def load(self):
+        if self._caller() is None:
+            yield signin_redirect()
+            return
+        self.loading, self.entries, self.artifacts, self.approvals = True, [], [], []
+        self.thread, self.session = {}, {}
+        yield
+        try:
+            await self._load()
+        except NotSignedIn:
+            yield signin_redirect()
+        except (FunctionError, Unavailable) as exc:
+            yield error_toast(exc)
+        finally:
+            self.loading = False
+
+    async def _load(self) -> None:
+        thread = await self._call("threads:get", {"threadId": self.thread_id})
+        self.found = thread is not None
+        if thread is None:
+            return
+        row = with_times(thread, "updatedTime")
+        row["metadataJson"] = pretty_json(thread.get("metadata"))
+        row.pop("metadata", None)
+        row.setdefault("userId", "")
+        self.thread = row
+        session = await self._call("sessions:get", {"threadId": self.thread_id}) or {}
+        self.session = {
+            "exists": bool(session),
+            "sdkSessionId": session.get("sdkSessionId", ""),
+            "phase": session.get("phase", ""),
+            "plan": session.get("plan", ""),
+            "stateJson": pretty_json(session.get("state")),
+            "updatedText": when(session.get("updatedTime")),
+        }
+        page = await self._call(
+            "timeline:list",
+            {
+                "threadId": self.thread_id,
+                "paginationOpts": {"numItems": FIRST_PAGE, "cursor": None},
+            },
+        )
+        self.entries = [timeline_row(entry) for entry in reversed(page["page"])]
+        self.older_cursor, self.has_older = page["continueCursor"], not page["isDone"]
+        opts = {"numItems": SIDE_LIST, "cursor": None}
+        artifacts = await self._call(
+            "artifacts:list", {"threadId": self.thread_id, "paginationOpts": opts}
+        )
+        self.artifacts = [
+            {
+                "_id": doc["_id"],
+                "title": doc.get("title") or doc["type"],
+                "type": doc["type"],
+                "status": doc["status"],
+                "version": doc["version"],
+                "updatedIso": with_times(doc, "updatedTime")["updatedTimeIso"],
+            }
+            for doc in artifacts["page"]
+        ]
+        approvals = await self._call(
+            "approvalRequests:list", {"threadId": self.thread_id, "paginationOpts": opts}
+        )
+        self.approvals = [
+            {
+                "_id": doc["_id"],
+                "status": doc["status"],
+                "createdIso": with_times(doc)["createdIso"],
+            }
+            for doc in approvals["page"]
+        ]
+
+    @rx.event
+    async def load_older(self):
+        if not self.has_older:
+            return
+        self.loading_older = True
+        yield
+        try:
+            page = await self._call(
+                "timeline:list",
+                {
+                    "threadId": self.thread_id,
+                    "paginationOpts": {"numItems": OLDER_PAGE, "cursor": self.older_cursor},
+                },
+            )
+        except NotSignedIn:
+            yield signin_redirect()
+            return
+        except (FunctionError, Unavailable) as exc:
+            yield error_toast(exc)
+            return
+        finally:
+            self.loading_older = False
+        self.entries = [timeline_row(entry) for entry in reversed(page["page"])] + self.entries
+        self.older_cursor, self.has_older = page["continueCursor"], not page["isDone"]
+
+    async def _export_data(self) -> dict[str, Any]:
+        thread_id = self.thread_id
+        thread = await self._call("threads:get", {"threadId": thread_id})
+        messages = await self._call("messages:list", {"threadId": thread_id})
+        data: dict[str, Any] = {
+            "thread": thread,
+            "session": await self._call("sessions:get", {"threadId": thread_id}),
+            "messages": messages,
+        }
+        for key, path in (
+            ("toolCalls", "toolCalls:list"),
+            ("artifacts", "artifacts:list"),
+            ("approvalRequests", "approvalRequests:list"),
+        ):
+            items, cursor = [], None
+            while True:
+                page = await self._call(
+                    path,
+                    {
+                        "threadId": thread_id,
+                        "paginationOpts": {"numItems": EXPORT_PAGE, "cursor": cursor},
+                    },
+                )
+                items += page["page"]
+                if page["isDone"]:
+                    break
+                cursor = page["continueCursor"]
+            data[key] = sorted(items, key=lambda doc: (doc["_creationTime"], doc["_id"]))
+        return data
+
+    @rx.event
+    async def export(self, kind: str):
+        if self._caller() is None:
+            return signin_redirect()
+        try:
+            data = await self._export_data()
+        except NotSignedIn:
+            return signin_redirect()
+        except (FunctionError, Unavailable) as exc:
+            return error_toast(exc)
+        if data["thread"] is None:
+            return rx.toast.error("This thread no longer exists.")
+        if kind == "markdown":
+            return rx.download(
+                data=thread_markdown(data),
+                filename=f"{self.thread_id}.md",
+                mime_type="text/markdown",
+            )
+        text = json.dumps(data, indent=2, ensure_ascii=False)
+        return rx.download(
+            data=text, filename=f"{self.thread_id}.json", mime_type="application/json"
+        )
+
+
+def thread_markdown(data: dict[str, Any]) -> str:
+    """A readable transcript: header, session, then messages and tool calls in order."""
+    thread = data["thread"]
+    lines = [f"# {thread.get('title') or '(untitled thread)'}", ""]
+    lines.append(f"- id: `{thread['_id']}`")
+    lines.append(f"- status: {thread['status']}")
+    if thread.get("userId"):
+        lines.append(f"- user: `{thread['userId']}`")
+    lines.append(f"- created: {when(thread['_creationTime'])}")
+    session = data.get("session")
+    if session:
+        lines += ["", "## Session", ""]
+        for key in ("sdkSessionId", "phase"):
+            if session.get(key):
+                lines.append(f"- {key}: `{session[key]}`")
+        if session.get("plan"):
+            lines += ["", "### Plan", "", session["plan"]]
+    entries = [("message", doc) for doc in data["messages"]] + [
+        ("toolCall", doc) for doc in data["toolCalls"]
+    ]
+    entries.sort(key=lambda item: (item[1]["_creationTime"], item[1]["_id"]))
+    lines += ["", "## Timeline", ""]
+    for kind, doc in entries:
+        stamp = when(doc["_creationTime"])
+        if kind == "message":
+            lines += [f"### {doc['role']} · #{doc['order']} · {stamp}", "", doc["content"], ""]
+        else:
+            lines += [
+                f"### tool `{doc['toolName']}` · {doc['status']} · {stamp}",
+                "",
+                "```json",
+                json.dumps(doc.get("input"), indent=2, ensure_ascii=False),
+                "```",
+            ]
+            if doc.get("output") is not None:
+                lines += [
+                    "",
+                    "```json",
+                    json.dumps(doc["output"], indent=2, ensure_ascii=False),
+                    "```",
+                ]
+            lines.append("")
+    if data["approvalRequests"]:
+        lines += ["## Approval requests", ""]
+        for doc in data["approvalRequests"]:
+            detail = f" — {doc['comment']}" if doc.get("comment") else ""
+            lines.append(f"- `{doc['_id']}` {doc['status']}{detail}")
+    return "\n".join(lines) + "\n"
+
+
+def _session_panel() -> rx.Component:
+    session = ThreadState.session
+    return rx.card(
+        rx.vstack(
+            rx.heading("Session", size="3"),
+            rx.cond(
+                session["exists"].to(bool),
+                rx.vstack(
+                    field_row(
+                        "phase",
+                        rx.cond(session["phase"].to(str) != "", rx.badge(session["phase"]), "—"),
+                    ),
+                    field_row(
+                        "SDK session",
+                        rx.cond(
+                            session["sdkSessionId"].to(str) != "",
+                            rx.code(session["sdkSessionId"]),
+                            "—",
+                        ),
+                    ),
+                    field_row("updated", session["updatedText"].to(str)),
+                    rx.cond(
+                        session["plan"].to(str) != "",
+                        rx.el.details(
+                            rx.el.summary(rx.text("plan", size="1", as_="span")),
+                            rx.el.pre(session["plan"], class_name="json-block"),
+                        ),
+                    ),
+                    rx.cond(
+                        session["stateJson"].to(str) != "",
+                        rx.el.details(
+                            rx.el.summary(rx.text("state", size="1", as_="span")),
+                            rx.el.pre(session["stateJson"], class_name="json-block"),
+                        ),
+                    ),
+                    spacing="2",
+                    width="100%",
+                ),
+                rx.text(
+                    "No session recorded (backends use sessions:upsert).",
+                    size="2",
+                    color_scheme="gray",
+                ),
+            ),
+            spacing="2",
+            width="100%",
+        ),
+        width="100%",
+        data_testid="session-panel",
+    )
+
+
+def _side_lists() -> rx.Component:
+    return rx.vstack(
+        _session_panel(),
+        rx.card(
+            rx.vstack(
+                rx.heading("Approval requests", size="3"),
+                rx.cond(
+                    ThreadState.approvals.length() > 0,
+                    rx.foreach(
+                        ThreadState.approvals,
+                        lambda a: rx.flex(
+                            rx.link(
+                                a["_id"],
+                                href="/approvals/" + a["_id"].to(str),
+                                size="2",
+                                class_name="mono",
+                            ),
+                            status_badge(a["status"].to(str)),
+                            rx.spacer(),
+                            rx.text(
+                                relative_time(a["createdIso"].to(str)),
+                                size="1",
+                                color_scheme="gray",
+                            ),
+                            gap="2",
+                            align="center",
+                            width="100%",
+                            wrap="wrap",
+                        ),
+                    ),
+                    rx.text("None.", size="2", color_scheme="gray"),
+                ),
+                spacing="2",
+                width="100%",
+            ),
+            width="100%",
+        ),
+        rx.card(
+            rx.vstack(
+                rx.heading("Artifacts", size="3"),
+                rx.cond(
+                    ThreadState.artifacts.length() > 0,
+                    rx.foreach(
+                        ThreadState.artifacts,
+                        lambda a: rx.flex(
+                            rx.link(a["title"], href="/artifacts/" + a["_id"].to(str), size="2"),
+                            rx.badge(a["type"], variant="outline"),
+                            status_badge(a["status"].to(str)),
+                            rx.text("v", a["version"], size="1", color_scheme="gray"),
+                            gap="2",
+                            align="center",
+                            width="100%",
+                            wrap="wrap",
+                        ),
+                    ),
+                    rx.text("None.", size="2", color_scheme="gray"),
+                ),
+                spacing="2",
+                width="100%",
+            ),
+            width="100%",
+        ),
+        spacing="3",
+        width="100%",
+        min_width="0",
+    )
+
+
+def _timeline() -> rx.Component:
+    return rx.vstack(
+        rx.cond(
+            ThreadState.has_older,
+            rx.button(
+                rx.icon("chevrons-up", size=14),
+                "Load older",
+                variant="soft",
+                on_click=ThreadState.load_older,
+                loading=ThreadState.loading_older,
+                width="100%",
+                data_testid="load-older",
+            ),
+        ),
+        rx.cond(
+            ThreadState.entries.length() > 0,
+            rx.vstack(
+                rx.foreach(ThreadState.entries, timeline_entry),
+                spacing="2",
+                width="100%",
+                class_name="timeline",
+                data_testid="timeline",
+            ),
+            empty_state(
+                "No messages or tool calls yet",
+                rx.text(
+                    "Backends add them with ",
+                    rx.code("messages:create"),
+                    " and ",
+                    rx.code("toolCalls:record"),
+                    ".",
+                    color_scheme="gray",
+                ),
+                icon="message-square",
+            ),
+        ),
+        spacing="2",
+        width="100%",
+        min_width="0",
+    )
+
+
+def _detail() -> rx.Component:
+    thread = ThreadState.thread
+    return rx.vstack(
+        rx.link(
+            rx.flex(rx.icon("arrow-left", size=14), "Threads", align="center", gap="1"),
+            href="/threads",
+            size="2",
+        ),
+        rx.flex(
+            rx.vstack(
+                rx.flex(
+                    rx.heading(
+                        rx.cond(
+                            thread["title"].to(str) != "", thread["title"], "(untitled thread)"
+                        ),
+                        size="6",
+                        as_="h1",
+                    ),
+                    status_badge(thread["status"].to(str)),
+                    gap="3",
+                    align="center",
+                    wrap="wrap",
+                ),
+                rx.text(
+                    rx.code(thread["_id"]),
+                    " · created ",
+                    thread["createdText"],
+                    rx.cond(
+                        thread["userId"].to(str) != "",
+                        rx.fragment(" · user ", rx.code(thread["userId"])),
+                    ),
+                    size="2",
+                    color_scheme="gray",
+                ),
+                spacing="1",
+            ),
+            rx.spacer(),
+            rx.flex(
+                rx.button(
+                    rx.icon("download", size=14),
+                    "JSON",
+                    variant="soft",
+                    on_click=ThreadState.export("json"),
+                    data_testid="export-json",
+                ),
+                rx.button(
+                    rx.icon("download", size=14),
+                    "Markdown",
+                    variant="soft",
+                    on_click=ThreadState.export("markdown"),
+                    data_testid="export-markdown",
+                ),
+                gap="2",
+            ),
+            width="100%",
+            wrap="wrap",
+            gap="3",
+            align="center",
+        ),
+        rx.grid(
+            _timeline(),
+            _side_lists(),
+            columns=rx.breakpoints(initial="1", lg="3"),
+            gap="4",
+            width="100%",
+            class_name="thread-grid",
+        ),
+        spacing="3",
+        width="100%",
+    )
+
+
+def thread_page() -> rx.Component:
+    return page_frame(
+        rx.cond(
+            ThreadState.loading,
+            loading_block(),
+            rx.cond(
+                ThreadState.found,
+                _detail(),
+                empty_state(
+                    "Thread not found", rx.link("Back to threads", href="/threads"), icon="search-x"
+                ),
+            ),
+        )
+    )
+
+
+def add(app: rx.App) -> None:
+    app.add_page(
+        thread_page,
+        route="/threads/[thread_id_param]",
+        title="Thread · Threadline",
+        on_load=signed_in_page(ThreadState.load),
+    )
