@@ -49,7 +49,12 @@ def decode_cursor(cursor: str) -> tuple[Any, str]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         sort_value, row_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        if not isinstance(row_id, str) or not isinstance(sort_value, int | float):
+        # Not a number, or one no column holds (NaN, infinity, beyond 64 bits): not our cursor.
+        if (
+            not isinstance(row_id, str)
+            or not isinstance(sort_value, int | float)
+            or not abs(sort_value) < 2**63
+        ):
             raise ValueError
         return sort_value, row_id
     except (ValueError, TypeError, UnicodeDecodeError):
