@@ -25,6 +25,7 @@ from api.registry import (
     Context,
     FunctionSpec,
     check_allowed,
+    has_unstorable_text,
     lookup,
     next_creation_time,
     parse_args,
@@ -70,38 +71,100 @@ async def _run_mutation(
             )
         if not idempotency_key or len(idempotency_key) > MAX_IDEMPOTENCY_KEY:
             raise FunctionError(f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} characters")
-    records = IdempotencyRecord.__table__
+        if has_unstorable_text(idempotency_key):
+            raise FunctionError(
+                "Idempotency-Key must not contain NUL characters or unpaired surrogates"
+            )
 
     def run(conn):
         if idempotency_key is not None:
             stored = conn.execute(
-                sa.select(records.c.path, records.c.result).where(
-                    records.c.caller == caller.ref, records.c.key == idempotency_key
-                )
-            ).first()
+                _STORED_RESULT, {"b_caller": caller.ref, "b_key": idempotency_key}
+            )
+            stored = stored.first()
             if stored is not None:
-                if stored.path != spec.path:
-                    raise FunctionError(
-                        f"Idempotency-Key {idempotency_key!r} was already used for {stored.path}"
-                    )
-                return stored.result, []
+                return _replay(spec, idempotency_key, stored), []
         ctx = Context(conn=conn, caller=caller, now=next_creation_time())
         result = spec.handler(ctx, args)
         _check_serializable(result)
         if idempotency_key is not None:
-            conn.execute(
-                sa.insert(records).values(
-                    caller=caller.ref,
-                    key=idempotency_key,
-                    path=spec.path,
-                    result=result,
-                    creation_time=ctx.now,
-                )
-            )
+            conn.execute(_RECORD_RESULT, _record(spec, caller, idempotency_key, result, ctx.now))
         return result, ctx._events
 
     writer = get_writer(get_engine(), get_settings().max_batch)
+    if spec.batch is not None and (spec.batchable is None or spec.batchable(args)):
+        return await writer.submit(
+            run, group=spec.path, run_group=_run_group, item=(spec, args, caller, idempotency_key)
+        )
     return await writer.submit(run)
+
+
+_records = IdempotencyRecord.__table__
+_STORED_RESULT = sa.select(_records.c.path, _records.c.result).where(
+    _records.c.caller == sa.bindparam("b_caller"), _records.c.key == sa.bindparam("b_key")
+)
+_RECORD_RESULT = sa.insert(_records)
+
+
+def _record(spec: FunctionSpec, caller: Caller, key: str, result: Any, now: float) -> dict:
+    return {
+        "caller": caller.ref,
+        "key": key,
+        "path": spec.path,
+        "result": result,
+        "creation_time": now,
+    }
+
+
+def _replay(spec: FunctionSpec, key: str, stored: Any) -> Any:
+    if stored.path != spec.path:
+        raise FunctionError(f"Idempotency-Key {key!r} was already used for {stored.path}")
+    return stored.result
+
+
+def _run_group(conn: sa.Connection, jobs: list) -> list:
+    """Runs a batch's calls of one batchable mutation together (see api/writer.py)."""
+    spec = jobs[0].item[0]
+    outcomes: list[Any] = [None] * len(jobs)
+    keys = [job.item[3] for job in jobs if job.item[3] is not None]
+    if keys:
+        stored = {
+            (row.caller, row.key): row
+            for row in conn.execute(
+                sa.select(
+                    _records.c.caller, _records.c.key, _records.c.path, _records.c.result
+                ).where(_records.c.key.in_(keys))
+            )
+        }
+        for index, job in enumerate(jobs):
+            _spec, _args, caller, key = job.item
+            row = stored.get((caller.ref, key)) if key is not None else None
+            if row is not None:
+                try:
+                    outcomes[index] = (_replay(spec, key, row), [])
+                except FunctionError as exc:
+                    outcomes[index] = exc
+    todo = [index for index, outcome in enumerate(outcomes) if outcome is None]
+    contexts = [
+        Context(conn=conn, caller=jobs[index].item[2], now=next_creation_time()) for index in todo
+    ]
+    results = spec.batch(
+        [(ctx, jobs[index].item[1]) for ctx, index in zip(contexts, todo, strict=True)]
+    )
+    records = []
+    for ctx, index, result in zip(contexts, todo, results, strict=True):
+        if isinstance(result, FunctionError):
+            outcomes[index] = result
+            continue
+        outcomes[index] = (result, ctx._events)
+        key = jobs[index].item[3]
+        if key is not None:
+            records.append(_record(spec, ctx.caller, key, result, ctx.now))
+    if records:
+        # Two calls in this group with the same key collide here; the writer then runs the
+        # group's calls one by one, and the second finds the first's record.
+        conn.execute(_RECORD_RESULT, records)
+    return outcomes
 
 
 async def _run_query(spec: FunctionSpec, args: Any, caller: Caller) -> Any:

@@ -29,7 +29,7 @@ from api import __version__, auth, signin
 from api.calls import call
 from api.db import get_engine
 from api.errors import FunctionError, Unavailable
-from api.registry import Caller
+from api.registry import Caller, has_unstorable_text
 from api.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -52,15 +52,19 @@ async def read_json_object(request: Request) -> dict[str, Any]:
     is not a JSON object."""
     limit = get_settings().max_body_bytes
     declared = request.headers.get("content-length")
+    too_large = HttpError(413, "PayloadTooLarge", f"Request body is larger than {limit} bytes")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise HttpError(413, "PayloadTooLarge", f"Request body is larger than {limit} bytes")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise HttpError(413, "PayloadTooLarge", f"Request body is larger than {limit} bytes")
-        chunks.append(chunk)
-    raw = b"".join(chunks)
+        raise too_large
+    if declared is not None and declared.isdigit():
+        raw = await request.body()  # the server holds the body to its declared length
+    else:  # chunked: count as it arrives
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise too_large
+            chunks.append(chunk)
+        raw = b"".join(chunks)
     if not raw.strip():
         raise HttpError(400, "BadJsonBody", "Request body is empty; send a JSON object")
     try:
@@ -103,7 +107,7 @@ def decode_convex_json(value: Any) -> Any:
                 except (ValueError, TypeError, struct.error):
                     raise FunctionError(f"{key} value is not valid base64 of 8 bytes") from None
             if key.startswith("$"):
-                raise FunctionError(f"Unsupported encoded value type {key}")
+                raise FunctionError(f"Unsupported encoded value type {key!r}")
         return {key: decode_convex_json(item) for key, item in value.items()}
     return value
 
@@ -162,6 +166,14 @@ async def signin_endpoint(request: Request) -> Response:
     if not isinstance(email, str) or not isinstance(password, str):
         return _error_response(
             HttpError(400, "BadRequest", 'Send {"email": string, "password": string}')
+        )
+    if has_unstorable_text(email) or has_unstorable_text(password):
+        return _error_response(
+            HttpError(
+                400,
+                "BadRequest",
+                "email and password must not contain NUL characters or unpaired surrogates",
+            )
         )
     client = request.client.host if request.client else None
     try:

@@ -11,6 +11,7 @@ checks and the write path are the same whoever calls. Mutations run inside the g
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -33,6 +34,14 @@ DECIDERS = frozenset({"admin", "reviewer"})
 ADMINS = frozenset({"admin"})
 
 MAX_JSON_DEPTH = 64
+# Lone UTF-16 surrogates (from JSON escapes like "\ud800") cannot be encoded as UTF-8: neither
+# database stores them, and an answer echoing one could not be sent.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def has_unstorable_text(text: str) -> bool:
+    """True for text no database stores faithfully: NUL characters or unpaired surrogates."""
+    return "\x00" in text or _SURROGATE.search(text) is not None
 
 
 @dataclass(frozen=True)
@@ -133,6 +142,11 @@ class FunctionSpec:
     prepare: Callable[[Any, Caller], Awaitable[None]] | None = None
     # Functions whose result is a secret shown once: never stored for Idempotency-Key replays.
     returns_secret: bool = False
+    # Optional: runs many calls of this mutation from one batch together, answering for each its
+    # result or the FunctionError it raises (see api/writer.py). `batchable(args)` picks the calls
+    # it can take; the others run one by one through `handler`.
+    batch: Callable[[list[tuple[Context, Any]]], list[Any]] | None = None
+    batchable: Callable[[Any], bool] | None = None
 
 
 REGISTRY: dict[str, FunctionSpec] = {}
@@ -155,8 +169,19 @@ def mutation(
     allow: frozenset[str] = WRITERS,
     prepare: Callable[[Any, Caller], Awaitable[None]] | None = None,
     returns_secret: bool = False,
+    batch: Callable[[list[tuple[Context, Any]]], list[Any]] | None = None,
+    batchable: Callable[[Any], bool] | None = None,
 ):
-    return _register("mutation", path, args, allow, prepare=prepare, returns_secret=returns_secret)
+    return _register(
+        "mutation",
+        path,
+        args,
+        allow,
+        prepare=prepare,
+        returns_secret=returns_secret,
+        batch=batch,
+        batchable=batchable,
+    )
 
 
 def query(path: str, *, args: type[Args], allow: frozenset[str] = ALL_READERS, wait=None):
@@ -180,7 +205,7 @@ def lookup(path: object, kind: Literal["query", "mutation"] | None = None) -> Fu
     name = normalize_path(path)
     spec = REGISTRY.get(name)
     if spec is None:
-        raise FunctionError(f"Could not find public function for '{name}'")
+        raise FunctionError(f"Could not find public function for {name!r}")
     if kind is not None and spec.kind != kind:
         raise FunctionError(
             f"{name} is a {spec.kind}; call it through /api/{spec.kind}, not /api/{kind}"
@@ -231,6 +256,10 @@ def check_json(value: object, where: str, depth: int = 0) -> None:
     if isinstance(value, str):
         if "\x00" in value:
             raise FunctionError(f"{where} contains a NUL character (\\u0000), which is not allowed")
+        if _SURROGATE.search(value):
+            raise FunctionError(
+                f"{where} contains an unpaired surrogate, which is not valid Unicode"
+            )
     elif isinstance(value, float):
         if not math.isfinite(value):
             raise FunctionError(f"{where} must be a finite number")
@@ -238,6 +267,8 @@ def check_json(value: object, where: str, depth: int = 0) -> None:
         for key, item in value.items():
             if "\x00" in key:
                 raise FunctionError(f"{where} has a key containing a NUL character")
+            if _SURROGATE.search(key):
+                raise FunctionError(f"{where} has a key containing an unpaired surrogate")
             check_json(item, f"{where}.{key}", depth + 1)
     elif isinstance(value, list):
         for index, item in enumerate(value):

@@ -35,14 +35,22 @@ class Retry(Exception):
     """Raised inside a job to have it run again in the next batch (e.g. a lost race)."""
 
 
+Events = list[tuple[str, dict[str, Any]]]
+
+
 @dataclass
 class Job:
     # Runs inside its savepoint; returns (result, events to publish after commit).
-    run: Callable[[Connection], tuple[Any, list[tuple[str, dict[str, Any]]]]]
+    run: Callable[[Connection], tuple[Any, Events]]
     future: asyncio.Future | None
+    # Jobs of one group (e.g. "messages:create") in a batch may be run together by `run_group`,
+    # which gets them all and answers, for each, (result, events) or the FunctionError it raised.
+    group: str | None = None
+    run_group: Callable[[Connection, list[Job]], list[Any]] | None = None
+    item: Any = None  # what run_group needs to know of this job
     attempts: int = 0
     outcome: tuple[str, Any] | None = None
-    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    events: Events = field(default_factory=list)
 
 
 class GroupCommitWriter:
@@ -56,10 +64,11 @@ class GroupCommitWriter:
         self.batches = 0
         self.jobs = 0
 
-    async def submit(self, run: Callable[[Connection], Any]) -> Any:
-        """Queue a write and wait until it is committed; returns its result or raises its error."""
+    async def submit(self, run: Callable[[Connection], Any], **group: Any) -> Any:
+        """Queue a write and wait until it is committed; returns its result or raises its error.
+        `group`, `run_group` and `item` (optional) let like jobs of a batch run together."""
         future = asyncio.get_running_loop().create_future()
-        self._enqueue(Job(run, future))
+        self._enqueue(Job(run, future, **group))
         return await future
 
     def submit_nowait(self, run: Callable[[Connection], Any]) -> None:
@@ -88,8 +97,15 @@ class GroupCommitWriter:
         try:
             with self.engine.connect().execution_options(writer=True) as conn:
                 with conn.begin():
+                    groups: dict[str, list[Job]] = {}
                     for job in batch:
-                        self._run_one(conn, job)
+                        if job.group is not None:
+                            groups.setdefault(job.group, []).append(job)
+                    for job in batch:
+                        if job.group is None or len(groups[job.group]) == 1:
+                            self._run_one(conn, job)
+                        elif job is groups[job.group][0]:  # the group runs where it starts
+                            self._run_group(conn, groups[job.group])
         except Exception as exc:  # the commit (or BEGIN) failed: nothing in this batch was applied
             log.exception("group commit of %d mutations failed", len(batch))
             for job in batch:
@@ -103,25 +119,52 @@ class GroupCommitWriter:
 
     def _run_one(self, conn: Connection, job: Job) -> None:
         job.attempts += 1
-        savepoint = conn.begin_nested()
+        # The savepoint is driven on the driver's connection directly: SQLAlchemy's begin_nested()
+        # bookkeeping cost as much as the mutation itself. Both SQLite and PostgreSQL accept these.
+        driver = conn.connection.driver_connection
+        driver.execute("SAVEPOINT mutation")
         try:
             result, events = job.run(conn)
-            savepoint.commit()
-            job.outcome = ("ok", result)
-            job.events = events
         except FunctionError as exc:
-            savepoint.rollback()
             job.outcome = ("error", exc)
         except (Retry, sa_exc.IntegrityError, sa_exc.OperationalError) as exc:
-            savepoint.rollback()
             if _retryable(exc) and job.attempts < MAX_ATTEMPTS:
                 job.outcome = ("retry", None)
             else:
                 job.outcome = ("error", _as_function_error(exc))
         except Exception as exc:
-            savepoint.rollback()
             log.exception("mutation failed unexpectedly")
             job.outcome = ("error", FunctionError(f"Internal error: {type(exc).__name__}"))
+        else:
+            driver.execute("RELEASE SAVEPOINT mutation")
+            job.outcome = ("ok", result)
+            job.events = events
+            return
+        driver.execute("ROLLBACK TO SAVEPOINT mutation")
+        driver.execute("RELEASE SAVEPOINT mutation")
+
+    def _run_group(self, conn: Connection, jobs: list[Job]) -> None:
+        """Run like jobs together (a few statements for the whole group instead of a few per
+        job). A job's FunctionError fails that job alone; anything unexpected rolls the group back
+        and runs its jobs one by one, each in its own savepoint as usual."""
+        driver = conn.connection.driver_connection
+        driver.execute("SAVEPOINT mutation_group")
+        try:
+            outcomes = jobs[0].run_group(conn, jobs)
+        except Exception:
+            driver.execute("ROLLBACK TO SAVEPOINT mutation_group")
+            driver.execute("RELEASE SAVEPOINT mutation_group")
+            for job in jobs:
+                self._run_one(conn, job)
+            return
+        driver.execute("RELEASE SAVEPOINT mutation_group")
+        for job, outcome in zip(jobs, outcomes, strict=True):
+            job.attempts += 1
+            if isinstance(outcome, FunctionError):
+                job.outcome = ("error", outcome)
+            else:
+                job.outcome = ("ok", outcome[0])
+                job.events = outcome[1]
 
     def _finish(self, job: Job) -> None:
         status, value = job.outcome or ("error", Unavailable("not run"))

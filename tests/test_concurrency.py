@@ -234,3 +234,100 @@ async def test_wait_ms_bounds_are_accepted(api, thread_id, wait_ms):
         timeout=10,
     )
     assert result["status"] == "cancelled"
+
+
+async def test_grouped_messages_fail_alone_for_unknown_or_malformed_threads(api, thread_id):
+    """Calls of one batch run together; a bad one fails alone and leaves nothing behind."""
+    other = await api.mutation("threads:create", {"title": "other"})
+    targets = [thread_id, "thr_01m8bt9dq0pv4kdfqcc7x4hp4f", other, "not-an-id"] * 10
+    bodies = [
+        r.json()
+        for r in await asyncio.gather(
+            *[
+                api.raw(
+                    "/api/mutation",
+                    "messages:create",
+                    {"threadId": t, "role": "user", "content": str(i)},
+                )
+                for i, t in enumerate(targets)
+            ]
+        )
+    ]
+    for target, body in zip(targets, bodies, strict=True):
+        if target in (thread_id, other):
+            assert body["status"] == "success", body
+        elif target == "not-an-id":
+            assert "threadId is not a valid thread id" in body["errorMessage"]
+        else:
+            assert body["errorMessage"] == f"Thread {target} not found"
+    for tid in (thread_id, other):
+        messages = await api.query("messages:list", {"threadId": tid})
+        assert [m["order"] for m in messages] == list(range(10))
+
+
+async def test_grouped_messages_replay_idempotency_keys(api, http, key_headers, thread_id):
+    def post(key: str, content: str):
+        body = {
+            "path": "messages:create",
+            "args": {"threadId": thread_id, "role": "user", "content": content},
+        }
+        return http.post(
+            "/api/mutation", json=body, headers={**key_headers, "Idempotency-Key": key}
+        )
+
+    first = await asyncio.gather(*[post(f"k{i}", f"c{i}") for i in range(10)])
+    again = await asyncio.gather(*[post(f"k{i}", f"other{i}") for i in range(10)])
+    assert [r.json()["value"] for r in first] == [r.json()["value"] for r in again]
+    messages = await api.query("messages:list", {"threadId": thread_id})
+    assert sorted(m["content"] for m in messages) == sorted(f"c{i}" for i in range(10))
+
+
+async def test_group_falls_back_to_one_by_one_when_the_group_fails(api, thread_id):
+    from api.registry import REGISTRY
+
+    spec = REGISTRY["messages:create"]
+
+    grouped_calls = []
+
+    def broken(calls):
+        grouped_calls.append(len(calls))
+        raise RuntimeError("simulated failure of the grouped path")
+
+    object.__setattr__(spec, "batch", broken)  # FunctionSpec is frozen
+    try:
+        results = await asyncio.gather(
+            *[
+                api.mutation(
+                    "messages:create", {"threadId": thread_id, "role": "user", "content": str(i)}
+                )
+                for i in range(20)
+            ]
+        )
+    finally:
+        from api.functions.messages import create_many
+
+        object.__setattr__(spec, "batch", create_many)
+    assert grouped_calls and max(grouped_calls) > 1  # the grouped path ran, and failed
+    assert len(set(results)) == 20
+    messages = await api.query("messages:list", {"threadId": thread_id})
+    assert [m["order"] for m in messages] == list(range(20))
+
+
+async def test_end_user_cannot_post_into_another_persons_thread_in_a_group(as_role, api, thread_id):
+    user = as_role("user")
+    own = await user.mutation("threads:create", {"title": "mine"})
+    bodies = [
+        r.json()
+        for r in await asyncio.gather(
+            *[
+                user.raw(
+                    "/api/mutation",
+                    "messages:create",
+                    {"threadId": t, "role": "user", "content": "x"},
+                )
+                for t in [own, thread_id] * 5
+            ]
+        )
+    ]
+    assert [b["status"] for b in bodies] == ["success", "error"] * 5
+    assert await api.query("messages:list", {"threadId": thread_id}) == []
