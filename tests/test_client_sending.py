@@ -241,6 +241,8 @@ def test_closing_reports_unsent_writes_as_client_closed(monkeypatch):
         stub.release.set()
         with pytest.raises(ClientClosed):
             client.post("threads:create", {"title": "after close"})
+        with pytest.raises(ClientClosed):
+            client.threads.get("thr_1")
     assert [(args["title"], type(error)) for _path, args, error in failures.calls] == [
         ("still queued", ClientClosed)
     ]

@@ -128,6 +128,10 @@ class Sender:
         with self._cond:
             return self._cond.wait_for(lambda: self._pending == 0, timeout)
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def is_idle(self) -> bool:
         with self._cond:
             return self._pending == 0
@@ -212,10 +216,9 @@ class Sender:
                 error = ThreadlineError(f"{write.path}: {type(exc).__name__}: {exc}")
             self._finish(write, error, lane_done=True)
 
-    def _count_retry(self, path: str, error: ThreadlineError, delay: float) -> None:
+    def _count_retry(self, _path: str, _error: ThreadlineError, _delay: float) -> None:
         with self._cond:
             self._retried += 1
-        log.info("retrying %s in %.2f s after: %s", path, delay, error)
 
     def _finish(self, write: Write, error: ThreadlineError | None, *, lane_done: bool) -> None:
         # Report before the bookkeeping, so that flush() returns only after on_failure ran and

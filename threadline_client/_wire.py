@@ -41,7 +41,7 @@ USER_AGENT = f"threadline-client/{__version__} httpx/{httpx.__version__}"
 # A Retry-After longer than this is taken as this (a misconfigured proxy must not park a write
 # for hours).
 MAX_RETRY_AFTER = 300.0
-# Called before each retry with (path, error, delay in seconds).
+# Called before each retry with (path, error, delay in seconds); the sender counts retries.
 OnRetry = Callable[[str, ThreadlineError, float], None]
 
 
@@ -196,6 +196,7 @@ class SyncTransport:
                 if not is_retryable(error) or attempt >= policy.retries:
                     raise
                 delay = policy.delay(attempt, getattr(error, "retry_after", None))
+                log.info("retrying %s in %.2f s after: %s", path, delay, error)
                 if on_retry is not None:
                     on_retry(path, error, delay)
                 if stop is None:

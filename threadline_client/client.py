@@ -28,7 +28,7 @@ from threadline_client.async_resources import (
     AsyncThreads,
     AsyncToolCalls,
 )
-from threadline_client.errors import QueueFull
+from threadline_client.errors import ClientClosed, QueueFull
 from threadline_client.resources import (
     Approvals,
     Artifacts,
@@ -58,21 +58,23 @@ def _lane(args: Mapping[str, Any] | None) -> Hashable:
 
 
 class _Base:
+    """The constructor and background sending both flavours share; see `Threadline`."""
+
     def __init__(
         self,
-        url: str | None,
-        api_key: str | None,
+        url: str | None = None,
+        api_key: str | None = None,
         *,
-        timeout: float,
-        call_retries: int,
-        post_retries: int,
-        backoff: float,
-        max_backoff: float,
-        max_queue: int,
-        queue_timeout: float | None,
-        concurrency: int,
-        on_failure: OnFailure | None,
-        exit_timeout: float,
+        timeout: float = 30.0,
+        call_retries: int = 2,
+        post_retries: int = 8,
+        backoff: float = 0.5,
+        max_backoff: float = 30.0,
+        max_queue: int = 10_000,
+        queue_timeout: float | None = 10.0,
+        concurrency: int = 8,
+        on_failure: OnFailure | None = None,
+        exit_timeout: float = 10.0,
     ) -> None:
         url = url or os.environ.get("THREADLINE_URL") or DEFAULT_URL
         api_key = api_key or os.environ.get("THREADLINE_API_KEY")
@@ -92,11 +94,20 @@ class _Base:
             on_failure=on_failure,
             exit_timeout=exit_timeout,
         )
+        self._connect()
+
+    def _connect(self) -> None:
+        """Set up the transport for awaited calls and the typed helpers."""
+        raise NotImplementedError
 
     @property
     def counters(self) -> Counters:
         """Background writes so far: queued, sent, retried (attempts), failed, pending."""
         return self._sender.counters
+
+    def _check_open(self, path: str) -> None:
+        if self._sender.closed:
+            raise ClientClosed(f"{path}: the client is closed", path=path)
 
     def _write(self, path: str, args: Mapping[str, Any] | None) -> Write:
         return Write(path, encode(path, args), str(uuid.uuid4()), _lane(args))
@@ -123,47 +134,22 @@ class Threadline(_Base):
     Idempotency-Key, so a retry never applies it twice. Function errors and other 4xx are never
     retried.
 
-    Queue-full policy: `post()` waits up to `queue_timeout` seconds for room when `max_queue`
-    writes are already waiting (backpressure on a caller outrunning the server), then raises
-    QueueFull; nothing queued is ever dropped silently. `queue_timeout=0` raises at once, None
-    waits as long as it takes.
+    Posts are sent by `concurrency` worker threads over one keep-alive connection pool; `timeout`
+    bounds each HTTP request, in seconds.
+
+    Queue-full policy: when `max_queue` posted writes are queued or in flight, `post()` waits up
+    to `queue_timeout` seconds for room (backpressure on a caller outrunning the server), then
+    raises QueueFull; nothing that was queued is ever dropped silently. `queue_timeout=0` raises
+    at once, None waits as long as it takes.
 
     A write that finally fails (a function error, a 4xx, retries used up, or the client closing
     first) is logged on the "threadline_client" logger and passed to
-    `on_failure(path, args, error)`, called from a worker thread. At interpreter exit, and when
-    leaving a `with` block, queued writes are flushed for up to `exit_timeout` seconds.
+    `on_failure(path, args, error)`, called from a worker thread (from the closing thread for
+    writes abandoned by close()); it must not call flush(). At interpreter exit, and when leaving
+    a `with` block, queued writes are flushed for up to `exit_timeout` seconds.
     """
 
-    def __init__(
-        self,
-        url: str | None = None,
-        api_key: str | None = None,
-        *,
-        timeout: float = 30.0,
-        call_retries: int = 2,
-        post_retries: int = 8,
-        backoff: float = 0.5,
-        max_backoff: float = 30.0,
-        max_queue: int = 10_000,
-        queue_timeout: float | None = 10.0,
-        concurrency: int = 8,
-        on_failure: OnFailure | None = None,
-        exit_timeout: float = 10.0,
-    ) -> None:
-        super().__init__(
-            url,
-            api_key,
-            timeout=timeout,
-            call_retries=call_retries,
-            post_retries=post_retries,
-            backoff=backoff,
-            max_backoff=max_backoff,
-            max_queue=max_queue,
-            queue_timeout=queue_timeout,
-            concurrency=concurrency,
-            on_failure=on_failure,
-            exit_timeout=exit_timeout,
-        )
+    def _connect(self) -> None:
         # Awaited calls share the sender's connection pool: one httpx.Client per client.
         self._transport = self._sender.transport
         self.threads = Threads(self)
@@ -182,6 +168,7 @@ class Threadline(_Base):
     ) -> Any:
         """Run a mutation and return its value. A fresh Idempotency-Key (uuid4) is sent unless
         you give one (give your own to make retries across processes safe too)."""
+        self._check_open(path)
         return self._transport.call(
             "mutation",
             path,
@@ -195,6 +182,7 @@ class Threadline(_Base):
     ) -> Any:
         """Run a query and return its value. `wait_seconds` lengthens the HTTP timeout for
         long-polling queries (approvalRequests:get with waitMs)."""
+        self._check_open(path)
         return self._transport.call(
             "query", path, encode(path, args), policy=self.call_policy, extra_timeout=wait_seconds
         )
@@ -212,7 +200,7 @@ class Threadline(_Base):
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every posted write is sent or has finally failed (and its on_failure has
-        run). Returns False if `timeout` seconds passed first."""
+        run). Returns False if `timeout` seconds passed first. Not from inside on_failure."""
         return self._sender.flush(timeout)
 
     def close(self, timeout: float | None = None) -> bool:
@@ -241,37 +229,8 @@ class AsyncThreadline(_Base):
     once.
     """
 
-    def __init__(
-        self,
-        url: str | None = None,
-        api_key: str | None = None,
-        *,
-        timeout: float = 30.0,
-        call_retries: int = 2,
-        post_retries: int = 8,
-        backoff: float = 0.5,
-        max_backoff: float = 30.0,
-        max_queue: int = 10_000,
-        queue_timeout: float | None = 10.0,
-        concurrency: int = 8,
-        on_failure: OnFailure | None = None,
-        exit_timeout: float = 10.0,
-    ) -> None:
-        super().__init__(
-            url,
-            api_key,
-            timeout=timeout,
-            call_retries=call_retries,
-            post_retries=post_retries,
-            backoff=backoff,
-            max_backoff=max_backoff,
-            max_queue=max_queue,
-            queue_timeout=queue_timeout,
-            concurrency=concurrency,
-            on_failure=on_failure,
-            exit_timeout=exit_timeout,
-        )
-        self._transport = AsyncTransport(self.url, self._api_key, timeout)
+    def _connect(self) -> None:
+        self._transport = AsyncTransport(self.url, self._api_key, self.timeout)
         self.threads = AsyncThreads(self)
         self.messages = AsyncMessages(self)
         self.artifacts = AsyncArtifacts(self)
@@ -287,6 +246,7 @@ class AsyncThreadline(_Base):
         idempotency_key: str | None = None,
     ) -> Any:
         """Run a mutation and return its value (see `Threadline.mutation`)."""
+        self._check_open(path)
         return await self._transport.call(
             "mutation",
             path,
@@ -299,6 +259,7 @@ class AsyncThreadline(_Base):
         self, path: str, args: Mapping[str, Any] | None = None, *, wait_seconds: float = 0.0
     ) -> Any:
         """Run a query and return its value (see `Threadline.query`)."""
+        self._check_open(path)
         return await self._transport.call(
             "query", path, encode(path, args), policy=self.call_policy, extra_timeout=wait_seconds
         )
