@@ -71,7 +71,7 @@ async def read_json_object(request: Request) -> dict[str, Any]:
         body = json.loads(raw)
     except UnicodeDecodeError:
         raise HttpError(400, "BadJsonBody", "Request body is not UTF-8 JSON") from None
-    except json.JSONDecodeError as exc:
+    except ValueError as exc:  # JSONDecodeError, or an integer too long to convert
         raise HttpError(400, "BadJsonBody", f"Request body is not valid JSON: {exc}") from None
     except RecursionError:
         raise HttpError(400, "BadJsonBody", "Request body is nested too deeply") from None
