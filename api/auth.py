@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from api.db import get_engine
 from api.errors import FunctionError
+from api.events import bus
 from api.registry import Caller
 from api.settings import get_settings
 from api.writer import get_writer
@@ -93,24 +94,51 @@ def parse_authorization(header: str | None) -> str | None:
     return credential.strip()
 
 
+# Verified credentials, remembered briefly so that a backend streaming hundreds of posts a second
+# costs one lookup a second, not one per post. Revoking a key, disabling a person, changing a role
+# or signing out publishes "credentials:changed", which empties the cache at once in this process
+# (and, with REDIS_URL, in every worker); AUTH_CACHE_SECONDS bounds the rest (the CLI, say).
+_verified: dict[str, tuple[Caller, float]] = {}
+_MAX_CACHED = 10_000
+
+
+def forget_credentials(*_event: object) -> None:
+    _verified.clear()
+
+
+bus.add_listener("credentials:changed", forget_credentials)
+
+
 async def caller_for(credential: str | None) -> Caller | None:
     """The caller a credential stands for, or None if it is unknown, revoked or expired."""
     if not credential:
         return None
+    digest = sha256(credential)
+    cached = _verified.get(digest)
+    if cached is not None and cached[1] > time.monotonic():
+        return cached[0]
     if credential.startswith(API_KEY_PREFIX):
-        return await _caller_for_key(credential)
-    if credential.startswith(SESSION_TOKEN_PREFIX):
-        return await _caller_for_session(credential)
-    return None
+        caller = _caller_for_key(digest)
+    elif credential.startswith(SESSION_TOKEN_PREFIX):
+        caller = _caller_for_session(credential)
+    else:
+        caller = None
+    ttl = get_settings().auth_cache_seconds
+    if caller is not None and ttl > 0:
+        if len(_verified) >= _MAX_CACHED:
+            _verified.clear()
+        _verified[digest] = (caller, time.monotonic() + ttl)
+    return caller
 
 
-async def _caller_for_key(key: str) -> Caller | None:
+_KEY_BY_HASH = sa.select(api_keys.c.id, api_keys.c.name, api_keys.c.last_used_time).where(
+    api_keys.c.key_hash == sa.bindparam("b_hash"), api_keys.c.revoked_time.is_(None)
+)
+
+
+def _caller_for_key(digest: str) -> Caller | None:
     with get_engine().connect() as conn:
-        row = conn.execute(
-            sa.select(api_keys.c.id, api_keys.c.name, api_keys.c.last_used_time).where(
-                api_keys.c.key_hash == sha256(key), api_keys.c.revoked_time.is_(None)
-            )
-        ).first()
+        row = conn.execute(_KEY_BY_HASH, {"b_hash": digest}).first()
     if row is None:
         return None
     now = now_ms()
@@ -119,7 +147,7 @@ async def _caller_for_key(key: str) -> Caller | None:
     return Caller(kind="key", id=row.id, label=row.name)
 
 
-async def _caller_for_session(token: str) -> Caller | None:
+def _caller_for_session(token: str) -> Caller | None:
     session = session_for_token(token)
     if session is None:
         return None

@@ -143,6 +143,6 @@ async def sign_out(token: str) -> bool:
                 conn=conn, caller=Caller(kind="user", id=result.user_id), now=next_creation_time()
             )
             audit(ctx, "signout", result.user_id)
-        return result is not None, []
+        return result is not None, [("credentials:changed", {})]
 
     return await get_writer(get_engine(), get_settings().max_batch).submit(revoke)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -86,12 +87,19 @@ class GroupCommitWriter:
             await self._wake.wait()
             self._wake.clear()
             while self._queue:
+                # Let the HTTP handlers that are ready run first, for as long as that adds to the
+                # queue: their mutations then share this commit instead of waiting for the next.
+                for _ in range(8):
+                    queued = len(self._queue)
+                    await asyncio.sleep(0)
+                    if len(self._queue) == queued or len(self._queue) >= self.max_batch:
+                        break
                 batch = [
                     self._queue.popleft() for _ in range(min(self.max_batch, len(self._queue)))
                 ]
                 self._write(batch)
-                # Let the HTTP handlers run, so that what arrived meanwhile joins the next batch.
-                await asyncio.sleep(0)
+                if os.environ.get("THREADLINE_DEBUG_BATCHES"):
+                    log.warning("batch of %d", len(batch))
 
     def _write(self, batch: list[Job]) -> None:
         try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
@@ -17,7 +17,6 @@ class Thread(SQLModel, table=True):
         sa.Index("ix_threads_status_creation", "status", "creation_time", "id"),
         sa.Index("ix_threads_user_creation", "user_id", "creation_time", "id"),
     )
-    __hidden__: ClassVar[frozenset[str]] = frozenset({"next_order"})
 
     id: str = Field(primary_key=True, max_length=40)
     creation_time: float
@@ -27,9 +26,7 @@ class Thread(SQLModel, table=True):
     meta: dict[str, Any] | None = Field(
         default=None, sa_column=sa.Column("metadata", JSONType, nullable=True)
     )
-    updated_time: float
-    # The order the next message gets when the caller gives none: one above the highest.
-    next_order: int = 0
+    updated_time: float  # changes of the thread document itself (title, status, metadata)
 
 
 class Message(SQLModel, table=True):

@@ -88,7 +88,6 @@ def upgrade() -> None:
             nullable=True,
         ),
         sa.Column("updated_time", sa.Float(), nullable=False),
-        sa.Column("next_order", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_threads")),
     )
     with op.batch_alter_table("threads", schema=None) as batch_op:

@@ -153,6 +153,7 @@ def set_role(ctx: Context, args: SetRoleArgs) -> None:
         .values(role=args.role, updated_time=ctx.now)
     )
     audit(ctx, "user.role", args.userId, {"before": row.role, "after": args.role})
+    ctx.emit("credentials:changed", {})
 
 
 class SetDisabledArgs(Args):
@@ -177,6 +178,7 @@ def set_disabled(ctx: Context, args: SetDisabledArgs) -> None:
         end_sessions(ctx, args.userId)
     action = "user.disable" if args.disabled else "user.enable"
     audit(ctx, action, args.userId, {"before": row.disabled, "after": args.disabled})
+    ctx.emit("credentials:changed", {})
 
 
 class ChangePasswordArgs(Args):
@@ -211,6 +213,7 @@ def change_password(ctx: Context, args: ChangePasswordArgs) -> None:
         .values(password_hash=args._password_hash, updated_time=ctx.now)
     )
     audit(ctx, "user.password", ctx.caller.id)
+    ctx.emit("credentials:changed", {})
 
 
 class CreateKeyArgs(Args):
@@ -264,6 +267,7 @@ def revoke_key(ctx: Context, args: RevokeKeyArgs) -> None:
         sa.update(api_keys).where(api_keys.c.id == args.apiKeyId).values(revoked_time=ctx.now)
     )
     audit(ctx, "apikey.revoke", args.apiKeyId, {"name": row.name, "prefix": row.prefix})
+    ctx.emit("credentials:changed", {})
 
 
 class AuditListArgs(Args):

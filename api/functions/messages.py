@@ -16,7 +16,7 @@ from models.ids import new_id
 messages = Message.__table__
 threads = Thread.__table__
 Role = Literal["user", "assistant", "system", "tool"]
-# The orders column (and the thread's counter) is a 32-bit INTEGER on PostgreSQL.
+# The order column is a 32-bit INTEGER on PostgreSQL.
 MAX_ORDER = 2**31 - 1
 
 
@@ -28,87 +28,55 @@ class CreateArgs(Args):
     metadata: dict[str, Any] | None = None
 
 
-# Built once: constructing SQLAlchemy statements costs more than running them on this hot path.
-_NEXT_ORDER = (
-    sa.update(threads)
-    .where(threads.c.id == sa.bindparam("b_thread"), threads.c.next_order < MAX_ORDER)
-    .values(next_order=threads.c.next_order + 1, updated_time=sa.bindparam("b_now"))
-    .returning(threads.c.next_order, threads.c.user_id)
+# Orders come from the (thread_id, order) unique index: one above the highest. The thread's row is
+# locked first (FOR UPDATE: PostgreSQL, where writers in several workers overlap; SQLite's writer
+# holds the database lock already), so concurrent posts get unique, gap-free orders. Nothing is
+# written to the thread itself, which keeps a message to the pages its own row and indexes need.
+# Statements are built once: constructing them cost more than running them on this hot path.
+_LOCK_THREADS = (
+    sa.select(threads.c.id, threads.c.user_id)
+    .where(threads.c.id.in_(sa.bindparam("b_threads", expanding=True)))
+    .order_by(threads.c.id)  # one lock order for every writer: no deadlocks between workers
+    .with_for_update()
 )
-_RAISE_NEXT_ORDER = (
-    sa.update(threads)
-    .where(threads.c.id == sa.bindparam("b_thread"))
-    .values(
-        next_order=sa.case(
-            (threads.c.next_order < sa.bindparam("b_after"), sa.bindparam("b_after")),
-            else_=threads.c.next_order,
-        ),
-        updated_time=sa.bindparam("b_now"),
-    )
-    .returning(threads.c.user_id)
+_HIGHEST_ORDERS = (
+    sa.select(messages.c.thread_id, sa.func.max(messages.c.order))
+    .where(messages.c.thread_id.in_(sa.bindparam("b_threads", expanding=True)))
+    .group_by(messages.c.thread_id)
 )
-_THREAD_OWNER = sa.select(threads.c.user_id).where(threads.c.id == sa.bindparam("b_thread"))
 _ORDER_TAKEN = sa.select(messages.c.id).where(
     messages.c.thread_id == sa.bindparam("b_thread"), messages.c.order == sa.bindparam("b_order")
 )
 _INSERT = sa.insert(messages)
 
 
-_LOCK_THREADS = (
-    sa.select(threads.c.id, threads.c.next_order, threads.c.user_id)
-    .where(threads.c.id.in_(sa.bindparam("b_threads", expanding=True)))
-    .order_by(threads.c.id)  # one lock order for every writer: no deadlocks between workers
-    .with_for_update()  # PostgreSQL row locks; SQLite's writer already holds the database lock
-)
-_SET_NEXT_ORDER = (
-    sa.update(threads)
-    .where(threads.c.id == sa.bindparam("b_thread"))
-    .values(next_order=sa.bindparam("b_next"), updated_time=sa.bindparam("b_now"))
-)
-
-
 def create_many(calls: list[tuple[Context, CreateArgs]]) -> list[str | FunctionError]:
-    """messages:create for many calls of one batch (those without an explicit order): one
-    statement locks their threads, one moves the counters, one inserts every message."""
+    """messages:create for many calls (those without an explicit order): three statements for
+    the lot: lock their threads, read their highest orders, insert every message."""
     conn = calls[0][0].conn
     thread_ids = sorted({args.threadId for _, args in calls})
-    counters = {
-        row.id: [row.next_order, row.user_id]
-        for row in conn.execute(_LOCK_THREADS, {"b_threads": thread_ids})
-    }
+    owners = {row.id: row.user_id for row in conn.execute(_LOCK_THREADS, {"b_threads": thread_ids})}
+    next_orders = dict.fromkeys(owners, 0)
+    for thread_id, highest in conn.execute(_HIGHEST_ORDERS, {"b_threads": list(owners)}):
+        next_orders[thread_id] = highest + 1
     results: list[str | FunctionError] = []
-    rows, moved = [], {}
+    rows = []
     for ctx, args in calls:
         thread_id = args.threadId
-        counter = counters.get(thread_id)
         try:
             ctx.require_id("threads", thread_id, "threadId")
-            _check_visible(ctx, thread_id, counter is not None, counter and counter[1])
-            if counter[0] >= MAX_ORDER:
+            _check_visible(ctx, thread_id, thread_id in owners, owners.get(thread_id))
+            order = next_orders[thread_id]
+            if order >= MAX_ORDER:
                 raise FunctionError(
                     f"order: thread {thread_id} has reached the highest order ({MAX_ORDER - 1})"
                 )
         except FunctionError as exc:
             results.append(exc)
             continue
-        order = counter[0]
-        counter[0] += 1
-        moved[thread_id] = {"b_thread": thread_id, "b_next": counter[0], "b_now": ctx.now}
-        message_id = new_id("messages")
-        rows.append(
-            {
-                "id": message_id,
-                "creation_time": ctx.now,
-                "thread_id": thread_id,
-                "role": args.role,
-                "content": args.content,
-                "order": order,
-                "metadata": args.metadata,
-            }
-        )
-        results.append(message_id)
-    if moved:
-        conn.execute(_SET_NEXT_ORDER, list(moved.values()))
+        next_orders[thread_id] = order + 1
+        rows.append(_row(ctx, args, order))
+        results.append(rows[-1]["id"])
     if rows:
         conn.execute(_INSERT, rows)
     return results
@@ -121,47 +89,35 @@ def create_many(calls: list[tuple[Context, CreateArgs]]) -> list[str | FunctionE
     batchable=lambda args: args.order is None,
 )
 def create(ctx: Context, args: CreateArgs) -> str:
-    """Appends a message. The order is taken from the thread's counter under the thread row's
-    write lock (the UPDATE), so concurrent posts get unique, gap-free orders on any database."""
-    thread_id = ctx.require_id("threads", args.threadId, "threadId")
-    conn = ctx.conn
+    """Appends a message; without `order`, one above the highest in the thread (first: 0)."""
     if args.order is None:
-        bumped = conn.execute(_NEXT_ORDER, {"b_thread": thread_id, "b_now": ctx.now}).first()
-        if bumped is None:
-            _check_thread(
-                ctx, thread_id, conn.execute(_THREAD_OWNER, {"b_thread": thread_id}).first()
-            )
-            raise FunctionError(
-                f"order: thread {thread_id} has reached the highest order ({MAX_ORDER - 1})"
-            )
-        _check_thread(ctx, thread_id, bumped)
-        order = bumped.next_order - 1
-    else:
-        order = args.order
-        bumped = conn.execute(
-            _RAISE_NEXT_ORDER, {"b_thread": thread_id, "b_after": order + 1, "b_now": ctx.now}
-        ).first()
-        _check_thread(ctx, thread_id, bumped)
-        if conn.execute(_ORDER_TAKEN, {"b_thread": thread_id, "b_order": order}).first():
-            raise FunctionError(f"order {order} is already taken in thread {thread_id}")
-    message_id = new_id("messages")
-    conn.execute(
-        _INSERT,
-        {
-            "id": message_id,
-            "creation_time": ctx.now,
-            "thread_id": thread_id,
-            "role": args.role,
-            "content": args.content,
-            "order": order,
-            "metadata": args.metadata,
-        },
-    )
-    return message_id
+        return _single_result(create_many([(ctx, args)]))
+    thread_id = ctx.require_id("threads", args.threadId, "threadId")
+    owner = ctx.conn.execute(_LOCK_THREADS, {"b_threads": [thread_id]}).first()
+    _check_visible(ctx, thread_id, owner is not None, owner and owner.user_id)
+    if ctx.conn.execute(_ORDER_TAKEN, {"b_thread": thread_id, "b_order": args.order}).first():
+        raise FunctionError(f"order {args.order} is already taken in thread {thread_id}")
+    row = _row(ctx, args, args.order)
+    ctx.conn.execute(_INSERT, row)
+    return row["id"]
 
 
-def _check_thread(ctx: Context, thread_id: str, row: Any) -> None:
-    _check_visible(ctx, thread_id, row is not None, row and row.user_id)
+def _row(ctx: Context, args: CreateArgs, order: int) -> dict[str, Any]:
+    return {
+        "id": new_id("messages"),
+        "creation_time": ctx.now,
+        "thread_id": args.threadId,
+        "role": args.role,
+        "content": args.content,
+        "order": order,
+        "metadata": args.metadata,
+    }
+
+
+def _single_result(results: list[str | FunctionError]) -> str:
+    if isinstance(results[0], FunctionError):
+        raise results[0]
+    return results[0]
 
 
 def _check_visible(ctx: Context, thread_id: str, exists: bool, owner: str | None) -> None:

@@ -39,7 +39,6 @@ def create(ctx: Context, args: CreateArgs) -> str:
             status="active",
             metadata=args.metadata,
             updated_time=ctx.now,
-            next_order=0,
         )
     )
     ctx.emit("threads:changed", {"threadId": thread_id})
