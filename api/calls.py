@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import Any, Literal
 
 import sqlalchemy as sa
@@ -92,6 +93,7 @@ async def _run_mutation(
         return result, ctx._events
 
     writer = get_writer(get_engine(), get_settings().max_batch)
+    _purge_old_idempotency_records(writer)
     if spec.batch is not None and (spec.batchable is None or spec.batchable(args)):
         return await writer.submit(
             run, group=spec.path, run_group=_run_group, item=(spec, args, caller, idempotency_key)
@@ -104,6 +106,26 @@ _STORED_RESULT = sa.select(_records.c.path, _records.c.result).where(
     _records.c.caller == sa.bindparam("b_caller"), _records.c.key == sa.bindparam("b_key")
 )
 _RECORD_RESULT = sa.insert(_records)
+
+
+_next_purge = 0.0
+PURGE_EVERY_SECONDS = 600
+
+
+def _purge_old_idempotency_records(writer) -> None:
+    """Forget Idempotency-Keys older than IDEMPOTENCY_TTL_SECONDS, at most every ten minutes."""
+    global _next_purge
+    now = time.monotonic()
+    if now < _next_purge:
+        return
+    _next_purge = now + PURGE_EVERY_SECONDS
+    cutoff = next_creation_time() - get_settings().idempotency_ttl_seconds * 1000
+
+    def purge(conn):
+        conn.execute(sa.delete(_records).where(_records.c.creation_time < cutoff))
+        return None, []
+
+    writer.submit_nowait(purge)
 
 
 def _record(spec: FunctionSpec, caller: Caller, key: str, result: Any, now: float) -> dict:

@@ -331,3 +331,26 @@ async def test_end_user_cannot_post_into_another_persons_thread_in_a_group(as_ro
     ]
     assert [b["status"] for b in bodies] == ["success", "error"] * 5
     assert await api.query("messages:list", {"threadId": thread_id}) == []
+
+
+async def test_idempotency_keys_are_forgotten_after_their_time(
+    api, http, key_headers, thread_id, monkeypatch
+):
+    import api.calls as calls
+
+    body = {
+        "path": "messages:create",
+        "args": {"threadId": thread_id, "role": "user", "content": "x"},
+    }
+    headers = {**key_headers, "Idempotency-Key": "old-key"}
+    first = (await http.post("/api/mutation", json=body, headers=headers)).json()["value"]
+    monkeypatch.setenv("IDEMPOTENCY_TTL_SECONDS", "0")
+    get_settings.cache_clear()
+    monkeypatch.setattr(calls, "_next_purge", 0.0)
+    # This mutation triggers the purge (queued behind it); the next retry is then a new write.
+    await api.mutation("messages:create", {"threadId": thread_id, "role": "user", "content": "y"})
+    await api.mutation("messages:create", {"threadId": thread_id, "role": "user", "content": "z"})
+    again = (await http.post("/api/mutation", json=body, headers=headers)).json()["value"]
+    assert again != first
+    messages = await api.query("messages:list", {"threadId": thread_id})
+    assert [m["content"] for m in messages] == ["x", "y", "z", "x"]
