@@ -15,6 +15,12 @@ export REFLEX_CHECK_LATEST_VERSION := false
 export REFLEX_TELEMETRY_ENABLED := false
 export NPM_CONFIG_REGISTRY ?= $(shell npm config get registry 2>/dev/null || echo https://registry.npmjs.org/)
 
+# With REDIS_URL set (and DATABASE_URL on PostgreSQL), Reflex keeps console state in Redis and
+# serves with several workers; Threadline relays its events between them through Redis too.
+ifdef REDIS_URL
+export REFLEX_REDIS_URL := $(REDIS_URL)
+endif
+
 .PHONY: install run test lint e2e-deps clean
 
 install: $(VENV)/.installed $(TOOLS)/.installed

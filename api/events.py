@@ -17,7 +17,10 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "threadline:events"
+def _channel() -> str:
+    from api.settings import get_settings
+
+    return get_settings().redis_channel
 Listener = Callable[[str, dict[str, Any]], None]
 
 
@@ -42,7 +45,7 @@ class EventBus:
         self._dispatch(topic, payload)
         if self._redis is not None:
             message = json.dumps({"origin": self._origin, "topic": topic, "payload": payload})
-            task = asyncio.get_running_loop().create_task(self._redis.publish(CHANNEL, message))
+            task = asyncio.get_running_loop().create_task(self._redis.publish(_channel(), message))
             task.add_done_callback(_log_failure)
 
     def _dispatch(self, topic: str, payload: dict[str, Any]) -> None:
@@ -89,7 +92,7 @@ class EventBus:
             try:
                 client = aioredis.from_url(url)
                 pubsub = client.pubsub()
-                await pubsub.subscribe(CHANNEL)
+                await pubsub.subscribe(_channel())
                 async for message in pubsub.listen():
                     if message.get("type") != "message":
                         continue

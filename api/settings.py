@@ -25,6 +25,7 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None, description="Set to fan events out between several workers."
     )
+    redis_channel: str = "threadline:events"
     max_body_bytes: int = 16 * MIB
     # A person's console/API session: ends after this much inactivity, or this long after sign-in.
     session_idle_seconds: int = 12 * 3600
