@@ -2,6 +2,7 @@
 SHELL := /bin/bash
 PYTHON ?= python3
 PORT ?= 3000
+export PORT
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 TOOLS := $(CURDIR)/.tools

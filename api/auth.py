@@ -154,7 +154,13 @@ def _caller_for_session(token: str) -> Caller | None:
     now = now_ms()
     if now - session["last_seen_time"] > TOUCH_EVERY_MS:
         _touch(auth_sessions, session["id"], last_seen_time=now)
-    return Caller(kind="user", id=session["user_id"], label=session["email"], role=session["role"])
+    return Caller(
+        kind="user",
+        id=session["user_id"],
+        label=session["email"],
+        role=session["role"],
+        session_id=session["id"],
+    )
 
 
 def session_for_token(token: str) -> dict[str, Any] | None:

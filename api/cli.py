@@ -63,22 +63,25 @@ def cmd_enable(options: argparse.Namespace) -> None:
 
 
 def cmd_first_run(_options: argparse.Namespace) -> None:
-    """Tells the operator how to create the first admin when there is none yet."""
-    import sqlalchemy as sa
+    """While no admin exists, prints a one-time setup link (a new one at each start)."""
+    from api import links
 
-    from api.db import get_engine
-    from models import User
+    issued = asyncio.run(links.create_setup_link())
+    if issued is None:
+        return
+    url = get_settings().console_url + issued.path
+    print("No admin exists yet. To create the first one, open this one-time link (valid 24 h):")
+    print(f"  {url}")
+    print(
+        "or run: .venv/bin/threadline create-user --email you@example.com --name You --role admin"
+    )
 
-    users = User.__table__
-    with get_engine().connect() as conn:
-        admins = conn.execute(
-            sa.select(sa.func.count()).select_from(users).where(users.c.role == "admin")
-        ).scalar_one()
-    if admins == 0:
-        print(
-            "No admin exists yet. Create one with:\n"
-            "  .venv/bin/threadline create-user --email you@example.com --name You --role admin"
-        )
+
+def cmd_reset_link(options: argparse.Namespace) -> None:
+    created = run_function("users:passwordLink", {"userId": _user_id(options.user)})
+    what = "set a password" if created["purpose"] == "set_password" else "reset the password"
+    print(f"One-time link to {what} for {options.user} (valid 24 h, works once):")
+    print(get_settings().console_url + created["path"])
 
 
 def cmd_create_api_key(options: argparse.Namespace) -> None:
@@ -122,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("migrate", help="apply database migrations").set_defaults(run=cmd_migrate)
     commands.add_parser(
-        "first-run", help="say how to create the first admin, if there is none"
+        "first-run", help="print a one-time setup link while no admin exists"
     ).set_defaults(run=cmd_first_run)
 
     create_user = commands.add_parser("create-user", help="create a person")
@@ -146,6 +149,12 @@ def build_parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=text)
         sub.add_argument("user", help="email or user id")
         sub.set_defaults(run=runner)
+
+    reset = commands.add_parser(
+        "reset-link", help="print a one-time link with which a person sets a new password"
+    )
+    reset.add_argument("user", help="email or user id")
+    reset.set_defaults(run=cmd_reset_link)
 
     create_key = commands.add_parser("create-api-key", help="create a backend API key")
     create_key.add_argument("--name", required=True)

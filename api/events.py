@@ -17,10 +17,13 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
+
 def _channel() -> str:
     from api.settings import get_settings
 
     return get_settings().redis_channel
+
+
 Listener = Callable[[str, dict[str, Any]], None]
 
 

@@ -52,6 +52,7 @@ class Caller:
     id: str
     label: str = ""
     role: str | None = None  # for people: admin, reviewer, viewer, user
+    session_id: str | None = None  # for people: the sign-in session the call came through
 
     @property
     def ref(self) -> str:

@@ -39,6 +39,13 @@ class Settings(BaseSettings):
     # How long an Idempotency-Key is remembered.
     idempotency_ttl_seconds: int = 24 * 3600
     port: int = 3000
+    # Where people reach the console; used to print whole links (setup, password). Default:
+    # http://localhost:PORT
+    public_url: str | None = None
+
+    @property
+    def console_url(self) -> str:
+        return (self.public_url or f"http://localhost:{self.port}").rstrip("/")
 
     @property
     def sqlalchemy_url(self) -> str:

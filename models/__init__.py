@@ -1,6 +1,14 @@
 """Every table, imported here so `SQLModel.metadata` (and so Alembic) sees them all."""
 
-from models.accounts import ROLES, ApiKey, AuditEntry, AuthSession, IdempotencyRecord, User
+from models.accounts import (
+    ROLES,
+    ApiKey,
+    AuditEntry,
+    AuthSession,
+    IdempotencyRecord,
+    OneTimeLink,
+    User,
+)
 from models.threads import (
     ApprovalRequest,
     Artifact,
@@ -21,6 +29,7 @@ __all__ = [
     "AuthSession",
     "IdempotencyRecord",
     "Message",
+    "OneTimeLink",
     "Session",
     "Thread",
     "ToolCall",

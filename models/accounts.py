@@ -91,3 +91,21 @@ class IdempotencyRecord(SQLModel, table=True):
     path: str = Field(max_length=200)
     result: Any = Field(default=None, sa_column=sa.Column(JSONType))
     creation_time: float
+
+
+class OneTimeLink(SQLModel, table=True):
+    """A single-use link: first-run setup, or setting / resetting a person's password.
+    Only the token's SHA-256 is stored; the link is shown once, to whoever asked for it."""
+
+    __tablename__ = "one_time_links"
+    __table_args__ = (sa.Index("ix_one_time_links_user", "user_id", "creation_time"),)
+    __hidden__: ClassVar[frozenset[str]] = frozenset({"token_hash"})
+
+    id: str = Field(primary_key=True, max_length=40)
+    creation_time: float
+    purpose: str = Field(max_length=20)  # setup, set_password, reset_password
+    token_hash: str = Field(unique=True, max_length=64)
+    user_id: str | None = Field(default=None, foreign_key="users.id", max_length=40)
+    created_by: str = Field(max_length=60)
+    expires_time: float
+    used_time: float | None = None

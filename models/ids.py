@@ -24,6 +24,7 @@ PREFIXES = {
     "auth_sessions": "aus",
     "api_keys": "key",
     "audit_log": "aud",
+    "one_time_links": "otl",
 }
 
 _ID_RE = re.compile(r"^([a-z]{2,3})_[0-9a-hjkmnp-tv-z]{26}$")

@@ -23,6 +23,7 @@ EXPECTED_TABLES = {
     "api_keys",
     "audit_log",
     "idempotency_keys",
+    "one_time_links",
 }
 
 

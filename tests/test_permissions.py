@@ -219,6 +219,10 @@ CALLS: dict[str, tuple[str, ArgsFor]] = {
     "apiKeys:list": ("apiKeys:list", _nothing),
     "apiKeys:revoke": ("apiKeys:revoke", lambda w, r: _key_args(w)),
     "auditLog:list": ("auditLog:list", _page),
+    "users:passwordLink": ("users:passwordLink", lambda w, r: _person_args(w)),
+    "authSessions:mine": ("authSessions:mine", _nothing),
+    "authSessions:revokeOthers": ("authSessions:revokeOthers", _nothing),
+    "authSessions:revoke": ("authSessions:revoke", lambda w, role: _second_session(w, role)),
 }
 
 
@@ -241,6 +245,30 @@ async def _new_password(w: World, role: str) -> dict:
 
 async def _person_args(w: World, **change) -> dict:
     return {"userId": await w.person(), **change}
+
+
+async def _second_session(w: World, role: str) -> dict:
+    """Another sign-in session of the caller's own (an API key gets the viewer's)."""
+    import time
+
+    from api.db import get_engine
+    from models import AuthSession
+    from models.ids import new_id
+
+    person = w.people.get(role, w.people["viewer"])
+    session_id, now = new_id("auth_sessions"), time.time() * 1000
+    with get_engine().begin() as conn:
+        conn.execute(
+            sa.insert(AuthSession.__table__).values(
+                id=session_id,
+                creation_time=now,
+                user_id=person["id"],
+                token_hash=new_id("auth_sessions"),  # no token will ever match it
+                expires_time=now + 3600_000,
+                last_seen_time=now,
+            )
+        )
+    return {"sessionId": session_id}
 
 
 async def _key_args(w: World) -> dict:
@@ -272,7 +300,13 @@ WRITES = {
     "approvalRequests:create",
     "approvalRequests:cancel",
 }
-OWN_ACCOUNT = {"users:me", "users:changePassword"}
+OWN_ACCOUNT = {
+    "users:me",
+    "users:changePassword",
+    "authSessions:mine",
+    "authSessions:revokeOthers",
+    "authSessions:revoke",
+}
 ADMINISTRATION = {
     "users:list",
     "users:create",
@@ -282,6 +316,7 @@ ADMINISTRATION = {
     "apiKeys:list",
     "apiKeys:revoke",
     "auditLog:list",
+    "users:passwordLink",
 }
 EVERYTHING = set(CALLS)
 MAY = {

@@ -17,6 +17,7 @@ from api.db import get_engine
 from api.errors import FunctionError
 from api.functions._common import Id, PaginationOpts, ShortText, audit, document, page
 from api.registry import ADMINS, Args, Caller, Context, mutation, query
+from api.settings import get_settings
 from models import ApiKey, AuditEntry, AuthSession, User
 from models.ids import new_id
 
@@ -294,3 +295,79 @@ def list_audit(ctx: Context, args: AuditListArgs) -> dict[str, Any]:
     if args.until is not None:
         where.append(audit_log.c.creation_time < args.until)
     return page(ctx, AuditEntry, where, args.paginationOpts, audit_log.c.creation_time)
+
+
+class PasswordLinkArgs(Args):
+    userId: Id
+
+
+@mutation("users:passwordLink", args=PasswordLinkArgs, allow=ADMINS, returns_secret=True)
+def password_link(ctx: Context, args: PasswordLinkArgs) -> dict[str, Any]:
+    """A one-time link (valid 24 h) with which the person sets a new password; shown once, to the
+    admin, to pass on. It replaces any earlier unused link for that person."""
+    from api import links
+
+    row = _user_row(ctx, args.userId)
+    if row.disabled:
+        raise FunctionError(f"{row.email} is disabled; re-enable them first")
+    purpose = "reset_password" if row.password_hash else "set_password"
+    issued = links.issue(ctx.conn, purpose, ctx.caller.ref, args.userId, ctx.now)
+    audit(ctx, "user.password_link", args.userId, {"purpose": purpose})
+    return {"path": issued.path, "expiresTime": issued.expires_time, "purpose": purpose}
+
+
+@query("authSessions:mine", args=NoArgs, allow=PEOPLE)
+def my_sessions(ctx: Context, args: NoArgs) -> list[dict[str, Any]]:
+    """The caller's live sign-in sessions, newest first; `current` marks this one."""
+    rows = ctx.conn.execute(
+        sa.select(auth_sessions)
+        .where(
+            auth_sessions.c.user_id == ctx.caller.id,
+            auth_sessions.c.revoked_time.is_(None),
+            auth_sessions.c.expires_time > ctx.now,
+            auth_sessions.c.last_seen_time > ctx.now - get_settings().session_idle_seconds * 1000,
+        )
+        .order_by(auth_sessions.c.last_seen_time.desc())
+    ).all()
+    return [
+        {**document(AuthSession, row), "current": row.id == ctx.caller.session_id} for row in rows
+    ]
+
+
+class RevokeSessionArgs(Args):
+    sessionId: Id
+
+
+@mutation("authSessions:revoke", args=RevokeSessionArgs, allow=PEOPLE)
+def revoke_session(ctx: Context, args: RevokeSessionArgs) -> None:
+    """Ends one of the caller's own sessions (admins: anyone's)."""
+    where = [auth_sessions.c.id == args.sessionId, auth_sessions.c.revoked_time.is_(None)]
+    if ctx.caller.grant != "admin":
+        where.append(auth_sessions.c.user_id == ctx.caller.id)
+    ended = ctx.conn.execute(
+        sa.update(auth_sessions)
+        .where(*where)
+        .values(revoked_time=ctx.now)
+        .returning(auth_sessions.c.user_id)
+    ).first()
+    if ended is None:
+        raise FunctionError(f"Session {args.sessionId} not found")
+    audit(ctx, "session.revoke", ended.user_id, {"sessionId": args.sessionId})
+    ctx.emit("credentials:changed", {})
+
+
+@mutation("authSessions:revokeOthers", args=NoArgs, allow=PEOPLE)
+def revoke_other_sessions(ctx: Context, args: NoArgs) -> int:
+    """Signs the caller out everywhere else; returns how many sessions ended."""
+    ended = ctx.conn.execute(
+        sa.update(auth_sessions)
+        .where(
+            auth_sessions.c.user_id == ctx.caller.id,
+            auth_sessions.c.revoked_time.is_(None),
+            auth_sessions.c.id != (ctx.caller.session_id or ""),
+        )
+        .values(revoked_time=ctx.now)
+    ).rowcount
+    audit(ctx, "session.revoke_others", ctx.caller.id, {"ended": ended})
+    ctx.emit("credentials:changed", {})
+    return ended
