@@ -10,7 +10,7 @@ from api.events import bus
 from api.http import create_api
 from app.pages import approval, approvals, artifact, artifacts, dashboard, thread, threads
 from app.pages.signin import SigninState, signin_page
-from app.state import QueueRefresher
+from app.state import queue_refresher
 
 app = rx.App(
     api_transformer=create_api(),
@@ -29,5 +29,5 @@ for page in (dashboard, approvals, approval, threads, thread, artifacts, artifac
 
 # Every committed change to an approval request refreshes the shared queue once and pushes it to
 # every signed-in tab.
-_refresher = QueueRefresher(app)
-bus.add_listener("approvals:changed", _refresher.on_event)
+queue_refresher.attach(app)
+bus.add_listener("approvals:changed", queue_refresher.on_event)

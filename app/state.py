@@ -149,28 +149,49 @@ class PendingQueue(rx.SharedState):
         auth_state = await self.get_state(AuthState)
         if auth_state._caller() is None:
             return signin_redirect()
+        queue_refresher.loop = asyncio.get_running_loop()
         linked = await self._link_to(SHARED_QUEUE_TOKEN)
-        if not linked.loaded:
-            await linked._refresh()
+        # The shared state outlives server restarts (it is kept with the other states), and
+        # events published while no tab was linked were not applied: read it afresh.
+        inbox = await call("inbox:pending", {"limit": QUEUE_LIMIT}, QUEUE_READER)
+        linked._apply(inbox)
         return None
 
-    async def _refresh(self) -> None:
-        inbox = await call("inbox:pending", {"limit": QUEUE_LIMIT}, QUEUE_READER)
-        self.requests = inbox["requests"]
-        self.count = inbox["count"]
-        self.loaded = True
+    def _apply(self, inbox: dict[str, Any]) -> None:
+        """Store a fresh inbox:pending result, touching only what changed (each change is
+        pushed to every linked tab)."""
+        if self.requests != inbox["requests"]:
+            self.requests = inbox["requests"]
+        if self.count != inbox["count"]:
+            self.count = inbox["count"]
+        if not self.loaded:
+            self.loaded = True
 
 
 class QueueRefresher:
     """Coalesces bursts of "approvals:changed" into one refresh at a time (plus one more if
-    anything changed while it ran)."""
+    anything changed while it ran).
 
-    def __init__(self, app: rx.App) -> None:
-        self.app = app
+    Works on the event loop the console's tabs linked from; events published on other loops (a
+    CLI, tests running beside an in-process server) have no tabs to update.
+    """
+
+    def __init__(self) -> None:
+        self.app: rx.App | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
         self.task: asyncio.Task | None = None
         self.again = False
 
+    def attach(self, app: rx.App) -> None:
+        self.app = app
+
     def on_event(self, _topic: str, _payload: dict[str, Any]) -> None:
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        if self.app is None or running is not self.loop:
+            return
         if self.task is not None and not self.task.done():
             self.again = True
             return
@@ -184,12 +205,13 @@ class QueueRefresher:
                 token = rx.BaseStateToken(ident=SHARED_QUEUE_TOKEN, cls=PendingQueue)
                 async with self.app.modify_state(token) as root:
                     queue = await root.get_state(PendingQueue)
-                    queue.requests = inbox["requests"]
-                    queue.count = inbox["count"]
-                    queue.loaded = True
+                    queue._apply(inbox)
             except (FunctionError, Unavailable):
                 log.exception("refreshing the shared approval queue failed")
             except Exception:
                 log.exception("pushing the approval queue to open tabs failed")
             if not self.again:
                 return
+
+
+queue_refresher = QueueRefresher()

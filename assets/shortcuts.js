@@ -40,6 +40,15 @@
       moveInQueue(rows, key === "j" ? 1 : -1);
       return;
     }
+    if (rows.length && key === "Enter" && rows.indexOf(active) < 0) {
+      // Focus may have moved (e.g. back to the help button after the dialog closed).
+      var selected = rows.find(function (r) { return r.classList.contains("selected"); });
+      if (selected) {
+        event.preventDefault();
+        selected.click();
+      }
+      return;
+    }
     var targets = document.querySelectorAll('[data-shortcut="' + key.replace(/["\\]/g, "") + '"]');
     for (var i = 0; i < targets.length; i++) {
       if (visible(targets[i]) && !targets[i].disabled) {

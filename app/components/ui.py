@@ -32,7 +32,7 @@ def empty_state(title: str, hint: str | rx.Component, icon: str = "inbox") -> rx
     return rx.center(
         rx.vstack(
             rx.icon(icon, size=32, color=rx.color("gray", 9)),
-            rx.heading(title, size="4"),
+            rx.heading(title, size="4", as_="h2"),
             hint if isinstance(hint, rx.Component) else rx.text(hint, color_scheme="gray"),
             align="center",
             spacing="2",
@@ -84,3 +84,26 @@ def relative_time(iso: rx.Var) -> rx.Component:
 
 def json_block(text: rx.Var) -> rx.Component:
     return rx.el.pre(text, class_name="json-block")
+
+
+def choice(
+    items: list[str] | rx.Var,
+    value: rx.Var | str,
+    on_change,
+    label: str,
+    test_id: str | None = None,
+    **props,
+) -> rx.Component:
+    """A select whose trigger carries the accessible label (and an optional test id)."""
+    if isinstance(items, rx.Var):
+        content = rx.select.content(
+            rx.foreach(items, lambda item: rx.select.item(item, value=item))
+        )
+    else:
+        content = rx.select.content(
+            *[rx.select.item(item.replace("_", " "), value=item) for item in items]
+        )
+    trigger = rx.select.trigger(aria_label=label, title=label)
+    if test_id is not None:
+        trigger = rx.select.trigger(aria_label=label, title=label, data_testid=test_id)
+    return rx.select.root(trigger, content, value=value, on_change=on_change, **props)

@@ -14,6 +14,7 @@ from app.components.layout import page_frame, signed_in_page
 from app.components.markdown import safe_markdown
 from app.components.timeline import timeline_entry
 from app.components.ui import (
+    choice,
     empty_state,
     field_row,
     loading_block,
@@ -453,20 +454,20 @@ def _versions() -> rx.Component:
                     rx.vstack(
                         rx.flex(
                             rx.text("Compare", size="2"),
-                            rx.select(
+                            choice(
                                 ApprovalState.version_numbers,
-                                value=ApprovalState.diff_from,
-                                on_change=ApprovalState.set_diff_from,
+                                ApprovalState.diff_from,
+                                ApprovalState.set_diff_from,
+                                "Old version",
                                 size="1",
-                                aria_label="Old version",
                             ),
                             rx.text("with", size="2"),
-                            rx.select(
+                            choice(
                                 ApprovalState.version_numbers,
-                                value=ApprovalState.diff_to,
-                                on_change=ApprovalState.set_diff_to,
+                                ApprovalState.diff_to,
+                                ApprovalState.set_diff_to,
+                                "New version",
                                 size="1",
-                                aria_label="New version",
                             ),
                             rx.code(ApprovalState.diff_summary),
                             gap="2",

@@ -9,7 +9,14 @@ import reflex as rx
 
 from api.errors import FunctionError, Unavailable
 from app.components.layout import page_frame, signed_in_page
-from app.components.ui import empty_state, loading_block, page_header, relative_time, status_badge
+from app.components.ui import (
+    choice,
+    empty_state,
+    loading_block,
+    page_header,
+    relative_time,
+    status_badge,
+)
 from app.formatting import duration, with_times
 from app.state import AuthState, NotSignedIn, PendingQueue, error_toast, signin_redirect
 
@@ -55,8 +62,6 @@ class ApprovalsState(AuthState):
 
     @rx.event
     def filter_decided(self, form_data: dict):
-        decision = str(form_data.get("decision", "any"))
-        self.decision_filter = decision if decision in DECISION_FILTERS else "any"
         self.thread_filter = str(form_data.get("thread", "")).strip()[:200]
         return ApprovalsState.load_decided
 
@@ -228,12 +233,11 @@ def decided_view() -> rx.Component:
     return rx.vstack(
         rx.form(
             rx.flex(
-                rx.select(
+                choice(
                     DECISION_FILTERS,
-                    name="decision",
-                    value=ApprovalsState.decision_filter,
-                    on_change=ApprovalsState.set_decision_filter,
-                    aria_label="Decision",
+                    ApprovalsState.decision_filter,
+                    ApprovalsState.set_decision_filter,
+                    "Decision",
                 ),
                 rx.input(
                     name="thread",

@@ -11,7 +11,7 @@ from api.errors import FunctionError, Unavailable
 from app.components.diff import diff_lines, diff_stats, diff_view
 from app.components.layout import page_frame, signed_in_page
 from app.components.markdown import safe_markdown
-from app.components.ui import empty_state, loading_block, status_badge
+from app.components.ui import choice, empty_state, loading_block, status_badge
 from app.formatting import when, with_times
 from app.state import (
     AuthState,
@@ -162,22 +162,22 @@ def _history() -> rx.Component:
                 rx.vstack(
                     rx.flex(
                         rx.text("Compare", size="2"),
-                        rx.select(
+                        choice(
                             ArtifactState.version_numbers,
-                            value=ArtifactState.diff_from,
-                            on_change=ArtifactState.set_diff_from,
+                            ArtifactState.diff_from,
+                            ArtifactState.set_diff_from,
+                            "Old version",
+                            "diff-from",
                             size="1",
-                            aria_label="Old version",
-                            data_testid="diff-from",
                         ),
                         rx.text("with", size="2"),
-                        rx.select(
+                        choice(
                             ArtifactState.version_numbers,
-                            value=ArtifactState.diff_to,
-                            on_change=ArtifactState.set_diff_to,
+                            ArtifactState.diff_to,
+                            ArtifactState.set_diff_to,
+                            "New version",
+                            "diff-to",
                             size="1",
-                            aria_label="New version",
-                            data_testid="diff-to",
                         ),
                         rx.code(ArtifactState.diff_summary),
                         gap="2",
@@ -217,13 +217,13 @@ def _detail() -> rx.Component:
                 ArtifactState.may_set_artifact_status,
                 rx.flex(
                     rx.text("Set status", size="2"),
-                    rx.select(
+                    choice(
                         STATUSES,
-                        value=artifact["status"].to(str),
-                        on_change=ArtifactState.set_status,
+                        artifact["status"].to(str),
+                        ArtifactState.set_status,
+                        "Set status",
+                        "set-status",
                         disabled=ArtifactState.saving,
-                        aria_label="Set status",
-                        data_testid="set-status",
                     ),
                     gap="2",
                     align="center",

@@ -9,7 +9,14 @@ import reflex as rx
 
 from api.errors import FunctionError, Unavailable
 from app.components.layout import page_frame, signed_in_page
-from app.components.ui import empty_state, loading_block, page_header, relative_time, status_badge
+from app.components.ui import (
+    choice,
+    empty_state,
+    loading_block,
+    page_header,
+    relative_time,
+    status_badge,
+)
 from app.formatting import with_times
 from app.state import AuthState, NotSignedIn, error_toast, signin_redirect
 
@@ -25,6 +32,8 @@ class ArtifactsState(AuthState):
     type_filter: str = ""
     status_filter: str = "any"
     thread_filter: str = ""
+    # Bumped by "Clear" so the filter form remounts with empty fields.
+    form_key: int = 0
 
     @rx.var
     def filtered(self) -> bool:
@@ -55,6 +64,7 @@ class ArtifactsState(AuthState):
     @rx.event
     def clear_filters(self):
         self.type_filter, self.thread_filter, self.status_filter = "", "", "any"
+        self.form_key += 1
         return ArtifactsState.load
 
     async def _fetch(self):
@@ -127,11 +137,8 @@ def artifacts_page() -> rx.Component:
                 width="12em",
                 aria_label="Type",
             ),
-            rx.select(
-                STATUSES,
-                value=ArtifactsState.status_filter,
-                on_change=ArtifactsState.set_status_filter,
-                aria_label="Status",
+            choice(
+                STATUSES, ArtifactsState.status_filter, ArtifactsState.set_status_filter, "Status"
             ),
             rx.input(
                 name="thread",
@@ -152,6 +159,7 @@ def artifacts_page() -> rx.Component:
             align="center",
         ),
         on_submit=ArtifactsState.apply_filters,
+        key=ArtifactsState.form_key,
         width="100%",
         margin_bottom="1em",
     )

@@ -9,7 +9,14 @@ import reflex as rx
 
 from api.errors import FunctionError, Unavailable
 from app.components.layout import page_frame, signed_in_page
-from app.components.ui import empty_state, loading_block, page_header, relative_time, status_badge
+from app.components.ui import (
+    choice,
+    empty_state,
+    loading_block,
+    page_header,
+    relative_time,
+    status_badge,
+)
 from app.formatting import with_times
 from app.state import AuthState, NotSignedIn, error_toast, signin_redirect
 
@@ -26,6 +33,8 @@ class ThreadsState(AuthState):
     status: str = "any"
     phase: str = ""
     user_id: str = ""
+    # Bumped by "Clear" so the filter form remounts with empty fields.
+    form_key: int = 0
 
     @rx.var
     def filtered(self) -> bool:
@@ -57,6 +66,7 @@ class ThreadsState(AuthState):
     @rx.event
     def clear_filters(self):
         self.search, self.phase, self.user_id, self.status = "", "", "", "any"
+        self.form_key += 1
         return ThreadsState.load
 
     async def _fetch(self):
@@ -133,12 +143,7 @@ def threads_page() -> rx.Component:
                 width="16em",
                 aria_label="Search titles",
             ),
-            rx.select(
-                STATUSES,
-                value=ThreadsState.status,
-                on_change=ThreadsState.set_status,
-                aria_label="Status",
-            ),
+            choice(STATUSES, ThreadsState.status, ThreadsState.set_status, "Status"),
             rx.input(
                 name="phase",
                 placeholder="Phase (e.g. executing)",
@@ -165,6 +170,7 @@ def threads_page() -> rx.Component:
             align="center",
         ),
         on_submit=ThreadsState.apply_filters,
+        key=ThreadsState.form_key,
         width="100%",
         margin_bottom="1em",
     )

@@ -1,0 +1,56 @@
+"""Signing in and out of the console."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import PEOPLE
+
+pytestmark = pytest.mark.e2e
+
+
+def _sign_in(page, email: str, password: str) -> None:
+    page.fill("#email", email)
+    page.fill("#password", password)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def test_sign_in_and_out(tabs, console):
+    page = tabs.open(None, "/approvals")
+    expect(page).to_have_url(re.compile(r"/signin/?$"))
+
+    email, name, password = PEOPLE["reviewer"]
+    _sign_in(page, email, "wrong-password-1")
+    expect(page.get_by_test_id("signin-error")).to_contain_text("Wrong email or password")
+
+    _sign_in(page, email, password)
+    expect(page).to_have_url(re.compile(r"/approvals/?$"))
+    expect(page.get_by_text(name)).to_be_visible()
+    expect(page.get_by_test_id("person-role")).to_have_text("reviewer")
+
+    page.get_by_test_id("sign-out").click()
+    expect(page).to_have_url(re.compile(r"/signin/?$"))
+    page.goto(console.url("/threads"))
+    expect(page).to_have_url(re.compile(r"/signin/?$"))
+
+
+def test_too_many_attempts_is_said_plainly(tabs):
+    page = tabs.open(None, "/signin")
+    email, _, password = PEOPLE["lockout"]
+    for _ in range(10):
+        _sign_in(page, email, "not-the-password")
+        expect(page.get_by_test_id("signin-error")).to_be_visible()
+    _sign_in(page, email, password)
+    expect(page.get_by_test_id("signin-error")).to_contain_text("Too many failed sign-in attempts")
+
+
+def test_a_revoked_session_is_sent_to_signin(tabs, console):
+    page = tabs.open("viewer", "/threads")
+    expect(page.get_by_role("heading", name="Threads", exact=True)).to_be_visible()
+    token = page.context.cookies()[0]["value"]
+    console.http.post("/api/auth/signout", headers={"Authorization": f"Bearer {token}"})
+    page.goto(console.url("/artifacts"))
+    expect(page).to_have_url(re.compile(r"/signin/?$"))
