@@ -42,7 +42,9 @@ def _nav_link(label: str, href: str, icon: str) -> rx.Component:
         else rx.fragment()
     )
     return rx.link(
-        rx.flex(rx.icon(icon, size=16), rx.text(label, size="2"), badge, gap="2", align="center"),
+        rx.flex(
+            rx.icon(icon, size=16), rx.text(label, size="2"), badge, spacing="2", align="center"
+        ),
         href=href,
         underline="none",
         class_name="nav-link",
@@ -93,7 +95,7 @@ def top_bar() -> rx.Component:
             rx.flex(
                 rx.icon("waypoints", size=20),
                 rx.heading("Threadline", size="4"),
-                gap="2",
+                spacing="2",
                 align="center",
             ),
             href="/",
@@ -101,7 +103,7 @@ def top_bar() -> rx.Component:
             color="inherit",
         ),
         rx.flex(
-            *[_nav_link(*item) for item in NAV], gap="4", align="center", class_name="nav-links"
+            *[_nav_link(*item) for item in NAV], spacing="4", align="center", class_name="nav-links"
         ),
         rx.spacer(),
         rx.flex(
@@ -127,11 +129,11 @@ def top_bar() -> rx.Component:
                 on_click=AuthState.sign_out,
                 data_testid="sign-out",
             ),
-            gap="3",
+            spacing="3",
             align="center",
         ),
         class_name="top-bar",
-        gap="4",
+        spacing="4",
         align="center",
         wrap="wrap",
     )

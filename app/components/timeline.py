@@ -18,7 +18,7 @@ def _message(entry: rx.Var) -> rx.Component:
             rx.text("#", entry["order"], size="1", color_scheme="gray"),
             rx.spacer(),
             rx.text(entry["createdText"], size="1", color_scheme="gray", title=entry["createdIso"]),
-            gap="2",
+            spacing="2",
             align="center",
         ),
         safe_markdown(entry["content"].to(str)),
@@ -40,7 +40,7 @@ def _tool_call(entry: rx.Var) -> rx.Component:
                 rx.text(
                     entry["createdText"], size="1", color_scheme="gray", title=entry["createdIso"]
                 ),
-                gap="2",
+                spacing="2",
                 align="center",
                 wrap="wrap",
                 display="inline-flex",

@@ -54,10 +54,10 @@ def page_header(title: str | rx.Var, *actions: rx.Component, subtitle=None) -> r
             spacing="1",
         ),
         rx.spacer(),
-        rx.flex(*actions, gap="2", wrap="wrap", align="center"),
+        rx.flex(*actions, spacing="2", wrap="wrap", align="center"),
         width="100%",
         wrap="wrap",
-        gap="3",
+        spacing="3",
         align="center",
         margin_bottom="1em",
     )
@@ -71,7 +71,7 @@ def field_row(label: str, value: rx.Component | rx.Var | str) -> rx.Component:
     return rx.flex(
         rx.text(label, size="1", color_scheme="gray", min_width="7em"),
         value if isinstance(value, rx.Component) else rx.text(value, size="2", class_name="mono"),
-        gap="2",
+        spacing="2",
         align="baseline",
         wrap="wrap",
     )

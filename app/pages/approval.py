@@ -281,7 +281,7 @@ def _decision_panel() -> rx.Component:
             data_testid="edit-plan",
             title="Edit the plan, then approve (e)",
         ),
-        gap="2",
+        spacing="2",
         wrap="wrap",
     )
     return rx.card(
@@ -313,7 +313,7 @@ def _decision_panel() -> rx.Component:
                         color_scheme="gray",
                         on_click=ApprovalState.cancel_edit,
                     ),
-                    gap="2",
+                    spacing="2",
                     wrap="wrap",
                 ),
                 buttons,
@@ -375,7 +375,7 @@ def _decided_elsewhere() -> rx.Component:
                     variant="soft",
                     on_click=ApprovalState.refresh_request,
                 ),
-                gap="3",
+                spacing="3",
                 align="center",
                 wrap="wrap",
             ),
@@ -413,7 +413,7 @@ def _editor() -> rx.Component:
             width="100%",
         ),
         columns=rx.breakpoints(initial="1", md="2"),
-        gap="4",
+        spacing="4",
         width="100%",
     )
 
@@ -446,7 +446,7 @@ def _versions() -> rx.Component:
                             title=v["createdText"],
                         ),
                     ),
-                    gap="2",
+                    spacing="2",
                     wrap="wrap",
                 ),
                 rx.cond(
@@ -470,7 +470,7 @@ def _versions() -> rx.Component:
                                 size="1",
                             ),
                             rx.code(ApprovalState.diff_summary),
-                            gap="2",
+                            spacing="2",
                             align="center",
                             wrap="wrap",
                         ),
@@ -565,7 +565,7 @@ def _navigation() -> rx.Component:
     request = ApprovalState.request
     return rx.flex(
         rx.link(
-            rx.flex(rx.icon("arrow-left", size=14), "Inbox", align="center", gap="1"),
+            rx.flex(rx.icon("arrow-left", size=14), "Inbox", align="center", spacing="1"),
             href="/approvals",
             size="2",
         ),
@@ -588,7 +588,7 @@ def _navigation() -> rx.Component:
                 data_shortcut="j",
             ),
         ),
-        gap="3",
+        spacing="3",
         width="100%",
         align="center",
     )
@@ -609,7 +609,7 @@ def _detail() -> rx.Component:
                 as_="h1",
             ),
             status_badge(request["status"].to(str)),
-            gap="3",
+            spacing="3",
             align="center",
             wrap="wrap",
         ),
@@ -667,7 +667,7 @@ def _detail() -> rx.Component:
             ),
             _context(),
             columns=rx.breakpoints(initial="1", lg="2"),
-            gap="4",
+            spacing="4",
             width="100%",
             class_name="detail-grid",
         ),

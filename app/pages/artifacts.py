@@ -154,7 +154,7 @@ def artifacts_page() -> rx.Component:
                     "Clear", type="button", variant="ghost", on_click=ArtifactsState.clear_filters
                 ),
             ),
-            gap="2",
+            spacing="2",
             wrap="wrap",
             align="center",
         ),

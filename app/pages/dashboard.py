@@ -163,7 +163,7 @@ def dashboard_page() -> rx.Component:
                         "stat-median",
                     ),
                     columns=rx.breakpoints(initial="2", md="4"),
-                    gap="3",
+                    spacing="3",
                     width="100%",
                 ),
                 rx.grid(
@@ -180,7 +180,7 @@ def dashboard_page() -> rx.Component:
                         min_width="0",
                     ),
                     columns=rx.breakpoints(initial="1", lg="2"),
-                    gap="3",
+                    spacing="3",
                     width="100%",
                 ),
                 spacing="3",

@@ -63,7 +63,7 @@ def signin_page() -> rx.Component:
                 rx.flex(
                     rx.icon("waypoints", size=24),
                     rx.heading("Threadline", size="6"),
-                    gap="2",
+                    spacing="2",
                     align="center",
                 ),
                 rx.text("Sign in to review agent plans.", color_scheme="gray", size="2"),

@@ -165,7 +165,7 @@ def threads_page() -> rx.Component:
                     "Clear", type="button", variant="ghost", on_click=ThreadsState.clear_filters
                 ),
             ),
-            gap="2",
+            spacing="2",
             wrap="wrap",
             align="center",
         ),

@@ -1,0 +1,283 @@
+"""Console latency: how long a new approval request takes to show in open inboxes, and how fast a
+10,000-message thread first paints.
+
+    .venv/bin/python bench/console_latency.py [--requests 20] [--tabs 50] [--port 3170]
+
+Starts `reflex run --env prod --single-port` on a throwaway SQLite database (do not run it while
+another Reflex build uses .web/), opens signed-in inbox tabs in headless Chromium, posts
+approvalRequests:create over HTTP and records, inside each tab, when the new row appears
+(MutationObserver; both clocks are this machine's wall clock). Prints figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+EMAIL, PASSWORD = "bench@example.com", "bench-password-1"
+LONG_THREAD_MESSAGES = 10_000
+
+# Records, per request id, when its inbox row first exists in this tab.
+OBSERVER = """
+window.__seen = {};
+new MutationObserver(() => {
+  for (const row of document.querySelectorAll('[data-queue-row]')) {
+    const id = row.dataset.queueRow;
+    if (!(id in window.__seen)) window.__seen[id] = Date.now();
+  }
+}).observe(document, {subtree: true, childList: true, attributes: true});
+"""
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def seed(database_url: str) -> tuple[str, str, str]:
+    """A reviewer, an API key and a thread of LONG_THREAD_MESSAGES messages (bulk inserted)."""
+    import sqlalchemy as sa
+
+    from api import migrations
+    from api.calls import call
+    from api.cli import CLI_CALLER
+    from api.db import make_engine
+    from models import Message, ToolCall
+    from models.ids import new_id
+
+    migrations.upgrade(database_url)
+
+    async def accounts():
+        await call(
+            "users:create",
+            {"email": EMAIL, "name": "Bench Reviewer", "role": "reviewer", "password": PASSWORD},
+            CLI_CALLER,
+        )
+        key = (await call("apiKeys:create", {"name": "bench"}, CLI_CALLER))["key"]
+        thread_id = await call("threads:create", {"title": "Ten thousand messages"}, CLI_CALLER)
+        return key, thread_id
+
+    key, thread_id = asyncio.run(accounts())
+    engine = make_engine(database_url)
+    start = time.time() * 1000
+    with engine.begin() as conn:
+        conn.execute(
+            sa.insert(Message.__table__),
+            [
+                {
+                    "id": new_id("messages"),
+                    "creation_time": start + i,
+                    "thread_id": thread_id,
+                    "role": "assistant" if i % 2 else "user",
+                    "content": f"Message {i} **bold**",
+                    "order": i,
+                }
+                for i in range(LONG_THREAD_MESSAGES)
+            ],
+        )
+        conn.execute(
+            sa.insert(ToolCall.__table__),
+            [
+                {
+                    "id": new_id("tool_calls"),
+                    "creation_time": start + i * 10 + 0.5,
+                    "thread_id": thread_id,
+                    "tool_name": "grep",
+                    "input": {"q": i},
+                    "output": {"hits": i},
+                    "status": "succeeded",
+                    "duration_ms": 12.0,
+                }
+                for i in range(LONG_THREAD_MESSAGES // 10)
+            ],
+        )
+    engine.dispose()
+    return key, thread_id, database_url
+
+
+def start_server(port: int, env: dict[str, str]) -> subprocess.Popen:
+    process = subprocess.Popen(
+        [
+            str(REPO / ".venv/bin/reflex"),
+            "run",
+            "--env",
+            "prod",
+            "--single-port",
+            "--frontend-port",
+            str(port),
+            "--backend-port",
+            str(port),
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.time() + 180
+    while time.time() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2).status_code == 200:
+                # The frontend build finishes before the port opens; give the page a first load.
+                httpx.get(f"http://127.0.0.1:{port}/signin", timeout=10)
+                return process
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    os.killpg(process.pid, signal.SIGTERM)
+    raise SystemExit("the console did not start within 180 s")
+
+
+def measure_inbox(
+    browser, base: str, http: httpx.Client, key: str, token: str, tabs: int, requests: int
+) -> list[float]:
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context.add_cookies([{"name": "threadline_session", "value": token, "url": base}])
+    context.add_init_script(OBSERVER)
+    pages = []
+    for _ in range(tabs):
+        page = context.new_page()
+        page.goto(base + "/approvals")
+        pages.append(page)
+    for page in pages:
+        page.wait_for_selector("[data-testid=approvals-view]", timeout=60_000)
+    page.wait_for_timeout(1000)  # let every tab link to the shared queue
+    headers = {"Authorization": f"Bearer {key}"}
+    thread_id = http.post(
+        "/api/mutation",
+        headers=headers,
+        json={"path": "threads:create", "args": {"title": "Latency probe"}},
+    ).json()["value"]
+    latencies = []
+    for _ in range(requests):
+        sent = time.time() * 1000
+        request_id = http.post(
+            "/api/mutation",
+            headers=headers,
+            json={
+                "path": "approvalRequests:create",
+                "args": {"threadId": thread_id, "planContent": "# Probe"},
+            },
+        ).json()["value"]
+        for page in pages:
+            page.wait_for_function(
+                f"window.__seen[{request_id!r}] !== undefined", timeout=30_000, polling=50
+            )
+            latencies.append(page.evaluate(f"window.__seen[{request_id!r}]") - sent)
+        http.post(
+            "/api/mutation",
+            headers=headers,
+            json={"path": "approvalRequests:cancel", "args": {"approvalRequestId": request_id}},
+        )
+        pages[0].wait_for_timeout(200)
+    context.close()
+    return latencies
+
+
+def measure_first_paint(browser, base: str, token: str, thread_id: str, runs: int) -> list[float]:
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context.add_cookies([{"name": "threadline_session", "value": token, "url": base}])
+    page = context.new_page()
+    page.goto(base + "/threads")
+    page.wait_for_selector("h1", timeout=30_000)
+    timings = []
+    for _ in range(runs):
+        page.goto(base + "/threads")
+        page.wait_for_selector("[data-thread-row]", timeout=30_000)
+        started = time.perf_counter()
+        page.goto(base + f"/threads/{thread_id}")
+        page.wait_for_function(
+            "document.querySelectorAll('[data-testid=timeline] .timeline-entry').length >= 50",
+            timeout=60_000,
+            polling="raf",
+        )
+        timings.append((time.perf_counter() - started) * 1000)
+    context.close()
+    return timings
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=20)
+    parser.add_argument("--tabs", type=int, default=50)
+    parser.add_argument("--port", type=int, default=3170)
+    options = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="threadline-bench-"))
+    database_url = f"sqlite:///{workdir / 'bench.db'}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "PATH": f"{REPO / '.tools/node_modules/.bin'}:{REPO / '.venv/bin'}:{os.environ['PATH']}",
+        "REFLEX_USE_SYSTEM_BUN": "1",
+        "REFLEX_CHECK_LATEST_VERSION": "false",
+        "REFLEX_TELEMETRY_ENABLED": "false",
+        "NPM_CONFIG_REGISTRY": os.environ.get("NPM_CONFIG_REGISTRY", "https://registry.npmjs.org/"),
+        "BCRYPT_ROUNDS": "4",
+    }
+    os.environ["DATABASE_URL"] = database_url
+    key, long_thread, _ = seed(database_url)
+    server = start_server(options.port, env)
+    base = f"http://127.0.0.1:{options.port}"
+    try:
+        from playwright.sync_api import sync_playwright
+
+        with httpx.Client(base_url=base, timeout=30) as http, sync_playwright() as playwright:
+            token = http.post(
+                "/api/auth/signin", json={"email": EMAIL, "password": PASSWORD}
+            ).json()["token"]
+            browser = playwright.chromium.launch(
+                executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
+            )
+            one = measure_inbox(browser, base, http, key, token, 1, options.requests)
+            many = measure_inbox(
+                browser, base, http, key, token, options.tabs, max(5, options.requests // 4)
+            )
+            paint = measure_first_paint(browser, base, token, long_thread, 5)
+            browser.close()
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+
+    print(
+        f"command: .venv/bin/python bench/console_latency.py --requests {options.requests} "
+        f"--tabs {options.tabs}"
+    )
+    print(f"machine: {os.cpu_count()} CPUs; SQLite; one granian worker; headless Chromium")
+    print("approvalRequests:create -> row visible in an open inbox (ms)")
+    for label, values in (("1 tab", one), (f"{options.tabs} tabs", many)):
+        print(
+            f"  {label:>8}: p50 {percentile(values, 0.5):7.0f}   p95 "
+            f"{percentile(values, 0.95):7.0f}   max {max(values):7.0f}   (n={len(values)})"
+        )
+    print(
+        f"first paint of a {LONG_THREAD_MESSAGES:,}-message thread (latest 50 entries shown, "
+        f"navigation to visible, ms): p50 {statistics.median(paint):.0f}, "
+        f"min {min(paint):.0f}, max {max(paint):.0f} (n={len(paint)})"
+    )
+
+
+if __name__ == "__main__":
+    main()
