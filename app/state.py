@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from typing import Any
+from urllib.parse import urlencode
 
 import reflex as rx
 
@@ -35,8 +36,18 @@ class NotSignedIn(Exception):
     """The token no longer stands for a signed-in staff member."""
 
 
-def signin_redirect() -> rx.event.EventSpec:
+def signin_redirect(back_to: str = "") -> rx.event.EventSpec:
+    """To /signin; `back_to` (a path of this console) is where signing in leads afterwards."""
+    if back_to and back_to not in ("/", "/signin"):
+        return rx.redirect("/signin?" + urlencode({"next": back_to}))
     return rx.redirect("/signin")
+
+
+def safe_next(target: str | None) -> str:
+    """A post-sign-in destination: only a path on this site (never //host or a scheme)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/approvals"
+    return target
 
 
 class AuthState(rx.State):
@@ -76,6 +87,10 @@ class AuthState(rx.State):
             raise NotSignedIn
         return await call(path, args, caller)
 
+    def _to_signin(self) -> rx.event.EventSpec:
+        """To /signin, and back to this page after signing in."""
+        return signin_redirect(self.router.url.path)
+
     @rx.var
     def may_decide(self) -> bool:
         """For showing decision controls only; every handler checks again on the server."""
@@ -90,7 +105,7 @@ class AuthState(rx.State):
         """First on_load event of every page: off to /signin unless signed in."""
         if self._caller() is None:
             self.session_token = ""
-            return signin_redirect()
+            return signin_redirect(self.router.url.path)
         queue = await self.get_state(PendingQueue)
         return PendingQueue.link if not queue._linked_to else None
 
@@ -148,7 +163,7 @@ class PendingQueue(rx.SharedState):
     async def link(self):
         auth_state = await self.get_state(AuthState)
         if auth_state._caller() is None:
-            return signin_redirect()
+            return auth_state._to_signin()
         queue_refresher.loop = asyncio.get_running_loop()
         linked = await self._link_to(SHARED_QUEUE_TOKEN)
         # The shared state outlives server restarts (it is kept with the other states), and

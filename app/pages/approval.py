@@ -28,7 +28,6 @@ from app.state import (
     PendingQueue,
     error_toast,
     last_path_segment,
-    signin_redirect,
 )
 
 RECENT_ENTRIES = 12
@@ -91,7 +90,7 @@ class ApprovalState(AuthState):
     @rx.event
     async def load(self):
         if self._caller() is None:
-            yield signin_redirect()
+            yield self._to_signin()
             return
         self.loading, self.editing, self.comment, self.edited_plan = True, False, "", ""
         self.request, self.session, self.recent, self.versions, self.diff = {}, {}, [], [], []
@@ -99,7 +98,7 @@ class ApprovalState(AuthState):
         try:
             await self._load()
         except NotSignedIn:
-            yield signin_redirect()
+            yield self._to_signin()
         except (FunctionError, Unavailable) as exc:
             yield error_toast(exc)
         finally:
@@ -193,7 +192,7 @@ class ApprovalState(AuthState):
         editing). The caller's role is checked by the registry, not here."""
         caller = self._caller()
         if caller is None:
-            return signin_redirect()
+            return self._to_signin()
         if decision not in DECISIONS:
             return rx.toast.error(f"Unknown decision {decision!r}")
         comment = self.comment.strip()
@@ -214,7 +213,7 @@ class ApprovalState(AuthState):
         try:
             await self._call("approvalRequests:resolve", args)
         except NotSignedIn:
-            return signin_redirect()
+            return self._to_signin()
         except (FunctionError, Unavailable) as exc:
             self.deciding = False
             return [error_toast(exc), ApprovalState.refresh_request]
@@ -230,7 +229,7 @@ class ApprovalState(AuthState):
         try:
             doc = await self._call("inbox:detail", {"approvalRequestId": self.request_id})
         except NotSignedIn:
-            return signin_redirect()
+            return self._to_signin()
         except (FunctionError, Unavailable) as exc:
             return error_toast(exc)
         if doc is not None:

@@ -18,7 +18,7 @@ from app.components.ui import (
     status_badge,
 )
 from app.formatting import duration, with_times
-from app.state import AuthState, NotSignedIn, PendingQueue, error_toast, signin_redirect
+from app.state import AuthState, NotSignedIn, PendingQueue, error_toast
 
 PAGE_SIZE = 50
 DECISION_FILTERS = ["any", "approved", "rejected", "changes_requested"]
@@ -45,7 +45,7 @@ class ApprovalsState(AuthState):
     @rx.event
     async def load(self):
         if self._caller() is None:
-            return signin_redirect()
+            return self._to_signin()
         self.view = (
             "decided" if self.router.url.query_parameters.get("view") == "decided" else ("pending")
         )
@@ -94,7 +94,7 @@ class ApprovalsState(AuthState):
         try:
             result = await self._call("inbox:decided", args)
         except NotSignedIn:
-            yield signin_redirect()
+            yield self._to_signin()
             return
         except (FunctionError, Unavailable) as exc:
             yield error_toast(exc)

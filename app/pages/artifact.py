@@ -18,7 +18,6 @@ from app.state import (
     NotSignedIn,
     error_toast,
     last_path_segment,
-    signin_redirect,
 )
 
 STATUSES = ["draft", "pending_review", "approved", "rejected", "final"]
@@ -57,14 +56,14 @@ class ArtifactState(AuthState):
     @rx.event
     async def load(self):
         if self._caller() is None:
-            yield signin_redirect()
+            yield self._to_signin()
             return
         self.loading, self.artifact, self.versions, self.diff = True, {}, [], []
         yield
         try:
             await self._load()
         except NotSignedIn:
-            yield signin_redirect()
+            yield self._to_signin()
         except (FunctionError, Unavailable) as exc:
             yield error_toast(exc)
         finally:
@@ -123,7 +122,7 @@ class ArtifactState(AuthState):
         try:
             await self._call("artifacts:update", {"artifactId": self.artifact_id, "status": status})
         except NotSignedIn:
-            return signin_redirect()
+            return self._to_signin()
         except (FunctionError, Unavailable) as exc:
             return error_toast(exc)
         finally:

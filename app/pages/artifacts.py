@@ -18,7 +18,7 @@ from app.components.ui import (
     status_badge,
 )
 from app.formatting import with_times
-from app.state import AuthState, NotSignedIn, error_toast, signin_redirect
+from app.state import AuthState, NotSignedIn, error_toast
 
 PAGE_SIZE = 50
 STATUSES = ["any", "draft", "pending_review", "approved", "rejected", "final"]
@@ -69,7 +69,7 @@ class ArtifactsState(AuthState):
 
     async def _fetch(self):
         if self._caller() is None:
-            yield signin_redirect()
+            yield self._to_signin()
             return
         self.loading = True
         yield
@@ -85,7 +85,7 @@ class ArtifactsState(AuthState):
         try:
             result = await self._call("artifacts:list", args)
         except NotSignedIn:
-            yield signin_redirect()
+            yield self._to_signin()
             return
         except (FunctionError, Unavailable) as exc:
             yield error_toast(exc)

@@ -11,7 +11,7 @@ from api.errors import FunctionError, Unavailable
 from app.components.layout import page_frame, signed_in_page
 from app.components.ui import empty_state, loading_block, page_header, relative_time
 from app.formatting import duration, iso
-from app.state import AuthState, NotSignedIn, PendingQueue, error_toast, signin_redirect
+from app.state import AuthState, NotSignedIn, PendingQueue, error_toast
 
 DAYS = 14
 
@@ -28,14 +28,14 @@ class DashboardState(AuthState):
     @rx.event
     async def load(self):
         if self._caller() is None:
-            yield signin_redirect()
+            yield self._to_signin()
             return
         self.loading = True
         yield
         try:
             stats = await self._call("dashboard:stats", {"days": DAYS})
         except NotSignedIn:
-            yield signin_redirect()
+            yield self._to_signin()
             return
         except (FunctionError, Unavailable) as exc:
             yield error_toast(exc)

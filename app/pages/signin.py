@@ -5,7 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from api import signin
-from app.state import CONSOLE_ROLES, AuthState, PendingQueue
+from app.state import CONSOLE_ROLES, AuthState, PendingQueue, safe_next
 
 
 class SigninState(AuthState):
@@ -16,7 +16,7 @@ class SigninState(AuthState):
     @rx.event
     def check_already_signed_in(self):
         if self._caller() is not None:
-            return rx.redirect("/approvals")
+            return rx.redirect(safe_next(self.router.url.query_parameters.get("next")))
         return None
 
     @rx.event
@@ -53,7 +53,7 @@ class SigninState(AuthState):
         self.session_token = session.token
         self._caller()  # fills in the name, email and role shown in the top bar
         yield PendingQueue.link
-        yield rx.redirect("/approvals")
+        yield rx.redirect(safe_next(self.router.url.query_parameters.get("next")))
 
 
 def signin_page() -> rx.Component:

@@ -26,7 +26,6 @@ from app.state import (
     NotSignedIn,
     error_toast,
     last_path_segment,
-    signin_redirect,
 )
 
 FIRST_PAGE = 50
@@ -55,7 +54,7 @@ class ThreadState(AuthState):
     @rx.event
     async def load(self):
         if self._caller() is None:
-            yield signin_redirect()
+            yield self._to_signin()
             return
         self.loading, self.entries, self.artifacts, self.approvals = True, [], [], []
         self.thread, self.session = {}, {}
@@ -63,7 +62,7 @@ class ThreadState(AuthState):
         try:
             await self._load()
         except NotSignedIn:
-            yield signin_redirect()
+            yield self._to_signin()
         except (FunctionError, Unavailable) as exc:
             yield error_toast(exc)
         finally:
@@ -139,7 +138,7 @@ class ThreadState(AuthState):
                 },
             )
         except NotSignedIn:
-            yield signin_redirect()
+            yield self._to_signin()
             return
         except (FunctionError, Unavailable) as exc:
             yield error_toast(exc)
@@ -182,11 +181,11 @@ class ThreadState(AuthState):
     @rx.event
     async def export(self, kind: str):
         if self._caller() is None:
-            return signin_redirect()
+            return self._to_signin()
         try:
             data = await self._export_data()
         except NotSignedIn:
-            return signin_redirect()
+            return self._to_signin()
         except (FunctionError, Unavailable) as exc:
             return error_toast(exc)
         if data["thread"] is None:

@@ -18,7 +18,7 @@ from app.components.ui import (
     status_badge,
 )
 from app.formatting import with_times
-from app.state import AuthState, NotSignedIn, error_toast, signin_redirect
+from app.state import AuthState, NotSignedIn, error_toast
 
 PAGE_SIZE = 50
 STATUSES = ["any", "active", "archived"]
@@ -71,7 +71,7 @@ class ThreadsState(AuthState):
 
     async def _fetch(self):
         if self._caller() is None:
-            yield signin_redirect()
+            yield self._to_signin()
             return
         self.loading = True
         yield
@@ -90,7 +90,7 @@ class ThreadsState(AuthState):
         try:
             result = await self._call("console:threads", args)
         except NotSignedIn:
-            yield signin_redirect()
+            yield self._to_signin()
             return
         except (FunctionError, Unavailable) as exc:
             yield error_toast(exc)

@@ -39,8 +39,6 @@ PEOPLE = {
 }
 TIMEOUT_MS = 15_000
 
-pytestmark = pytest.mark.e2e
-
 
 def pytest_collection_modifyitems(items):
     for item in items:
@@ -184,7 +182,9 @@ def console(tmp_path_factory) -> Iterator[Console]:
     writer.reset_writers()
 
 
-@pytest.fixture(scope="session")
+# Module scope: the sync Playwright driver keeps an event loop running while it is open, which
+# would stop async tests collected after the e2e ones from running.
+@pytest.fixture(scope="module")
 def browser(console):
     from playwright.sync_api import expect, sync_playwright
 

@@ -20,7 +20,7 @@ def _sign_in(page, email: str, password: str) -> None:
 
 def test_sign_in_and_out(tabs, console):
     page = tabs.open(None, "/approvals")
-    expect(page).to_have_url(re.compile(r"/signin/?$"))
+    expect(page).to_have_url(re.compile(r"/signin/?\?next=%2Fapprovals"))
 
     email, name, password = PEOPLE["reviewer"]
     _sign_in(page, email, "wrong-password-1")
@@ -32,9 +32,9 @@ def test_sign_in_and_out(tabs, console):
     expect(page.get_by_test_id("person-role")).to_have_text("reviewer")
 
     page.get_by_test_id("sign-out").click()
-    expect(page).to_have_url(re.compile(r"/signin/?$"))
+    expect(page).to_have_url(re.compile(r"/signin/?(\?next=.*)?$"))
     page.goto(console.url("/threads"))
-    expect(page).to_have_url(re.compile(r"/signin/?$"))
+    expect(page).to_have_url(re.compile(r"/signin/?(\?next=.*)?$"))
 
 
 def test_too_many_attempts_is_said_plainly(tabs):
@@ -53,4 +53,21 @@ def test_a_revoked_session_is_sent_to_signin(tabs, console):
     token = page.context.cookies()[0]["value"]
     console.http.post("/api/auth/signout", headers={"Authorization": f"Bearer {token}"})
     page.goto(console.url("/artifacts"))
-    expect(page).to_have_url(re.compile(r"/signin/?$"))
+    expect(page).to_have_url(re.compile(r"/signin/?(\?next=.*)?$"))
+
+
+def test_signin_leads_back_to_the_shared_link(tabs, console):
+    _, _, request_id = console.plan_thread("Linked from a notification")
+    page = tabs.open(None, f"/approvals/{request_id}")
+    expect(page).to_have_url(re.compile(r"/signin"))
+    email, _, password = PEOPLE["viewer"]
+    _sign_in(page, email, password)
+    expect(page).to_have_url(re.compile(f"/approvals/{request_id}/?$"))
+    expect(page.get_by_test_id("plan")).to_be_visible()
+
+
+def test_signin_never_leads_off_site(tabs):
+    page = tabs.open(None, "/signin?next=//evil.example/x")
+    email, _, password = PEOPLE["viewer"]
+    _sign_in(page, email, password)
+    expect(page).to_have_url(re.compile(r"/approvals/?$"))
