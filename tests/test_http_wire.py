@@ -40,6 +40,7 @@ async def message_count(api, thread_id: str) -> int:
 # -- answers
 
 
+@sqlite_only
 async def test_success_answer_has_status_value_and_log_lines(http, key_headers):
     response = await post_json(
         http, "/api/mutation", {"path": "threads:create", "args": {"title": "x"}}, key_headers
@@ -54,6 +55,7 @@ async def test_success_answer_has_status_value_and_log_lines(http, key_headers):
     assert body["logLines"] == []
 
 
+@sqlite_only
 async def test_a_function_error_is_http_200_with_a_message_naming_the_field(http, key_headers):
     response = await post_json(
         http,
@@ -71,6 +73,7 @@ async def test_a_function_error_is_http_200_with_a_message_naming_the_field(http
     )
 
 
+@sqlite_only
 async def test_a_conflict_carries_error_data(api, as_role, thread_id):
     request_id = await api.mutation(
         "approvalRequests:create", {"threadId": thread_id, "planContent": "p"}
@@ -142,6 +145,7 @@ async def test_args_of_another_shape_are_an_error_and_store_nothing(api, args, p
 # -- credentials
 
 
+@sqlite_only
 @pytest.mark.parametrize("scheme", ["Bearer", "Convex", "bearer", "CONVEX"])
 async def test_an_api_key_is_accepted_after_bearer_or_convex(http, api_key, scheme):
     response = await post_json(
@@ -172,6 +176,7 @@ async def test_other_authorization_forms_are_refused_with_401(http, api_key, hea
     assert response.json()["code"] == "Unauthenticated"
 
 
+@sqlite_only
 async def test_a_session_token_is_accepted_after_bearer(http, people):
     response = await post_json(
         http, "/api/query", {"path": "users:me", "args": {}}, bearer(people["viewer"]["token"])
@@ -216,6 +221,7 @@ async def test_mutation_paths_in_colon_or_slash_form(api, path):
     assert (await api.query("threads:get", {"threadId": thread_id}))["title"] == "pathy"
 
 
+@sqlite_only
 async def test_run_endpoint_calls_a_mutation_by_module_and_function(api, http, key_headers):
     response = await post_json(
         http, "/api/run/threads/create", {"args": {"title": "run"}}, key_headers
@@ -225,6 +231,7 @@ async def test_run_endpoint_calls_a_mutation_by_module_and_function(api, http, k
     assert (await api.query("threads:get", {"threadId": thread_id}))["title"] == "run"
 
 
+@sqlite_only
 async def test_run_endpoint_calls_a_query_too(api, http, key_headers, thread_id):
     response = await post_json(
         http, "/api/run/threads/get", {"args": {"threadId": thread_id}}, key_headers
@@ -269,12 +276,14 @@ async def test_a_missing_or_non_string_path_is_an_error(http, key_headers, path)
     )
 
 
+@sqlite_only
 async def test_a_query_path_on_the_mutation_endpoint_is_an_error(api, thread_id):
     message = await api.mutation_error("threads:get", {"threadId": thread_id})
 
     assert message == "threads:get is a query; call it through /api/query, not /api/mutation"
 
 
+@sqlite_only
 async def test_a_mutation_path_on_the_query_endpoint_is_an_error_and_applies_nothing(
     api, thread_id
 ):
@@ -289,6 +298,7 @@ async def test_a_mutation_path_on_the_query_endpoint_is_an_error_and_applies_not
 # -- encoded JSON
 
 
+@sqlite_only
 async def test_convex_encoded_integers_and_floats_are_decoded(api, thread_id):
     response = await api.raw(
         "/api/mutation",
@@ -316,6 +326,7 @@ async def test_convex_encoded_integers_and_floats_are_decoded(api, thread_id):
     assert call["durationMs"] == 12.5
 
 
+@sqlite_only
 async def test_plain_json_format_leaves_dollar_objects_alone(api, thread_id):
     await api.raw(
         "/api/mutation",
@@ -403,6 +414,7 @@ async def test_sign_in_answers_a_token_that_works(http, people):
     assert me.json()["value"]["_id"] == people["reviewer"]["id"]
 
 
+@sqlite_only
 async def test_sign_in_takes_the_email_in_any_case(http, people):
     response = await http.post(
         "/api/auth/signin", json={"email": " Viewer@EXAMPLE.com ", "password": "viewer-password-1"}
@@ -504,6 +516,7 @@ async def test_sign_out_ends_the_token_at_once(http, people):
     assert again.status_code == 401
 
 
+@sqlite_only
 async def test_sign_out_leaves_the_persons_other_sessions_alone(http, people):
     second = await http.post(
         "/api/auth/signin", json={"email": "viewer@example.com", "password": "viewer-password-1"}
@@ -526,6 +539,7 @@ async def test_sign_out_without_a_live_session_token_is_401(http, headers):
     assert response.json()["code"] == "Unauthenticated"
 
 
+@sqlite_only
 async def test_sign_out_with_an_api_key_is_401_and_the_key_keeps_working(http, key_headers):
     response = await http.post("/api/auth/signout", headers=key_headers)
 
@@ -591,6 +605,7 @@ async def test_concurrent_retries_with_one_key_apply_once(api, http, key_headers
     assert await message_count(api, thread_id) == 1
 
 
+@sqlite_only
 async def test_different_idempotency_keys_apply_separately(api, http, key_headers, thread_id):
     body = post_message(thread_id)
 
@@ -600,6 +615,7 @@ async def test_different_idempotency_keys_apply_separately(api, http, key_header
     assert await message_count(api, thread_id) == 2
 
 
+@sqlite_only
 async def test_a_mutation_without_a_key_applies_every_time(api, http, key_headers, thread_id):
     body = post_message(thread_id)
 
