@@ -408,6 +408,7 @@ async def test_a_reviewer_changes_an_artifacts_status_and_it_is_audited(
     )
 
 
+@sqlite_only
 @pytest.mark.parametrize(
     "change",
     [{"content": "v2"}, {"title": "New"}, {"content": "v2", "status": "approved"}],
