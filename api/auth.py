@@ -98,6 +98,7 @@ def parse_authorization(header: str | None) -> str | None:
 # costs one lookup a second, not one per post. Revoking a key, disabling a person, changing a role
 # or signing out publishes "credentials:changed", which empties the cache at once in this process
 # (and, with REDIS_URL, in every worker); AUTH_CACHE_SECONDS bounds the rest (the CLI, say).
+# (Keyed by the credential itself, which this process holds anyway while serving the request.)
 _verified: dict[str, tuple[Caller, float]] = {}
 _MAX_CACHED = 10_000
 
@@ -113,10 +114,10 @@ async def caller_for(credential: str | None) -> Caller | None:
     """The caller a credential stands for, or None if it is unknown, revoked or expired."""
     if not credential:
         return None
-    digest = sha256(credential)
-    cached = _verified.get(digest)
+    cached = _verified.get(credential)
     if cached is not None and cached[1] > time.monotonic():
         return cached[0]
+    digest = sha256(credential)
     if credential.startswith(API_KEY_PREFIX):
         caller = _caller_for_key(digest)
     elif credential.startswith(SESSION_TOKEN_PREFIX):
@@ -127,7 +128,7 @@ async def caller_for(credential: str | None) -> Caller | None:
     if caller is not None and ttl > 0:
         if len(_verified) >= _MAX_CACHED:
             _verified.clear()
-        _verified[digest] = (caller, time.monotonic() + ttl)
+        _verified[credential] = (caller, time.monotonic() + ttl)
     return caller
 
 

@@ -251,29 +251,39 @@ def describe(exc: ValidationError) -> str:
 
 def check_json(value: object, where: str, depth: int = 0) -> None:
     """Refuse what the databases cannot store faithfully: NUL characters (PostgreSQL rejects them),
-    non-finite numbers, and nesting deeper than MAX_JSON_DEPTH."""
+    unpaired surrogates, non-finite numbers, and nesting deeper than MAX_JSON_DEPTH.
+    (Runs on every call: paths are only spelled out for an error.)"""
     if depth > MAX_JSON_DEPTH:
         raise FunctionError(f"{where} is nested too deeply (more than {MAX_JSON_DEPTH} levels)")
-    if isinstance(value, str):
-        if "\x00" in value:
-            raise FunctionError(f"{where} contains a NUL character (\\u0000), which is not allowed")
-        if _SURROGATE.search(value):
-            raise FunctionError(
-                f"{where} contains an unpaired surrogate, which is not valid Unicode"
-            )
-    elif isinstance(value, float):
-        if not math.isfinite(value):
-            raise FunctionError(f"{where} must be a finite number")
-    elif isinstance(value, dict):
+    if isinstance(value, dict):
         for key, item in value.items():
-            if "\x00" in key:
-                raise FunctionError(f"{where} has a key containing a NUL character")
-            if _SURROGATE.search(key):
-                raise FunctionError(f"{where} has a key containing an unpaired surrogate")
-            check_json(item, f"{where}.{key}", depth + 1)
+            problem = _text_problem(key)
+            if problem is not None:
+                raise FunctionError(f"{where} has a key containing {problem}")
+            if isinstance(item, str):
+                problem = _text_problem(item)
+                if problem is not None:
+                    raise FunctionError(f"{where}.{key} contains {problem}")
+            elif isinstance(item, dict | list | float):
+                check_json(item, f"{where}.{key}", depth + 1)
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            check_json(item, f"{where}[{index}]", depth + 1)
+            if isinstance(item, str | dict | list | float):
+                check_json(item, f"{where}[{index}]", depth + 1)
+    elif isinstance(value, str):
+        problem = _text_problem(value)
+        if problem is not None:
+            raise FunctionError(f"{where} contains {problem}")
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise FunctionError(f"{where} must be a finite number")
+
+
+def _text_problem(text: str) -> str | None:
+    if "\x00" in text:
+        return "a NUL character (\\u0000), which is not allowed"
+    if not text.isascii() and _SURROGATE.search(text):
+        return "an unpaired surrogate, which is not valid Unicode"
+    return None
 
 
 def _singular(table: str) -> str:

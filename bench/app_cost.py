@@ -1,0 +1,118 @@
+"""CPU cost of one messages:create inside the application, without any server or network:
+the bare yardstick app, Threadline's API app, and Threadline behind Reflex's own ASGI layers,
+each driven in-process by batches of 50 concurrent requests. Prints microseconds per request.
+
+    .venv/bin/python bench/app_cost.py [--requests 5000]
+
+Server-level figures (bench/ingest.py) add granian's and the kernel's share, which is the same
+for every app; this isolates the part Threadline's code controls.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+async def drive(
+    app, bodies: list[bytes], headers: list[tuple[bytes, bytes]], batch: int = 50
+) -> float:
+    async def one(body: bytes) -> None:
+        sent = False
+
+        async def receive():
+            nonlocal sent
+            if sent:
+                await asyncio.sleep(3600)
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        status = []
+
+        async def send(message):
+            if message["type"] == "http.response.start":
+                status.append(message["status"])
+
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": "/api/mutation",
+            "raw_path": b"/api/mutation",
+            "query_string": b"",
+            "root_path": "",
+            "headers": headers + [(b"content-length", str(len(body)).encode())],
+            "client": ("127.0.0.1", 50000),
+            "server": ("127.0.0.1", 3000),
+        }
+        await app(scope, receive, send)
+        assert status == [200], status
+
+    start = time.process_time()
+    for offset in range(0, len(bodies), batch):
+        await asyncio.gather(*[one(body) for body in bodies[offset : offset + batch]])
+    return (time.process_time() - start) / len(bodies) * 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--requests", type=int, default=5000)
+    options = parser.parse_args()
+    scratch = tempfile.mkdtemp(prefix="threadline-appcost-")
+    os.environ["DATABASE_URL"] = f"sqlite:///{scratch}/cost.db"
+
+    from api import migrations
+    from api.calls import call
+    from api.cli import CLI_CALLER
+    from api.settings import get_settings
+
+    migrations.upgrade(get_settings().sqlalchemy_url)
+
+    async def run() -> None:
+        key = (await call("apiKeys:create", {"name": "cost"}, CLI_CALLER))["key"]
+        threads = [await call("threads:create", {"title": "t"}, CLI_CALLER) for _ in range(200)]
+        content = ("Streaming assistant output, token by token. " * 12)[:500]
+        bodies = [
+            json.dumps(
+                {
+                    "path": "messages:create",
+                    "args": {"threadId": threads[i % 200], "role": "assistant", "content": content},
+                }
+            ).encode()
+            for i in range(options.requests)
+        ]
+        headers = [
+            (b"authorization", f"Bearer {key}".encode()),
+            (b"content-type", b"application/json"),
+        ]
+
+        from api.http import create_api
+        from bench.bare_app import create_app
+
+        apps = {"bare": create_app(), "threadline api": create_api()}
+        for app in apps.values():
+            await drive(app, bodies[:500], headers)  # warm-up
+        figures = {name: await drive(app, bodies, headers) for name, app in apps.items()}
+        for name, micros in figures.items():
+            print(f"{name:<16} {micros:8.1f} µs CPU per request")
+        print(f"threadline api / bare = {figures['threadline api'] / figures['bare']:.2f}x")
+
+    import uvloop  # the loop granian serves with in production
+
+    uvloop.run(run())
+    print("command: .venv/bin/python bench/app_cost.py " + " ".join(sys.argv[1:]))
+
+
+if __name__ == "__main__":
+    main()
