@@ -202,7 +202,12 @@ class ApprovalState(AuthState):
                 rx.toast.error(f"Write a comment to {verb}: the agent needs to know why."),
                 rx.set_focus("decision-comment"),
             ]
-        args: dict[str, Any] = {"approvalRequestId": self.request_id, "decision": decision}
+        # Decide on the request this tab shows: right after moving to another request the
+        # URL changes before the new request has loaded.
+        shown = self.request.get("_id")
+        if self.loading or not shown or shown != self.request_id:
+            return rx.toast.warning("This request is still loading; try again in a moment.")
+        args: dict[str, Any] = {"approvalRequestId": shown, "decision": decision}
         if comment:
             args["comment"] = comment
         if decision == "approved" and self.editing:

@@ -74,7 +74,8 @@ def test_edit_then_approve_sends_the_edited_plan(tabs, console):
 def test_viewer_sees_no_controls_and_a_forged_decision_is_refused(tabs, console):
     from app.pages.approval import ApprovalState
 
-    _, _, request_id = console.plan_thread("Viewer looks")
+    _, artifact_id, request_id = console.plan_thread("Viewer looks")
+    console.mutation("artifacts:update", {"artifactId": artifact_id, "content": "# Plan v2"})
     page = tabs.new_page("viewer")
     # Reflex hands every outgoing event to this (instrumentation) hook just before it goes out
     # on the websocket: the test uses it to rewrite the next event into a decision.
@@ -97,7 +98,9 @@ def test_viewer_sees_no_controls_and_a_forged_decision_is_refused(tabs, console)
         "payload": {"decision": "approved"},
     }
     page.evaluate("forged => { window.__forge = forged; }", forged)
-    page.get_by_role("link", name="Full thread").click()  # any event carries the forgery
+    # Any event carries the forgery: here, picking a version to compare.
+    page.get_by_label("Old version").click()
+    page.get_by_role("option", name="2").click()
 
     expect(
         page.get_by_text("Not allowed: a viewer may not call approvalRequests:resolve")

@@ -92,12 +92,12 @@ def test_keyboard_shortcuts(tabs, console):
 
     page.keyboard.press("Enter")
     expect(page).to_have_url(re.compile(f"/approvals/{first}/?$"))
-    expect(page.get_by_test_id("plan")).to_be_visible()
+    expect(page.get_by_role("heading", name="First in line")).to_be_visible()
 
     # j goes to the next request in the queue.
     page.keyboard.press("j")
     expect(page).to_have_url(re.compile(f"/approvals/{second}/?$"))
-    expect(page.get_by_test_id("decision-panel")).to_be_visible()
+    expect(page.get_by_role("heading", name="Second in line")).to_be_visible()
 
     # Typing "a" in the comment box types; it does not approve.
     comment = page.get_by_test_id("decision-comment")
@@ -119,10 +119,11 @@ def test_keyboard_shortcuts(tabs, console):
     rejected = console.request(second)
     assert (rejected["status"], rejected["comment"]) == ("rejected", "Not this sprint")
 
-    expect(page.get_by_test_id("decision-panel")).to_be_visible()
+    expect(page.get_by_role("heading", name="Third in line")).to_be_visible()
     page.keyboard.press("a")
     expect(page).to_have_url(re.compile(f"/approvals/{first}/?$"))
     assert console.request(third)["status"] == "approved"
+    expect(page.get_by_role("heading", name="First in line")).to_be_visible()
 
     page.keyboard.press("c")
     expect(page.get_by_text("Write a comment to request changes")).to_be_visible()
