@@ -149,12 +149,22 @@ def _caller_for_key(digest: str) -> Caller | None:
 
 
 def _caller_for_session(token: str) -> Caller | None:
+    session = live_session(token)
+    return None if session is None else caller_from_session(session)
+
+
+def live_session(token: str) -> dict[str, Any] | None:
+    """session_for_token, and the session marked as in use (its idle expiry counts from now;
+    written at most once a minute)."""
     session = session_for_token(token)
-    if session is None:
-        return None
-    now = now_ms()
-    if now - session["last_seen_time"] > TOUCH_EVERY_MS:
-        _touch(auth_sessions, session["id"], last_seen_time=now)
+    if session is not None:
+        now = now_ms()
+        if now - session["last_seen_time"] > TOUCH_EVERY_MS:
+            _touch(auth_sessions, session["id"], last_seen_time=now)
+    return session
+
+
+def caller_from_session(session: dict[str, Any]) -> Caller:
     return Caller(
         kind="user",
         id=session["user_id"],

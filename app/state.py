@@ -63,11 +63,9 @@ class AuthState(rx.State):
         token = self.session_token
         if not token or not token.startswith(auth.SESSION_TOKEN_PREFIX):
             return None
-        session = auth.session_for_token(token)
+        session = auth.live_session(token)
         if session is None or session["role"] not in CONSOLE_ROLES:
             return None
-        if now_ms_since(session["last_seen_time"]) > auth.TOUCH_EVERY_MS:
-            auth._touch(auth.auth_sessions, session["id"], last_seen_time=auth.now_ms())
         if (self.person_name, self.person_email, self.person_role) != (
             session["name"],
             session["email"],
@@ -76,9 +74,7 @@ class AuthState(rx.State):
             self.person_name = session["name"]
             self.person_email = session["email"]
             self.person_role = session["role"]
-        return Caller(
-            kind="user", id=session["user_id"], label=session["email"], role=session["role"]
-        )
+        return auth.caller_from_session(session)
 
     async def _call(self, path: str, args: dict[str, Any]) -> Any:
         """call() as the signed-in person; NotSignedIn when the session is gone."""
@@ -126,10 +122,6 @@ class AuthState(rx.State):
 def last_path_segment(path: str) -> str:
     """The id at the end of a page's path (/threads/thr_1 -> thr_1)."""
     return path.rstrip("/").rsplit("/", 1)[-1]
-
-
-def now_ms_since(then: float) -> float:
-    return auth.now_ms() - then
 
 
 def error_toast(exc: Exception) -> rx.event.EventSpec:
