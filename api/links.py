@@ -102,6 +102,12 @@ async def create_setup_link() -> IssuedLink | None:
     return await _writer().submit(run)
 
 
+def admin_exists() -> bool:
+    """True once the first admin exists: /setup then only says setup is done."""
+    with get_engine().connect() as conn:
+        return _admin_exists(conn)
+
+
 def setup_link_is_valid(token: str) -> bool:
     with get_engine().connect() as conn:
         now = next_creation_time()
