@@ -84,6 +84,15 @@ def cmd_reset_link(options: argparse.Namespace) -> None:
     print(get_settings().console_url + created["path"])
 
 
+def cmd_demo_data(options: argparse.Namespace) -> None:
+    from api import demo
+
+    result = demo.generate(options.threads, options.big_thread_messages, options.pending)
+    for name, count in result["counts"].items():
+        print(f"{count:>10,} {name}")
+    print(f"big thread: {result['bigThreadId']}")
+
+
 def cmd_create_api_key(options: argparse.Namespace) -> None:
     created = run_function("apiKeys:create", {"name": options.name})
     print(f"API key {created['apiKeyId']} ({options.name}); it is shown only this once:")
@@ -149,6 +158,14 @@ def build_parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=text)
         sub.add_argument("user", help="email or user id")
         sub.set_defaults(run=runner)
+
+    demo_data = commands.add_parser(
+        "demo-data", help="fill the database with realistic demo agent runs (bulk insert)"
+    )
+    demo_data.add_argument("--threads", type=int, default=1000)
+    demo_data.add_argument("--big-thread-messages", type=int, default=10_000)
+    demo_data.add_argument("--pending", type=int, default=25, help="pending approval requests")
+    demo_data.set_defaults(run=cmd_demo_data)
 
     reset = commands.add_parser(
         "reset-link", help="print a one-time link with which a person sets a new password"

@@ -180,3 +180,36 @@ def test_set_role_disable_and_last_admin_protection(fresh_url):
     assert threadline(fresh_url, "enable", "b@x.io").returncode == 0
     unknown = threadline(fresh_url, "disable", "nobody@x.io")
     assert unknown.returncode == 1 and "no person" in unknown.stderr
+
+
+def test_demo_data_fills_threads_a_long_thread_and_pending_requests(fresh_url):
+    threadline(fresh_url, "migrate")
+    result = threadline(
+        fresh_url, "demo-data", "--threads", "60", "--big-thread-messages", "120", "--pending", "3"
+    )
+    assert result.returncode == 0, result.stderr
+    assert "60 threads" in result.stdout
+    printed_pending = int(
+        next(line for line in result.stdout.splitlines() if "pending approvals" in line).split()[0]
+    )
+    big = result.stdout.strip().splitlines()[-1].split()[-1]
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(fresh_url)
+    with engine.connect() as conn:
+        threads = conn.execute(sa.text("SELECT count(*) FROM threads")).scalar_one()
+        pending = conn.execute(
+            sa.text("SELECT count(*) FROM approval_requests WHERE status = 'pending'")
+        ).scalar_one()
+        orders = (
+            conn.execute(
+                sa.text('SELECT "order" FROM messages WHERE thread_id = :t ORDER BY "order"'),
+                {"t": big},
+            )
+            .scalars()
+            .all()
+        )
+    engine.dispose()
+    assert threads == 61
+    assert pending == printed_pending <= 3
+    assert orders == list(range(120))
