@@ -85,6 +85,7 @@ def time_list_queries(runs: int = 30) -> dict[str, list[float]]:
             "status=archived": {**first, "status": "archived"},
             "userId filter": {**first, "userId": "user_42"},
             "title search": {**first, "search": "billing cron"},
+            "title search, no match (full scan)": {**first, "search": "no such title"},
         }
         timings: dict[str, list[float]] = {}
         for name, args in cases.items():
