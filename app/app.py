@@ -8,7 +8,21 @@ import reflex as rx
 
 from api.events import bus
 from api.http import create_api
-from app.pages import approval, approvals, artifact, artifacts, dashboard, thread, threads
+from app.pages import (
+    account,
+    admin_audit,
+    admin_keys,
+    admin_users,
+    approval,
+    approvals,
+    artifact,
+    artifacts,
+    dashboard,
+    set_password,
+    setup,
+    thread,
+    threads,
+)
 from app.pages.signin import SigninState, signin_page
 from app.state import queue_refresher
 
@@ -24,7 +38,21 @@ app.add_page(
     title="Sign in · Threadline",
     on_load=SigninState.check_already_signed_in,
 )
-for page in (dashboard, approvals, approval, threads, thread, artifacts, artifact):
+for page in (
+    dashboard,
+    approvals,
+    approval,
+    threads,
+    thread,
+    artifacts,
+    artifact,
+    setup,
+    set_password,
+    account,
+    admin_users,
+    admin_keys,
+    admin_audit,
+):
     page.add(app)
 
 # Every committed change to an approval request refreshes the shared queue once and pushes it to

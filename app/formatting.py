@@ -58,3 +58,18 @@ def with_times(doc: dict[str, Any], *fields: str) -> dict[str, Any]:
         row[f"{field}Iso"] = iso(doc.get(field))
         row[f"{field}Text"] = when(doc.get(field))
     return row
+
+
+def device(user_agent: str | None) -> str:
+    """A short "Browser on System" for a user agent ("" → "Unknown device"; HTTP clients as is)."""
+    if not user_agent:
+        return "Unknown device"
+    browsers = [("Edg/", "Edge"), ("Firefox/", "Firefox"), ("Chrome/", "Chrome")]
+    browsers += [("Chromium/", "Chromium"), ("Safari/", "Safari")]
+    systems = [("Android", "Android"), ("iPhone", "iPhone"), ("iPad", "iPad")]
+    systems += [("Windows", "Windows"), ("Mac OS X", "macOS"), ("Linux", "Linux")]
+    browser = next((name for mark, name in browsers if mark in user_agent), "")
+    system = next((name for mark, name in systems if mark in user_agent), "")
+    if browser and system:
+        return f"{browser} on {system}"
+    return browser or system or user_agent[:60]

@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 # The console is for staff; end users (role "user") use the chat app built on the API.
 CONSOLE_ROLES = frozenset({"admin", "reviewer", "viewer"})
 DECIDER_ROLES = frozenset({"admin", "reviewer"})
+ADMIN_ROLE = "admin"
 SESSION_COOKIE = "threadline_session"
 SHARED_QUEUE_TOKEN = "approvals-inbox"  # no underscores: Reflex's link tokens forbid them
 QUEUE_LIMIT = 500
@@ -34,6 +35,10 @@ QUEUE_READER = Caller(kind="user", id="console-queue", label="console queue", ro
 
 class NotSignedIn(Exception):
     """The token no longer stands for a signed-in staff member."""
+
+
+class AdminOnly(Exception):
+    """Signed in, but not an admin: admin pages show "not allowed"."""
 
 
 def signin_redirect(back_to: str = "") -> rx.event.EventSpec:
@@ -83,6 +88,16 @@ class AuthState(rx.State):
             raise NotSignedIn
         return await call(path, args, caller)
 
+    async def _admin_call(self, path: str, args: dict[str, Any]) -> Any:
+        """_call for admin pages: the role is checked here (from the database, never from the
+        event) and again by call()."""
+        caller = self._caller()
+        if caller is None:
+            raise NotSignedIn
+        if caller.role != ADMIN_ROLE:
+            raise AdminOnly
+        return await call(path, args, caller)
+
     def _to_signin(self) -> rx.event.EventSpec:
         """To /signin, and back to this page after signing in."""
         return signin_redirect(self.router.url.path)
@@ -95,6 +110,11 @@ class AuthState(rx.State):
     @rx.var
     def may_set_artifact_status(self) -> bool:
         return self.person_role in DECIDER_ROLES
+
+    @rx.var
+    def is_admin(self) -> bool:
+        """For showing the admin navigation only; call() refuses non-admins anyway."""
+        return self.person_role == ADMIN_ROLE
 
     @rx.event
     async def require_signed_in(self):
@@ -117,6 +137,14 @@ class AuthState(rx.State):
         if queue._linked_to:
             events = list(await queue._unlink() or [])
         return [*events, signin_redirect()]
+
+
+def passwords_differ(form_data: dict) -> str:
+    """The handler-side check of a password + repeat form ("" when fine). The length rule
+    (8–72 bytes) is the server's, with its own message."""
+    if str(form_data.get("password", "")) != str(form_data.get("repeat", "")):
+        return "The two passwords are not the same."
+    return ""
 
 
 def last_path_segment(path: str) -> str:

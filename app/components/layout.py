@@ -12,6 +12,13 @@ NAV = [
     ("Approvals", "/approvals", "inbox"),
     ("Threads", "/threads", "messages-square"),
     ("Artifacts", "/artifacts", "file-text"),
+    ("Account", "/account", "circle-user"),
+]
+# Shown to admins only (UX: call() refuses anyone else on these pages' functions).
+ADMIN_NAV = [
+    ("Users", "/admin/users", "users"),
+    ("Keys", "/admin/keys", "key-round"),
+    ("Audit", "/admin/audit", "scroll-text"),
 ]
 
 SHORTCUTS = [
@@ -103,7 +110,21 @@ def top_bar() -> rx.Component:
             color="inherit",
         ),
         rx.flex(
-            *[_nav_link(*item) for item in NAV], spacing="4", align="center", class_name="nav-links"
+            *[_nav_link(*item) for item in NAV],
+            rx.cond(
+                AuthState.is_admin,
+                rx.flex(
+                    rx.text("Admin", size="1", color_scheme="gray", weight="medium"),
+                    *[_nav_link(*item) for item in ADMIN_NAV],
+                    spacing="3",
+                    align="center",
+                    class_name="nav-admin",
+                    data_testid="nav-admin",
+                ),
+            ),
+            spacing="4",
+            align="center",
+            class_name="nav-links",
         ),
         rx.spacer(),
         rx.flex(
@@ -136,6 +157,33 @@ def top_bar() -> rx.Component:
         spacing="4",
         align="center",
         wrap="wrap",
+    )
+
+
+def public_card(*children: rx.Component, subtitle: str = "") -> rx.Component:
+    """The frame of the pages used before signing in (/setup, /set-password)."""
+    return rx.center(
+        rx.card(
+            rx.vstack(
+                rx.flex(
+                    rx.icon("waypoints", size=24),
+                    rx.heading("Threadline", size="6"),
+                    rx.spacer(),
+                    rx.color_mode.button(variant="ghost", size="1"),
+                    spacing="2",
+                    align="center",
+                    width="100%",
+                ),
+                rx.text(subtitle, color_scheme="gray", size="2") if subtitle else rx.fragment(),
+                *children,
+                spacing="4",
+                width="100%",
+            ),
+            width="100%",
+            max_width="440px",
+            size="4",
+        ),
+        class_name="public-page",
     )
 
 

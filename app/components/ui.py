@@ -107,3 +107,158 @@ def choice(
     if test_id is not None:
         trigger = rx.select.trigger(aria_label=label, title=label, data_testid=test_id)
     return rx.select.root(trigger, content, value=value, on_change=on_change, **props)
+
+
+def not_allowed() -> rx.Component:
+    """What a signed-in non-admin sees on an admin page (the server refuses them anyway)."""
+    return rx.box(
+        empty_state(
+            "Not allowed",
+            "Only admins manage people, API keys and the audit log. Ask an admin if you need this.",
+            icon="shield-x",
+        ),
+        data_testid="not-allowed",
+    )
+
+
+def admin_only(denied: rx.Var, is_admin: rx.Var, content: rx.Component) -> rx.Component:
+    """An admin page's body: "not allowed" once its load found a non-admin, a spinner until the
+    role is known. Only UX: the page's handlers and call() check the role themselves."""
+    return rx.cond(denied, not_allowed(), rx.cond(is_admin, content, loading_block()))
+
+
+def copy_button(value: rx.Var | str, label: str = "Copy", test_id: str = "copy") -> rx.Component:
+    return rx.button(
+        rx.icon("copy", size=14),
+        label,
+        type="button",
+        variant="soft",
+        on_click=[rx.set_clipboard(value), rx.toast.success("Copied")],
+        data_testid=test_id,
+    )
+
+
+def shown_once(
+    title: str,
+    value: rx.Var,
+    note: rx.Var | str,
+    on_dismiss,
+    test_id: str,
+) -> rx.Component:
+    """A secret (API key, one-time link) shown this once, with a copy button and a warning."""
+    return rx.callout.root(
+        rx.callout.icon(rx.icon("key-round")),
+        rx.vstack(
+            rx.text(title, weight="bold", size="2"),
+            rx.text(note, size="2"),
+            rx.code(
+                value,
+                class_name="secret-value",
+                variant="outline",
+                size="2",
+                data_testid=test_id,
+            ),
+            rx.flex(
+                copy_button(value, test_id=f"{test_id}-copy"),
+                rx.button(
+                    "Done, hide it",
+                    type="button",
+                    variant="ghost",
+                    on_click=on_dismiss,
+                    data_testid=f"{test_id}-dismiss",
+                ),
+                spacing="2",
+                wrap="wrap",
+            ),
+            spacing="2",
+            width="100%",
+            min_width="0",
+        ),
+        color_scheme="amber",
+        width="100%",
+        margin_bottom="1em",
+        role="status",
+    )
+
+
+def confirm_dialog(
+    open_: rx.Var,
+    title: str | rx.Var,
+    description: rx.Component | rx.Var | str,
+    confirm_label: str,
+    on_confirm,
+    on_cancel,
+    test_id: str,
+) -> rx.Component:
+    """A controlled confirmation (Radix alert dialog; never the browser's confirm())."""
+    return rx.alert_dialog.root(
+        rx.alert_dialog.content(
+            rx.alert_dialog.title(title),
+            rx.alert_dialog.description(description, size="2"),
+            rx.flex(
+                rx.alert_dialog.cancel(
+                    rx.button("Cancel", variant="soft", color_scheme="gray", on_click=on_cancel)
+                ),
+                rx.alert_dialog.action(
+                    rx.button(
+                        confirm_label,
+                        color_scheme="red",
+                        on_click=on_confirm,
+                        data_testid=f"{test_id}-confirm",
+                    )
+                ),
+                spacing="3",
+                justify="end",
+                margin_top="1em",
+            ),
+            max_width="440px",
+            data_testid=test_id,
+        ),
+        open=open_,
+    )
+
+
+def labelled_input(label: str, name: str, **props) -> rx.Component:
+    return rx.vstack(
+        rx.text(label, as_="label", size="2", weight="medium", html_for=name),
+        rx.input(id=name, name=name, width="100%", size="3", **props),
+        spacing="1",
+        width="100%",
+    )
+
+
+def new_password_fields(label: str = "New password") -> list[rx.Component]:
+    """Password + repeat. The browser checks the minimum; the server checks 8–72 bytes."""
+    return [
+        labelled_input(
+            label,
+            "password",
+            type="password",
+            auto_complete="new-password",
+            required=True,
+            min_length=8,
+        ),
+        labelled_input(
+            "Repeat the password",
+            "repeat",
+            type="password",
+            auto_complete="new-password",
+            required=True,
+            min_length=8,
+        ),
+        rx.text("At least 8 characters, at most 72 bytes.", size="1", color_scheme="gray"),
+    ]
+
+
+def form_error(message: rx.Var, test_id: str) -> rx.Component:
+    return rx.cond(
+        message != "",
+        rx.callout(
+            message,
+            icon="triangle-alert",
+            color_scheme="red",
+            width="100%",
+            role="alert",
+            data_testid=test_id,
+        ),
+    )

@@ -1,0 +1,310 @@
+"""/admin/audit (admins): the append-only audit log, newest first, filtered by actor, action,
+target and time range (UTC), keyset-paged. Details are shown as JSON text, never as HTML."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import reflex as rx
+
+from api.errors import FunctionError, Unavailable
+from app.components.layout import page_frame, signed_in_page
+from app.components.ui import (
+    admin_only,
+    choice,
+    empty_state,
+    json_block,
+    loading_block,
+    page_header,
+    relative_time,
+)
+from app.formatting import pretty_json, with_times
+from app.state import AdminOnly, AuthState, NotSignedIn, error_toast
+
+PAGE_SIZE = 50
+ANY_ACTION = "any action"
+ACTIONS = [
+    "signin.success",
+    "signin.failure",
+    "signout",
+    "setup.complete",
+    "user.create",
+    "user.role",
+    "user.disable",
+    "user.enable",
+    "user.password",
+    "user.password_link",
+    "user.reset_password",
+    "user.set_password",
+    "session.revoke",
+    "session.revoke_others",
+    "apikey.create",
+    "apikey.revoke",
+    "approval.decide",
+    "artifact.status",
+]
+TIME_FORMAT = "%Y-%m-%dT%H:%M"  # what <input type="datetime-local"> sends
+
+
+def utc_ms(value: str) -> float | None:
+    """A datetime-local value read as UTC, in ms; None if empty or malformed."""
+    try:
+        return (
+            datetime.strptime(value.strip()[:16], TIME_FORMAT).replace(tzinfo=UTC).timestamp()
+            * 1000
+        )
+    except ValueError:
+        return None
+
+
+class AdminAuditState(AuthState):
+    entries: list[dict[str, Any]] = []
+    cursor: str = ""
+    done: bool = True
+    loading: bool = False
+    denied: bool = False
+    actor: str = ""
+    action: str = ANY_ACTION
+    target: str = ""
+    since: str = ""
+    until: str = ""
+    form_key: int = 0
+
+    @rx.var
+    def filtered(self) -> bool:
+        return bool(
+            self.actor or self.target or self.since or self.until or self.action != ANY_ACTION
+        )
+
+    @rx.event
+    async def load(self):
+        self.entries, self.cursor = [], ""
+        async for event in self._fetch():
+            yield event
+
+    @rx.event
+    async def more(self):
+        async for event in self._fetch():
+            yield event
+
+    @rx.event
+    def apply_filters(self, form_data: dict):
+        self.actor = str(form_data.get("actor", "")).strip()[:200]
+        self.target = str(form_data.get("target", "")).strip()[:200]
+        self.since = str(form_data.get("since", "")).strip()[:16]
+        self.until = str(form_data.get("until", "")).strip()[:16]
+        return AdminAuditState.load
+
+    @rx.event
+    def set_action(self, value: str):
+        self.action = value if value in ACTIONS else ANY_ACTION
+        return AdminAuditState.load
+
+    @rx.event
+    def clear_filters(self):
+        self.actor = self.target = self.since = self.until = ""
+        self.action = ANY_ACTION
+        self.form_key += 1
+        return AdminAuditState.load
+
+    async def _fetch(self):
+        self.loading = True
+        yield
+        args: dict[str, Any] = {
+            "paginationOpts": {"numItems": PAGE_SIZE, "cursor": self.cursor or None}
+        }
+        if self.actor:
+            args["actor"] = self.actor
+        if self.action in ACTIONS:
+            args["action"] = self.action
+        if self.target:
+            args["target"] = self.target
+        if (since := utc_ms(self.since)) is not None:
+            args["since"] = since
+        if (until := utc_ms(self.until)) is not None:
+            args["until"] = until + 60_000  # the whole minute chosen
+        try:
+            result = await self._admin_call("auditLog:list", args)
+        except NotSignedIn:
+            yield self._to_signin()
+            return
+        except AdminOnly:
+            self.denied = True
+            return
+        except (FunctionError, Unavailable) as exc:
+            yield error_toast(exc)
+            return
+        finally:
+            self.loading = False
+        self.denied = False
+        self.entries = self.entries + [
+            {
+                **with_times(entry),
+                "actorLabel": entry.get("actorLabel") or entry["actor"],
+                "target": entry.get("target") or "",
+                "detailsText": pretty_json(entry.get("details")),
+            }
+            for entry in result["page"]
+        ]
+        self.cursor = result["continueCursor"]
+        self.done = result["isDone"]
+
+
+def _entry(entry: rx.Var) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(
+            rx.vstack(
+                rx.text(entry["createdText"], size="1", white_space="nowrap"),
+                rx.text(relative_time(entry["createdIso"].to(str)), size="1", color_scheme="gray"),
+                spacing="0",
+            )
+        ),
+        rx.table.cell(
+            rx.text(entry["actorLabel"], size="2", title=entry["actor"], class_name="clamp-2")
+        ),
+        rx.table.cell(rx.badge(entry["action"], variant="soft", data_testid="audit-action")),
+        rx.table.cell(rx.text(entry["target"], size="1", class_name="mono clamp-2")),
+        rx.table.cell(
+            rx.cond(
+                entry["detailsText"].to(str) != "",
+                json_block(entry["detailsText"].to(str)),
+            ),
+            min_width="14em",
+        ),
+        data_testid="audit-entry",
+        data_action=entry["action"],
+    )
+
+
+def _filters() -> rx.Component:
+    return rx.form(
+        rx.flex(
+            rx.input(
+                name="actor",
+                placeholder="Actor (email or ref)",
+                default_value=AdminAuditState.actor,
+                width="14em",
+                max_width="100%",
+                aria_label="Actor",
+            ),
+            choice(
+                [ANY_ACTION, *ACTIONS],
+                AdminAuditState.action,
+                AdminAuditState.set_action,
+                "Action",
+                test_id="action-filter",
+            ),
+            rx.input(
+                name="target",
+                placeholder="Target (id or email)",
+                default_value=AdminAuditState.target,
+                width="14em",
+                max_width="100%",
+                aria_label="Target",
+            ),
+            rx.flex(
+                rx.text("From", size="1", color_scheme="gray"),
+                rx.input(
+                    name="since",
+                    type="datetime-local",
+                    default_value=AdminAuditState.since,
+                    aria_label="From (UTC)",
+                ),
+                rx.text("to", size="1", color_scheme="gray"),
+                rx.input(
+                    name="until",
+                    type="datetime-local",
+                    default_value=AdminAuditState.until,
+                    aria_label="Until (UTC)",
+                ),
+                rx.text("UTC", size="1", color_scheme="gray"),
+                spacing="2",
+                align="center",
+                wrap="wrap",
+            ),
+            rx.button(rx.icon("filter", size=14), "Filter", type="submit", variant="soft"),
+            rx.cond(
+                AdminAuditState.filtered,
+                rx.button(
+                    "Clear", type="button", variant="ghost", on_click=AdminAuditState.clear_filters
+                ),
+            ),
+            spacing="2",
+            wrap="wrap",
+            align="center",
+        ),
+        on_submit=AdminAuditState.apply_filters,
+        key=AdminAuditState.form_key,
+        width="100%",
+        margin_bottom="1em",
+    )
+
+
+def _content() -> rx.Component:
+    table = rx.box(
+        rx.table.root(
+            rx.table.header(
+                rx.table.row(
+                    *[
+                        rx.table.column_header_cell(name)
+                        for name in ("Time", "Actor", "Action", "Target", "Details")
+                    ]
+                )
+            ),
+            rx.table.body(rx.foreach(AdminAuditState.entries, _entry)),
+            width="100%",
+            variant="surface",
+        ),
+        class_name="data-table",
+        data_testid="audit-table",
+    )
+    return rx.fragment(
+        page_header(
+            "Audit log",
+            subtitle="Who did what, newest first. Entries are never changed or deleted.",
+        ),
+        _filters(),
+        rx.cond(
+            AdminAuditState.entries.length() > 0,
+            table,
+            rx.cond(
+                AdminAuditState.loading,
+                loading_block(),
+                rx.cond(
+                    AdminAuditState.filtered,
+                    empty_state(
+                        "No entry matches", "Loosen the filters or clear them.", "search-x"
+                    ),
+                    empty_state(
+                        "No entries yet", "Sign-ins and admin actions appear here.", "scroll-text"
+                    ),
+                ),
+            ),
+        ),
+        rx.cond(
+            ~AdminAuditState.done,
+            rx.center(
+                rx.button(
+                    "Load more",
+                    on_click=AdminAuditState.more,
+                    loading=AdminAuditState.loading,
+                    variant="soft",
+                ),
+                padding="1em",
+            ),
+        ),
+    )
+
+
+def admin_audit_page() -> rx.Component:
+    return page_frame(admin_only(AdminAuditState.denied, AdminAuditState.is_admin, _content()))
+
+
+def add(app: rx.App) -> None:
+    app.add_page(
+        admin_audit_page,
+        route="/admin/audit",
+        title="Audit log · Threadline",
+        on_load=signed_in_page(AdminAuditState.load),
+    )

@@ -1,0 +1,264 @@
+"""/admin/keys (admins): API keys for agent backends. A new key is shown once, in this tab,
+until dismissed (only its hash is stored); revoking one takes effect at once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import reflex as rx
+
+from api.errors import FunctionError, Unavailable
+from app.components.layout import page_frame, signed_in_page
+from app.components.ui import (
+    admin_only,
+    confirm_dialog,
+    empty_state,
+    loading_block,
+    page_header,
+    shown_once,
+)
+from app.formatting import when, with_times
+from app.state import AdminOnly, AuthState, NotSignedIn, error_toast
+
+# Enough to name every creator on a team's instance; unknown refs are shown as they are.
+CREATOR_LOOKUP_LIMIT = 1000
+
+
+class AdminKeysState(AuthState):
+    keys: list[dict[str, Any]] = []
+    loading: bool = False
+    denied: bool = False
+    creating: bool = False
+    form_key: int = 0
+    new_key: str = ""
+    new_key_name: str = ""
+
+    confirm_open: bool = False
+    confirm_key_id: str = ""
+    confirm_name: str = ""
+
+    @rx.event
+    async def load(self):
+        self.loading = True
+        yield
+        try:
+            keys = await self._admin_call("apiKeys:list", {})
+            people = await self._admin_call(
+                "users:list", {"paginationOpts": {"numItems": CREATOR_LOOKUP_LIMIT, "cursor": None}}
+            )
+        except NotSignedIn:
+            yield self._to_signin()
+            return
+        except AdminOnly:
+            self.denied = True
+            return
+        except (FunctionError, Unavailable) as exc:
+            yield error_toast(exc)
+            return
+        finally:
+            self.loading = False
+        self.denied = False
+        emails = {f"user:{person['_id']}": person["email"] for person in people["page"]}
+        self.keys = [
+            {
+                **with_times(key),
+                "creator": emails.get(key.get("createdBy") or "", key.get("createdBy") or ""),
+                "lastUsedText": when(key.get("lastUsedTime")) or "never",
+                "revoked": key.get("revokedTime") is not None,
+                "revokedText": when(key.get("revokedTime")),
+            }
+            for key in keys
+        ]
+
+    @rx.event
+    async def create(self, form_data: dict):
+        name = str(form_data.get("name", "")).strip()
+        if not name:
+            yield rx.toast.error("Give the key a name (which backend uses it).")
+            return
+        self.creating = True
+        yield
+        try:
+            created = await self._admin_call("apiKeys:create", {"name": name})
+        except NotSignedIn:
+            yield self._to_signin()
+            return
+        except AdminOnly:
+            self.denied = True
+            return
+        except (FunctionError, Unavailable) as exc:
+            yield error_toast(exc)
+            return
+        finally:
+            self.creating = False
+        self.new_key, self.new_key_name = created["key"], name
+        self.form_key += 1
+        yield AdminKeysState.load
+
+    @rx.event
+    def dismiss_key(self):
+        self.new_key, self.new_key_name = "", ""
+
+    @rx.event
+    def ask_revoke(self, key_id: str, name: str):
+        self.confirm_key_id, self.confirm_name, self.confirm_open = key_id, name, True
+
+    @rx.event
+    def cancel_revoke(self):
+        self.confirm_open = False
+
+    @rx.event
+    async def revoke(self):
+        self.confirm_open = False
+        try:
+            await self._admin_call("apiKeys:revoke", {"apiKeyId": self.confirm_key_id})
+        except NotSignedIn:
+            yield self._to_signin()
+            return
+        except AdminOnly:
+            self.denied = True
+            return
+        except (FunctionError, Unavailable) as exc:
+            yield error_toast(exc)
+            return
+        yield rx.toast.success(f"Revoked {self.confirm_name}; it no longer works.")
+        yield AdminKeysState.load
+
+
+def _row(key: rx.Var) -> rx.Component:
+    revoked = key["revoked"].to(bool)
+    return rx.table.row(
+        rx.table.cell(rx.text(key["name"], weight="medium", size="2")),
+        rx.table.cell(rx.code(key["prefix"].to(str) + "…", variant="ghost")),
+        rx.table.cell(rx.text(key["creator"], size="2")),
+        rx.table.cell(rx.text(key["createdText"], size="1")),
+        rx.table.cell(rx.text(key["lastUsedText"], size="1")),
+        rx.table.cell(
+            rx.cond(
+                revoked,
+                rx.badge("revoked", color_scheme="red", variant="soft", title=key["revokedText"]),
+                rx.badge("active", color_scheme="green", variant="soft"),
+            ),
+            data_testid="key-status",
+        ),
+        rx.table.cell(
+            rx.cond(
+                revoked,
+                rx.text(key["revokedText"], size="1", color_scheme="gray"),
+                rx.button(
+                    "Revoke",
+                    size="1",
+                    variant="soft",
+                    color_scheme="red",
+                    on_click=AdminKeysState.ask_revoke(key["_id"].to(str), key["name"].to(str)),
+                    data_testid="revoke",
+                ),
+            )
+        ),
+        data_testid="key-row",
+        data_prefix=key["prefix"],
+    )
+
+
+def _content() -> rx.Component:
+    create = rx.form(
+        rx.flex(
+            rx.input(
+                name="name",
+                placeholder="Key name, e.g. planner backend",
+                required=True,
+                max_length=200,
+                width="20em",
+                max_width="100%",
+                aria_label="Key name",
+            ),
+            rx.button(
+                rx.icon("plus", size=14),
+                "Create key",
+                type="submit",
+                loading=AdminKeysState.creating,
+            ),
+            spacing="2",
+            wrap="wrap",
+            align="center",
+        ),
+        on_submit=AdminKeysState.create,
+        key=AdminKeysState.form_key,
+        width="100%",
+        margin_bottom="1em",
+        data_testid="create-key",
+    )
+    table = rx.box(
+        rx.table.root(
+            rx.table.header(
+                rx.table.row(
+                    *[
+                        rx.table.column_header_cell(name)
+                        for name in (
+                            "Name",
+                            "Prefix",
+                            "Created by",
+                            "Created",
+                            "Last used",
+                            "Status",
+                            "",
+                        )
+                    ]
+                )
+            ),
+            rx.table.body(rx.foreach(AdminKeysState.keys, _row)),
+            width="100%",
+            variant="surface",
+        ),
+        class_name="data-table",
+        data_testid="keys-table",
+    )
+    return rx.fragment(
+        page_header(
+            "API keys",
+            subtitle="Agent backends send one as Authorization: Bearer <key>.",
+        ),
+        rx.cond(
+            AdminKeysState.new_key != "",
+            shown_once(
+                "Copy the new key now: it will not be shown again",
+                AdminKeysState.new_key,
+                "Key “" + AdminKeysState.new_key_name + "”. Only its hash is stored; if it is "
+                "lost, create another and revoke this one.",
+                AdminKeysState.dismiss_key,
+                "new-key",
+            ),
+        ),
+        create,
+        rx.cond(
+            AdminKeysState.keys.length() > 0,
+            table,
+            rx.cond(
+                AdminKeysState.loading,
+                loading_block(),
+                empty_state("No API keys yet", "Create one for each backend.", "key-round"),
+            ),
+        ),
+        confirm_dialog(
+            AdminKeysState.confirm_open,
+            "Revoke " + AdminKeysState.confirm_name + "?",
+            "Requests with this key are refused from now on. This cannot be undone.",
+            "Revoke",
+            AdminKeysState.revoke,
+            AdminKeysState.cancel_revoke,
+            "confirm-revoke",
+        ),
+    )
+
+
+def admin_keys_page() -> rx.Component:
+    return page_frame(admin_only(AdminKeysState.denied, AdminKeysState.is_admin, _content()))
+
+
+def add(app: rx.App) -> None:
+    app.add_page(
+        admin_keys_page,
+        route="/admin/keys",
+        title="API keys · Threadline",
+        on_load=signed_in_page(AdminKeysState.load),
+    )

@@ -1,0 +1,520 @@
+"""/admin/users (admins): people, searchable and filtered by role and status, keyset-paged;
+create a person (with an initial password or a one-time link), change a role, disable or
+re-enable (nothing is deleted), and make a password-reset link.
+
+One-time links are shown once, in this tab only, until dismissed. The server enforces the rules
+(last active admin, password policy, admins only); its refusals come back as toasts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import reflex as rx
+
+from api.errors import FunctionError, Unavailable
+from app.components.layout import page_frame, signed_in_page
+from app.components.ui import (
+    admin_only,
+    choice,
+    confirm_dialog,
+    empty_state,
+    form_error,
+    labelled_input,
+    loading_block,
+    page_header,
+    shown_once,
+)
+from app.formatting import when, with_times
+from app.state import AdminOnly, AuthState, NotSignedIn, error_toast
+
+PAGE_SIZE = 50
+ROLES = ["admin", "reviewer", "viewer", "user"]
+ROLE_FILTERS = ["any role", *ROLES]
+STATUS_FILTERS = ["active and disabled", "active", "disabled"]
+CREATE_MODES = ["link", "password"]
+
+
+class AdminUsersState(AuthState):
+    rows: list[dict[str, Any]] = []
+    cursor: str = ""
+    done: bool = True
+    loading: bool = False
+    denied: bool = False
+    search: str = ""
+    role_filter: str = "any role"
+    status_filter: str = "active and disabled"
+    form_key: int = 0
+
+    create_open: bool = False
+    create_mode: str = "link"
+    create_error: str = ""
+    creating: bool = False
+
+    # The one-time link last made in this tab (shown once, until dismissed).
+    link_url: str = ""
+    link_note: str = ""
+
+    # The disable / re-enable waiting for confirmation.
+    confirm_open: bool = False
+    confirm_user_id: str = ""
+    confirm_name: str = ""
+    confirm_disable: bool = True
+
+    @rx.var
+    def filtered(self) -> bool:
+        return bool(
+            self.search
+            or self.role_filter != ROLE_FILTERS[0]
+            or self.status_filter != STATUS_FILTERS[0]
+        )
+
+    @rx.event
+    async def load(self):
+        self.rows, self.cursor = [], ""
+        async for event in self._fetch():
+            yield event
+
+    @rx.event
+    async def more(self):
+        async for event in self._fetch():
+            yield event
+
+    @rx.event
+    def apply_search(self, form_data: dict):
+        self.search = str(form_data.get("search", "")).strip()[:200]
+        return AdminUsersState.load
+
+    @rx.event
+    def set_role_filter(self, value: str):
+        self.role_filter = value if value in ROLE_FILTERS else ROLE_FILTERS[0]
+        return AdminUsersState.load
+
+    @rx.event
+    def set_status_filter(self, value: str):
+        self.status_filter = value if value in STATUS_FILTERS else STATUS_FILTERS[0]
+        return AdminUsersState.load
+
+    @rx.event
+    def clear_filters(self):
+        self.search, self.role_filter, self.status_filter = "", ROLE_FILTERS[0], STATUS_FILTERS[0]
+        self.form_key += 1
+        return AdminUsersState.load
+
+    async def _fetch(self):
+        self.loading = True
+        yield
+        args: dict[str, Any] = {
+            "paginationOpts": {"numItems": PAGE_SIZE, "cursor": self.cursor or None}
+        }
+        if self.search:
+            args["search"] = self.search
+        if self.role_filter in ROLES:
+            args["role"] = self.role_filter
+        if self.status_filter != STATUS_FILTERS[0]:
+            args["disabled"] = self.status_filter == "disabled"
+        try:
+            result = await self._admin_call("users:list", args)
+        except NotSignedIn:
+            yield self._to_signin()
+            return
+        except AdminOnly:
+            self.denied = True
+            return
+        except (FunctionError, Unavailable) as exc:
+            yield error_toast(exc)
+            return
+        finally:
+            self.loading = False
+        self.denied = False
+        self.rows = self.rows + [with_times(doc) for doc in result["page"]]
+        self.cursor = result["continueCursor"]
+        self.done = result["isDone"]
+
+    async def _run(self, path: str, args: dict[str, Any]):
+        """An admin mutation; yields (event, None) on failure or (None, result) on success."""
+        try:
+            return None, await self._admin_call(path, args)
+        except NotSignedIn:
+            return self._to_signin(), None
+        except AdminOnly:
+            self.denied = True
+            return rx.toast.error("Only admins manage people."), None
+        except (FunctionError, Unavailable) as exc:
+            return error_toast(exc), None
+
+    def _show_link(self, issued: dict[str, Any], name: str) -> None:
+        self.link_url = self.router.url.origin + issued["path"]
+        kind = "password reset" if issued["purpose"] == "reset_password" else "set-password"
+        self.link_note = (
+            f"One-time {kind} link for {name}. Send it to them privately; it works once, until "
+            f"{when(issued['expiresTime'])} (24 hours), and is not shown again."
+        )
+
+    # ---- create ----------------------------------------------------------------------------
+
+    @rx.event
+    def open_create(self):
+        self.create_open, self.create_error, self.create_mode = True, "", "link"
+
+    @rx.event
+    def set_create_open(self, value: bool):
+        self.create_open = bool(value)
+
+    @rx.event
+    def set_create_mode(self, value: str):
+        self.create_mode = value if value in CREATE_MODES else "link"
+
+    @rx.event
+    async def create(self, form_data: dict):
+        self.create_error = ""
+        role = str(form_data.get("role", "reviewer"))
+        args: dict[str, Any] = {
+            "email": str(form_data.get("email", "")).strip(),
+            "name": str(form_data.get("name", "")).strip(),
+            "role": role if role in ROLES else "reviewer",
+        }
+        if self.create_mode == "password":
+            args["password"] = str(form_data.get("password", ""))
+        self.creating = True
+        yield
+        try:
+            user_id = await self._admin_call("users:create", args)
+            issued = None
+            if self.create_mode == "link":
+                issued = await self._admin_call("users:passwordLink", {"userId": user_id})
+        except NotSignedIn:
+            yield self._to_signin()
+            return
+        except AdminOnly:
+            self.denied, self.create_open = True, False
+            return
+        except (FunctionError, Unavailable) as exc:
+            self.create_error = str(exc) or exc.__class__.__name__
+            return
+        finally:
+            self.creating = False
+        self.create_open = False
+        if issued is not None:
+            self._show_link(issued, args["name"])
+        yield rx.toast.success(f"Added {args['email']}.")
+        yield AdminUsersState.load
+
+    # ---- change role, disable, links --------------------------------------------------------
+
+    @rx.event
+    async def set_role(self, user_id: str, role: str):
+        if role not in ROLES:
+            return
+        failure, _ = await self._run("users:setRole", {"userId": user_id, "role": role})
+        if failure is not None:
+            yield failure
+            return
+        yield rx.toast.success(f"Role changed to {role}.")
+        yield AdminUsersState.load
+
+    @rx.event
+    def ask_disabled(self, user_id: str, name: str, disable: bool):
+        self.confirm_user_id, self.confirm_name = user_id, name
+        self.confirm_disable, self.confirm_open = bool(disable), True
+
+    @rx.event
+    def cancel_disabled(self):
+        self.confirm_open = False
+
+    @rx.event
+    async def apply_disabled(self):
+        self.confirm_open = False
+        failure, _ = await self._run(
+            "users:setDisabled",
+            {"userId": self.confirm_user_id, "disabled": self.confirm_disable},
+        )
+        if failure is not None:
+            yield failure
+            return
+        done = "Disabled (and signed out)" if self.confirm_disable else "Re-enabled"
+        yield rx.toast.success(f"{done}: {self.confirm_name}.")
+        yield AdminUsersState.load
+
+    @rx.event
+    async def password_link(self, user_id: str, name: str):
+        failure, issued = await self._run("users:passwordLink", {"userId": user_id})
+        if failure is not None:
+            yield failure
+            return
+        self._show_link(issued, name)
+
+    @rx.event
+    def dismiss_link(self):
+        self.link_url, self.link_note = "", ""
+
+
+def _row(row: rx.Var) -> rx.Component:
+    user_id = row["_id"].to(str)
+    name = row["name"].to(str)
+    disabled = row["disabled"].to(bool)
+    return rx.table.row(
+        rx.table.cell(rx.text(name, weight="medium", size="2")),
+        rx.table.cell(rx.text(row["email"], size="2")),
+        rx.table.cell(
+            choice(
+                ROLES,
+                row["role"].to(str),
+                lambda role: AdminUsersState.set_role(user_id, role),
+                "Role",
+                test_id="role-select",
+                size="1",
+            )
+        ),
+        rx.table.cell(
+            rx.cond(
+                disabled,
+                rx.badge("disabled", color_scheme="gray", variant="soft"),
+                rx.badge("active", color_scheme="green", variant="soft"),
+            )
+        ),
+        rx.table.cell(rx.text(row["createdText"], size="1", color_scheme="gray")),
+        rx.table.cell(
+            rx.flex(
+                rx.cond(
+                    disabled,
+                    rx.button(
+                        "Re-enable",
+                        size="1",
+                        variant="soft",
+                        on_click=AdminUsersState.ask_disabled(user_id, name, False),
+                        data_testid="enable",
+                    ),
+                    rx.fragment(
+                        rx.button(
+                            rx.icon("link", size=12),
+                            "Password link",
+                            size="1",
+                            variant="soft",
+                            on_click=AdminUsersState.password_link(user_id, name),
+                            data_testid="password-link",
+                        ),
+                        rx.button(
+                            "Disable",
+                            size="1",
+                            variant="soft",
+                            color_scheme="red",
+                            on_click=AdminUsersState.ask_disabled(user_id, name, True),
+                            data_testid="disable",
+                        ),
+                    ),
+                ),
+                spacing="2",
+                wrap="wrap",
+            )
+        ),
+        data_testid="user-row",
+        data_email=row["email"],
+    )
+
+
+def _create_dialog() -> rx.Component:
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title("Add a person"),
+            rx.form(
+                rx.vstack(
+                    labelled_input("Email", "email", type="email", required=True),
+                    labelled_input("Name", "name", required=True),
+                    rx.text("Role", as_="label", size="2", weight="medium"),
+                    rx.select(
+                        ROLES,
+                        name="role",
+                        default_value="reviewer",
+                        aria_label="Role",
+                        data_testid="new-role",
+                    ),
+                    rx.radio_group.root(
+                        rx.vstack(
+                            rx.radio_group.item("Give them a one-time link (24 h)", value="link"),
+                            rx.radio_group.item("Set an initial password", value="password"),
+                            spacing="2",
+                        ),
+                        value=AdminUsersState.create_mode,
+                        on_change=AdminUsersState.set_create_mode,
+                        aria_label="How they get a password",
+                    ),
+                    rx.cond(
+                        AdminUsersState.create_mode == "password",
+                        labelled_input(
+                            "Initial password (8–72 bytes)",
+                            "password",
+                            type="password",
+                            auto_complete="new-password",
+                            required=True,
+                            min_length=8,
+                        ),
+                    ),
+                    form_error(AdminUsersState.create_error, "create-error"),
+                    rx.flex(
+                        rx.dialog.close(
+                            rx.button("Cancel", type="button", variant="soft", color_scheme="gray")
+                        ),
+                        rx.button("Add", type="submit", loading=AdminUsersState.creating),
+                        spacing="3",
+                        justify="end",
+                        width="100%",
+                    ),
+                    spacing="3",
+                    width="100%",
+                ),
+                on_submit=AdminUsersState.create,
+                width="100%",
+                data_testid="create-form",
+            ),
+            max_width="460px",
+        ),
+        open=AdminUsersState.create_open,
+        on_open_change=AdminUsersState.set_create_open,
+    )
+
+
+def _filters() -> rx.Component:
+    return rx.form(
+        rx.flex(
+            rx.input(
+                name="search",
+                placeholder="Search name or email",
+                default_value=AdminUsersState.search,
+                width="16em",
+                max_width="100%",
+                aria_label="Search",
+            ),
+            choice(
+                ROLE_FILTERS,
+                AdminUsersState.role_filter,
+                AdminUsersState.set_role_filter,
+                "Role filter",
+                test_id="role-filter",
+            ),
+            choice(
+                STATUS_FILTERS,
+                AdminUsersState.status_filter,
+                AdminUsersState.set_status_filter,
+                "Status filter",
+                test_id="status-filter",
+            ),
+            rx.button(rx.icon("search", size=14), "Search", type="submit", variant="soft"),
+            rx.cond(
+                AdminUsersState.filtered,
+                rx.button(
+                    "Clear", type="button", variant="ghost", on_click=AdminUsersState.clear_filters
+                ),
+            ),
+            spacing="2",
+            wrap="wrap",
+            align="center",
+        ),
+        on_submit=AdminUsersState.apply_search,
+        key=AdminUsersState.form_key,
+        width="100%",
+        margin_bottom="1em",
+    )
+
+
+def _table() -> rx.Component:
+    return rx.box(
+        rx.table.root(
+            rx.table.header(
+                rx.table.row(
+                    *[
+                        rx.table.column_header_cell(name)
+                        for name in ("Name", "Email", "Role", "Status", "Added", "")
+                    ]
+                )
+            ),
+            rx.table.body(rx.foreach(AdminUsersState.rows, _row)),
+            width="100%",
+            variant="surface",
+        ),
+        class_name="data-table",
+        data_testid="users-table",
+    )
+
+
+def _content() -> rx.Component:
+    return rx.fragment(
+        page_header(
+            "Users",
+            rx.button(
+                rx.icon("user-plus", size=14),
+                "Add person",
+                on_click=AdminUsersState.open_create,
+                data_testid="add-person",
+            ),
+            subtitle="Who may sign in, and as what. Disabling ends their sessions at once.",
+        ),
+        rx.cond(
+            AdminUsersState.link_url != "",
+            shown_once(
+                "Copy this link now",
+                AdminUsersState.link_url,
+                AdminUsersState.link_note,
+                AdminUsersState.dismiss_link,
+                "one-time-link",
+            ),
+        ),
+        _filters(),
+        rx.cond(
+            AdminUsersState.rows.length() > 0,
+            _table(),
+            rx.cond(
+                AdminUsersState.loading,
+                loading_block(),
+                rx.cond(
+                    AdminUsersState.filtered,
+                    empty_state("Nobody matches", "Loosen the filters or clear them.", "search-x"),
+                    empty_state("Nobody yet", "Add the first reviewer with Add person.", "users"),
+                ),
+            ),
+        ),
+        rx.cond(
+            ~AdminUsersState.done,
+            rx.center(
+                rx.button(
+                    "Load more",
+                    on_click=AdminUsersState.more,
+                    loading=AdminUsersState.loading,
+                    variant="soft",
+                ),
+                padding="1em",
+            ),
+        ),
+        _create_dialog(),
+        confirm_dialog(
+            AdminUsersState.confirm_open,
+            rx.cond(
+                AdminUsersState.confirm_disable,
+                "Disable " + AdminUsersState.confirm_name + "?",
+                "Re-enable " + AdminUsersState.confirm_name + "?",
+            ),
+            rx.cond(
+                AdminUsersState.confirm_disable,
+                "They are signed out everywhere at once and cannot sign in until re-enabled. "
+                "Nothing is deleted.",
+                "They can sign in again with their password.",
+            ),
+            "Confirm",
+            AdminUsersState.apply_disabled,
+            AdminUsersState.cancel_disabled,
+            "confirm-disabled",
+        ),
+    )
+
+
+def admin_users_page() -> rx.Component:
+    return page_frame(admin_only(AdminUsersState.denied, AdminUsersState.is_admin, _content()))
+
+
+def add(app: rx.App) -> None:
+    app.add_page(
+        admin_users_page,
+        route="/admin/users",
+        title="Users · Threadline",
+        on_load=signed_in_page(AdminUsersState.load),
+    )
