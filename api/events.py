@@ -30,9 +30,14 @@ Listener = Callable[[str, dict[str, Any]], None]
 class EventBus:
     def __init__(self) -> None:
         self._listeners: dict[str, set[Listener]] = defaultdict(set)
-        self._origin = f"{os.getpid()}-{id(self)}"
         self._redis = None
         self._redis_task: asyncio.Task | None = None
+
+    @property
+    def _origin(self) -> str:
+        # Per process, not per object: the server may import this module before forking its
+        # workers, and each worker must still know its own events from the others'.
+        return f"{os.getpid()}-{id(self)}"
 
     def add_listener(self, topic: str, listener: Listener) -> None:
         self._listeners[topic].add(listener)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import os
 import struct
 from typing import Any
 
@@ -142,7 +143,11 @@ async def _function_endpoint(request: Request, kind: str | None, path: str | Non
         return JSONResponse(payload)
     except Unavailable as exc:
         return _error_response(HttpError(503, "Unavailable", str(exc), {"Retry-After": "1"}))
-    return JSONResponse({"status": "success", "value": value, "logLines": []})
+    return JSONResponse(
+        {"status": "success", "value": value, "logLines": []},
+        # Which worker process answered (for operators and the multi-worker tests).
+        headers={"X-Threadline-Worker": str(os.getpid())},
+    )
 
 
 async def mutation_endpoint(request: Request) -> Response:

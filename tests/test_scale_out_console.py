@@ -1,0 +1,218 @@
+"""The whole product with several workers: `reflex run --env prod` on PostgreSQL with Redis and
+GRANIAN_WORKERS=2, as `make run` serves when REDIS_URL is set. A request created through either
+worker appears live in an inbox tab connected to one of them, and API writes through one worker
+are read through the other.
+
+Runs from a scratch folder linking to the project, so its frontend build never touches the
+project's own .web/ (which the e2e harness uses).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import PG_OK, PG_SKIP_REASON
+from tests.server_process import free_port
+from tests.test_scale_out import REDIS_URL, _redis_ok
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+LINKED = ("rxconfig.py", "app", "api", "models", "assets", "alembic", "alembic.ini", "reflex.lock")
+
+pytestmark = [pytest.mark.postgres, pytest.mark.e2e]
+
+
+@pytest.fixture(scope="module")
+def cluster(pg_database, tmp_path_factory):
+    if not PG_OK:
+        pytest.skip(PG_SKIP_REASON)
+    if not _redis_ok():
+        pytest.skip("needs TEST_REDIS_URL pointing at a reachable Redis")
+    if not Path(CHROMIUM).exists():
+        pytest.skip("needs Debian's chromium (make e2e-deps)")
+    scratch = tmp_path_factory.mktemp("cluster")
+    for name in LINKED:
+        os.symlink(ROOT / name, scratch / name)
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": pg_database,
+        "REDIS_URL": REDIS_URL,
+        "REFLEX_REDIS_URL": REDIS_URL,
+        "REDIS_CHANNEL": f"threadline-test-{uuid.uuid4().hex[:8]}",
+        "GRANIAN_WORKERS": "2",
+        "BCRYPT_ROUNDS": "4",
+        "PYTHONPATH": str(ROOT),
+        "PATH": os.pathsep.join(
+            [
+                str(ROOT / ".tools/node_modules/.bin"),
+                str(Path(sys.executable).parent),
+                os.environ["PATH"],
+            ]
+        ),
+        "REFLEX_USE_SYSTEM_BUN": "1",
+        "REFLEX_CHECK_LATEST_VERSION": "false",
+        "REFLEX_TELEMETRY_ENABLED": "false",
+        "NPM_CONFIG_REGISTRY": os.environ.get("NPM_CONFIG_REGISTRY", "https://registry.npmjs.org/"),
+    }
+    log = open(scratch / "server.log", "w")  # noqa: SIM115 (closed below)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "reflex",
+            "run",
+            "--env",
+            "prod",
+            "--single-port",
+            "--frontend-port",
+            str(port),
+            "--backend-port",
+            str(port),
+        ],
+        cwd=scratch,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            assert process.poll() is None, (scratch / "server.log").read_text()[-3000:]
+            try:
+                if httpx.get(f"{base}/api/health", timeout=2).status_code == 200:
+                    httpx.get(f"{base}/signin", timeout=30)
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        else:
+            pytest.fail("the multi-worker server did not start within 300 s")
+        yield base
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def credentials(cluster, pg_database):
+    import asyncio
+
+    from api import db, writer
+    from api.calls import call
+    from api.cli import CLI_CALLER
+    from api.settings import get_settings
+
+    os.environ["DATABASE_URL"] = pg_database
+    get_settings.cache_clear()
+    db.reset_engines()
+    writer.reset_writers()
+
+    async def make():
+        email = f"rev-{uuid.uuid4().hex[:6]}@example.com"
+        await call(
+            "users:create",
+            {
+                "email": email,
+                "name": "Cluster Reviewer",
+                "role": "reviewer",
+                "password": "cluster-pw-1",
+            },
+            CLI_CALLER,
+        )
+        key = (await call("apiKeys:create", {"name": "cluster"}, CLI_CALLER))["key"]
+        return email, key
+
+    email, key = asyncio.run(make())
+    db.reset_engines()
+    writer.reset_writers()
+    token = httpx.post(
+        f"{cluster}/api/auth/signin", json={"email": email, "password": "cluster-pw-1"}
+    ).json()["token"]
+    return {"key": {"Authorization": f"Bearer {key}"}, "token": token}
+
+
+def post(base: str, headers: dict, path: str, args: dict) -> tuple[object, str]:
+    """On a fresh connection each time, so the kernel spreads the posts over the workers."""
+    response = httpx.post(
+        f"{base}/api/mutation", json={"path": path, "args": args}, headers=headers
+    )
+    body = response.json()
+    assert body["status"] == "success", body
+    return body["value"], response.headers["x-threadline-worker"]
+
+
+def test_requests_created_through_any_worker_appear_live_in_an_open_inbox(cluster, credentials):
+    from playwright.sync_api import expect, sync_playwright
+
+    key = credentials["key"]
+    thread, _ = post(cluster, key, "threads:create", {"title": "Across workers"})
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        context = browser.new_context()
+        context.add_cookies(
+            [{"name": "threadline_session", "value": credentials["token"], "url": cluster}]
+        )
+        page = context.new_page()
+        page.goto(f"{cluster}/approvals")
+        page.wait_for_selector("[data-testid=approvals-view]", timeout=60_000)
+        workers: set[str] = set()
+        for attempt in range(20):  # until both workers have created at least two requests
+            request_id, worker = post(
+                cluster,
+                key,
+                "approvalRequests:create",
+                {"threadId": thread, "planContent": f"# Plan {attempt}"},
+            )
+            workers.add(worker)
+            expect(page.locator(f'[data-queue-row="{request_id}"]')).to_be_visible(timeout=15_000)
+            if len(workers) >= 2 and attempt >= 5:
+                break
+        browser.close()
+    assert len(workers) >= 2, "every post reached the same worker; the test proved nothing"
+
+
+def test_writes_through_one_worker_are_read_through_another(cluster, credentials):
+    key = credentials["key"]
+    thread, _ = post(cluster, key, "threads:create", {"title": "Read anywhere"})
+    for i in range(10):
+        post(
+            cluster, key, "messages:create", {"threadId": thread, "role": "user", "content": str(i)}
+        )
+    readers: set[str] = set()
+    for _ in range(20):
+        response = httpx.post(
+            f"{cluster}/api/query",
+            json={"path": "messages:list", "args": {"threadId": thread}},
+            headers=key,
+        )
+        assert [m["content"] for m in response.json()["value"]] == [str(i) for i in range(10)]
+        readers.add(response.headers["x-threadline-worker"])
+        if len(readers) >= 2:
+            break
+    assert len(readers) >= 2
