@@ -84,12 +84,19 @@ def pg_database() -> Iterator[str]:
     admin.dispose()
 
 
+_cleaners: dict[str, sa.Engine] = {}
+
+
 def _truncate_all(url: str) -> None:
-    engine = sa.create_engine(url)
-    tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
+    """Empty every table. DELETE is several times faster than TRUNCATE on these small tables;
+    replica mode switches triggers off (the audit log's append-only guard) for this transaction."""
+    engine = _cleaners.get(url)
+    if engine is None:
+        engine = _cleaners[url] = sa.create_engine(url, poolclass=sa.pool.NullPool)
     with engine.begin() as conn:
-        conn.execute(sa.text(f"TRUNCATE {tables} CASCADE"))
-    engine.dispose()
+        conn.execute(sa.text("SET LOCAL session_replication_role = replica"))
+        for table in reversed(SQLModel.metadata.sorted_tables):
+            conn.execute(table.delete())
 
 
 def _use_database(monkeypatch, url: str) -> None:
