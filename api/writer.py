@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -98,8 +97,7 @@ class GroupCommitWriter:
                     self._queue.popleft() for _ in range(min(self.max_batch, len(self._queue)))
                 ]
                 self._write(batch)
-                if os.environ.get("THREADLINE_DEBUG_BATCHES"):
-                    log.warning("batch of %d", len(batch))
+                log.debug("committed a batch of %d mutations", len(batch))
 
     def _write(self, batch: list[Job]) -> None:
         try:
