@@ -24,6 +24,17 @@ from app.formatting import device, with_times
 from app.state import AuthState, NotSignedIn, error_toast, passwords_differ
 
 
+def _session_row_data(session: dict[str, Any]) -> dict[str, Any]:
+    user_agent = session.get("userAgent") or ""
+    name = device(user_agent)
+    return {
+        **with_times(session, "lastSeenTime"),
+        "device": name,
+        "userAgent": "" if user_agent == name else user_agent,  # the full one, if shortened
+        "ip": session.get("ip") or "",
+    }
+
+
 class AccountState(AuthState):
     me: dict[str, Any] = {}
     sessions: list[dict[str, Any]] = []
@@ -50,15 +61,7 @@ class AccountState(AuthState):
         finally:
             self.loading = False
         self.me = with_times(me or {})
-        self.sessions = [
-            {
-                **with_times(session, "lastSeenTime"),
-                "device": device(session.get("userAgent")),
-                "userAgent": session.get("userAgent") or "",
-                "ip": session.get("ip") or "",
-            }
-            for session in sessions
-        ]
+        self.sessions = [_session_row_data(session) for session in sessions]
 
     @rx.event
     async def change_password(self, form_data: dict):

@@ -3,6 +3,7 @@ target and time range (UTC), keyset-paged. Details are shown as JSON text, never
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,12 +15,11 @@ from app.components.ui import (
     admin_only,
     choice,
     empty_state,
-    json_block,
     loading_block,
     page_header,
     relative_time,
 )
-from app.formatting import pretty_json, with_times
+from app.formatting import with_times
 from app.state import AdminOnly, AuthState, NotSignedIn, error_toast
 
 PAGE_SIZE = 50
@@ -44,7 +44,17 @@ ACTIONS = [
     "approval.decide",
     "artifact.status",
 ]
+# Enough to name every person on a team's instance; other targets are shown as their ids.
+NAME_LOOKUP_LIMIT = 1000
 TIME_FORMAT = "%Y-%m-%dT%H:%M"  # what <input type="datetime-local"> sends
+
+
+def details_text(details: Any) -> str:
+    """An entry's details as one line of JSON (shown as text, never as HTML)."""
+    if details is None:
+        return ""
+    text = json.dumps(details, ensure_ascii=False, sort_keys=True)
+    return text if len(text) <= 4000 else text[:4000] + " …"
 
 
 def utc_ms(value: str) -> float | None:
@@ -108,6 +118,20 @@ class AdminAuditState(AuthState):
         self.form_key += 1
         return AdminAuditState.load
 
+    async def _target_names(self, entries: list[dict[str, Any]]) -> dict[str, str]:
+        """People's emails and keys' names for the ids the entries target (one list each)."""
+        targets = {entry.get("target") or "" for entry in entries}
+        names: dict[str, str] = {}
+        if any(target.startswith("usr_") for target in targets):
+            people = await self._admin_call(
+                "users:list", {"paginationOpts": {"numItems": NAME_LOOKUP_LIMIT, "cursor": None}}
+            )
+            names.update({person["_id"]: person["email"] for person in people["page"]})
+        if any(target.startswith("key_") for target in targets):
+            keys = await self._admin_call("apiKeys:list", {})
+            names.update({key["_id"]: f"key {key['name']}" for key in keys})
+        return names
+
     async def _fetch(self):
         self.loading = True
         yield
@@ -126,6 +150,7 @@ class AdminAuditState(AuthState):
             args["until"] = until + 60_000  # the whole minute chosen
         try:
             result = await self._admin_call("auditLog:list", args)
+            names = await self._target_names(result["page"])
         except NotSignedIn:
             yield self._to_signin()
             return
@@ -143,7 +168,8 @@ class AdminAuditState(AuthState):
                 **with_times(entry),
                 "actorLabel": entry.get("actorLabel") or entry["actor"],
                 "target": entry.get("target") or "",
-                "detailsText": pretty_json(entry.get("details")),
+                "targetLabel": names.get(entry.get("target") or "", entry.get("target") or ""),
+                "detailsText": details_text(entry.get("details")),
             }
             for entry in result["page"]
         ]
@@ -152,26 +178,38 @@ class AdminAuditState(AuthState):
 
 
 def _entry(entry: rx.Var) -> rx.Component:
-    return rx.table.row(
-        rx.table.cell(
-            rx.vstack(
-                rx.text(entry["createdText"], size="1", white_space="nowrap"),
-                rx.text(relative_time(entry["createdIso"].to(str)), size="1", color_scheme="gray"),
-                spacing="0",
-            )
-        ),
-        rx.table.cell(
-            rx.text(entry["actorLabel"], size="2", title=entry["actor"], class_name="clamp-2")
-        ),
-        rx.table.cell(rx.badge(entry["action"], variant="soft", data_testid="audit-action")),
-        rx.table.cell(rx.text(entry["target"], size="1", class_name="mono clamp-2")),
-        rx.table.cell(
+    return rx.box(
+        rx.flex(
+            rx.badge(entry["action"], variant="soft", data_testid="audit-action"),
+            rx.text(entry["actorLabel"], size="2", weight="medium", title=entry["actor"]),
             rx.cond(
-                entry["detailsText"].to(str) != "",
-                json_block(entry["detailsText"].to(str)),
+                entry["targetLabel"].to(str) != "",
+                rx.text(
+                    "→ ",
+                    entry["targetLabel"],
+                    size="2",
+                    title=entry["target"],
+                    class_name="audit-target",
+                ),
             ),
-            min_width="14em",
+            rx.spacer(),
+            rx.text(
+                entry["createdText"],
+                " · ",
+                relative_time(entry["createdIso"].to(str)),
+                size="1",
+                color_scheme="gray",
+            ),
+            spacing="2",
+            align="center",
+            wrap="wrap",
+            width="100%",
         ),
+        rx.cond(
+            entry["detailsText"].to(str) != "",
+            rx.el.pre(entry["detailsText"].to(str), class_name="json-block audit-details"),
+        ),
+        class_name="audit-entry",
         data_testid="audit-entry",
         data_action=entry["action"],
     )
@@ -242,22 +280,11 @@ def _filters() -> rx.Component:
 
 
 def _content() -> rx.Component:
-    table = rx.box(
-        rx.table.root(
-            rx.table.header(
-                rx.table.row(
-                    *[
-                        rx.table.column_header_cell(name)
-                        for name in ("Time", "Actor", "Action", "Target", "Details")
-                    ]
-                )
-            ),
-            rx.table.body(rx.foreach(AdminAuditState.entries, _entry)),
-            width="100%",
-            variant="surface",
-        ),
-        class_name="data-table",
-        data_testid="audit-table",
+    table = rx.vstack(
+        rx.foreach(AdminAuditState.entries, _entry),
+        spacing="2",
+        width="100%",
+        data_testid="audit-list",
     )
     return rx.fragment(
         page_header(

@@ -39,6 +39,17 @@ class AdminKeysState(AuthState):
 
     @rx.event
     async def load(self):
+        """Opening the page: a key shown earlier is not shown again (not even on reload)."""
+        self.new_key, self.new_key_name = "", ""
+        async for event in self._refresh():
+            yield event
+
+    @rx.event
+    async def refresh(self):
+        async for event in self._refresh():
+            yield event
+
+    async def _refresh(self):
         self.loading = True
         yield
         try:
@@ -93,7 +104,7 @@ class AdminKeysState(AuthState):
             self.creating = False
         self.new_key, self.new_key_name = created["key"], name
         self.form_key += 1
-        yield AdminKeysState.load
+        yield AdminKeysState.refresh
 
     @rx.event
     def dismiss_key(self):
@@ -122,7 +133,7 @@ class AdminKeysState(AuthState):
             yield error_toast(exc)
             return
         yield rx.toast.success(f"Revoked {self.confirm_name}; it no longer works.")
-        yield AdminKeysState.load
+        yield AdminKeysState.refresh
 
 
 def _row(key: rx.Var) -> rx.Component:

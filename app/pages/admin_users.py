@@ -71,6 +71,17 @@ class AdminUsersState(AuthState):
 
     @rx.event
     async def load(self):
+        """Opening the page: a link shown earlier is not shown again (not even on reload)."""
+        self.link_url, self.link_note = "", ""
+        async for event in self._refresh():
+            yield event
+
+    @rx.event
+    async def refresh(self):
+        async for event in self._refresh():
+            yield event
+
+    async def _refresh(self):
         self.rows, self.cursor = [], ""
         async for event in self._fetch():
             yield event
@@ -83,23 +94,23 @@ class AdminUsersState(AuthState):
     @rx.event
     def apply_search(self, form_data: dict):
         self.search = str(form_data.get("search", "")).strip()[:200]
-        return AdminUsersState.load
+        return AdminUsersState.refresh
 
     @rx.event
     def set_role_filter(self, value: str):
         self.role_filter = value if value in ROLE_FILTERS else ROLE_FILTERS[0]
-        return AdminUsersState.load
+        return AdminUsersState.refresh
 
     @rx.event
     def set_status_filter(self, value: str):
         self.status_filter = value if value in STATUS_FILTERS else STATUS_FILTERS[0]
-        return AdminUsersState.load
+        return AdminUsersState.refresh
 
     @rx.event
     def clear_filters(self):
         self.search, self.role_filter, self.status_filter = "", ROLE_FILTERS[0], STATUS_FILTERS[0]
         self.form_key += 1
-        return AdminUsersState.load
+        return AdminUsersState.refresh
 
     async def _fetch(self):
         self.loading = True
@@ -198,7 +209,7 @@ class AdminUsersState(AuthState):
         if issued is not None:
             self._show_link(issued, args["name"])
         yield rx.toast.success(f"Added {args['email']}.")
-        yield AdminUsersState.load
+        yield AdminUsersState.refresh
 
     # ---- change role, disable, links --------------------------------------------------------
 
@@ -211,7 +222,7 @@ class AdminUsersState(AuthState):
             yield failure
             return
         yield rx.toast.success(f"Role changed to {role}.")
-        yield AdminUsersState.load
+        yield AdminUsersState.refresh
 
     @rx.event
     def ask_disabled(self, user_id: str, name: str, disable: bool):
@@ -234,7 +245,7 @@ class AdminUsersState(AuthState):
             return
         done = "Disabled (and signed out)" if self.confirm_disable else "Re-enabled"
         yield rx.toast.success(f"{done}: {self.confirm_name}.")
-        yield AdminUsersState.load
+        yield AdminUsersState.refresh
 
     @rx.event
     async def password_link(self, user_id: str, name: str):
@@ -254,8 +265,13 @@ def _row(row: rx.Var) -> rx.Component:
     name = row["name"].to(str)
     disabled = row["disabled"].to(bool)
     return rx.table.row(
-        rx.table.cell(rx.text(name, weight="medium", size="2")),
-        rx.table.cell(rx.text(row["email"], size="2")),
+        rx.table.cell(
+            rx.vstack(
+                rx.text(name, weight="medium", size="2"),
+                rx.text(row["email"], size="1", color_scheme="gray", class_name="wrap-anywhere"),
+                spacing="0",
+            )
+        ),
         rx.table.cell(
             choice(
                 ROLES,
@@ -273,7 +289,9 @@ def _row(row: rx.Var) -> rx.Component:
                 rx.badge("active", color_scheme="green", variant="soft"),
             )
         ),
-        rx.table.cell(rx.text(row["createdText"], size="1", color_scheme="gray")),
+        rx.table.cell(
+            rx.text(row["createdText"], size="1", color_scheme="gray"), class_name="hide-narrow"
+        ),
         rx.table.cell(
             rx.flex(
                 rx.cond(
@@ -422,10 +440,11 @@ def _table() -> rx.Component:
         rx.table.root(
             rx.table.header(
                 rx.table.row(
-                    *[
-                        rx.table.column_header_cell(name)
-                        for name in ("Name", "Email", "Role", "Status", "Added", "")
-                    ]
+                    rx.table.column_header_cell("Person"),
+                    rx.table.column_header_cell("Role"),
+                    rx.table.column_header_cell("Status"),
+                    rx.table.column_header_cell("Added", class_name="hide-narrow"),
+                    rx.table.column_header_cell(""),
                 )
             ),
             rx.table.body(rx.foreach(AdminUsersState.rows, _row)),
