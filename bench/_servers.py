@@ -56,15 +56,26 @@ def stop(process: subprocess.Popen) -> None:
             process.wait()
 
 
+LINKED = ("rxconfig.py", "app", "api", "models", "assets", "alembic", "alembic.ini", "reflex.lock")
+
+
+@contextlib.contextmanager
+def scratch_project() -> Iterator[Path]:
+    """A folder linking to the project's code, where Reflex may build its own .web/ without
+    touching the project's (which a test harness may be using)."""
+    with tempfile.TemporaryDirectory(prefix="threadline-bench-") as scratch:
+        for name in LINKED:
+            if (ROOT / name).exists():
+                os.symlink(ROOT / name, Path(scratch) / name)
+        yield Path(scratch)
+
+
 @contextlib.contextmanager
 def threadline_server(env: dict[str, str], port: int | None = None) -> Iterator[str]:
     """Threadline's backend in production mode (`reflex run --env prod --backend-only`), run from
     a scratch folder that links to the project, so it never touches the project's own .web/."""
     port = port or free_port()
-    with tempfile.TemporaryDirectory(prefix="threadline-bench-") as scratch:
-        for name in ("rxconfig.py", "app", "api", "models", "assets", "alembic", "alembic.ini"):
-            if (ROOT / name).exists():
-                os.symlink(ROOT / name, Path(scratch) / name)
+    with scratch_project() as scratch:
         process = subprocess.Popen(
             [
                 PYTHON,

@@ -8,8 +8,8 @@
 
     .venv/bin/python bench/console.py [--threads 100000] [--tabs 50] [--port 3180]
 
-Starts `reflex run --env prod --single-port` in the project folder (not while another Reflex
-build uses .web/). Prints figures and the command; asserts nothing.
+Starts `reflex run --env prod --single-port` from a scratch folder linking to the project (its
+own .web/). Prints figures and the command; asserts nothing.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ import psutil
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench._servers import scratch_project  # noqa: E402
 from bench.console_latency import (  # noqa: E402
     CHROMIUM_ARGS,
     EMAIL,
@@ -148,7 +149,12 @@ def main() -> None:
         "REFLEX_TELEMETRY_ENABLED": "false",
         "NPM_CONFIG_REGISTRY": os.environ.get("NPM_CONFIG_REGISTRY", "https://registry.npmjs.org/"),
     }
-    server = start_server(options.port, env)
+    with scratch_project() as scratch:
+        run_browser_measures(options, seeded, env, scratch, list_timings)
+
+
+def run_browser_measures(options, seeded, env, scratch, list_timings) -> None:
+    server = start_server(options.port, env, cwd=scratch)
     base = f"http://127.0.0.1:{options.port}"
     try:
         from playwright.sync_api import sync_playwright

@@ -117,7 +117,7 @@ def seed(database_url: str) -> tuple[str, str, str]:
     return key, thread_id, database_url
 
 
-def start_server(port: int, env: dict[str, str]) -> subprocess.Popen:
+def start_server(port: int, env: dict[str, str], cwd: Path = REPO) -> subprocess.Popen:
     process = subprocess.Popen(
         [
             str(REPO / ".venv/bin/reflex"),
@@ -130,7 +130,7 @@ def start_server(port: int, env: dict[str, str]) -> subprocess.Popen:
             "--backend-port",
             str(port),
         ],
-        cwd=REPO,
+        cwd=cwd,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
