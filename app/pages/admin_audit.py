@@ -13,7 +13,6 @@ from api.errors import FunctionError, Unavailable
 from app.components.layout import page_frame, signed_in_page
 from app.components.ui import (
     admin_only,
-    choice,
     empty_state,
     loading_block,
     page_header,
@@ -226,12 +225,14 @@ def _filters() -> rx.Component:
                 max_width="100%",
                 aria_label="Actor",
             ),
-            choice(
-                [ANY_ACTION, *ACTIONS],
-                AdminAuditState.action,
-                AdminAuditState.set_action,
-                "Action",
-                test_id="action-filter",
+            rx.select.root(
+                rx.select.trigger(aria_label="Action", title="Action", data_testid="action-filter"),
+                # Action names exactly as stored (choice() would show "_" as spaces).
+                rx.select.content(
+                    *[rx.select.item(action, value=action) for action in [ANY_ACTION, *ACTIONS]]
+                ),
+                value=AdminAuditState.action,
+                on_change=AdminAuditState.set_action,
             ),
             rx.input(
                 name="target",

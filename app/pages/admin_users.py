@@ -189,19 +189,27 @@ class AdminUsersState(AuthState):
             args["password"] = str(form_data.get("password", ""))
         self.creating = True
         yield
+        user_id = None
         try:
             user_id = await self._admin_call("users:create", args)
             issued = None
             if self.create_mode == "link":
                 issued = await self._admin_call("users:passwordLink", {"userId": user_id})
+        except (FunctionError, Unavailable) as exc:
+            if user_id is None:
+                self.create_error = str(exc) or exc.__class__.__name__
+                return
+            # Created, but no link yet: the row's "Password link" makes one.
+            self.create_open = False
+            yield error_toast(exc)
+            yield rx.toast.warning(f"Added {args['email']}; make their link with Password link.")
+            yield AdminUsersState.refresh
+            return
         except NotSignedIn:
             yield self._to_signin()
             return
         except AdminOnly:
             self.denied, self.create_open = True, False
-            return
-        except (FunctionError, Unavailable) as exc:
-            self.create_error = str(exc) or exc.__class__.__name__
             return
         finally:
             self.creating = False
