@@ -47,7 +47,9 @@ def empty_database(request, tmp_path):
 def table_names(url: str) -> set[str]:
     engine = sa.create_engine(url)
     try:
-        return set(sa.inspect(engine).get_table_names()) - {"alembic_version"}
+        names = set(sa.inspect(engine).get_table_names()) - {"alembic_version"}
+        # The title search index's own tables (SQLite FTS5) are not models.
+        return {name for name in names if not name.startswith("threads_title_fts")}
     finally:
         engine.dispose()
 
@@ -81,3 +83,90 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys_and_busy_timeout(sqlite_url):
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 10000
+
+
+def test_title_search_uses_the_trigram_index_and_stays_in_step(database_url):
+    """Migration 0004: titles found through the index after insert, update and delete."""
+    import asyncio
+
+    from api.calls import call
+    from api.cli import CLI_CALLER
+    from api.db import get_engine
+
+    async def scenario() -> list[list[str]]:
+        first = await call("threads:create", {"title": "Migrate the Billing cron"}, CLI_CALLER)
+        await call("threads:create", {"title": "Fix the login flow"}, CLI_CALLER)
+        found = []
+        for search in ("billing CRON", "login", "nothing like it"):
+            page = await call(
+                "threads:list",
+                {"paginationOpts": {"numItems": 10, "cursor": None}, "search": search},
+                CLI_CALLER,
+            )
+            found.append([t["title"] for t in page["page"]])
+        await call("threads:update", {"threadId": first, "title": "Renamed"}, CLI_CALLER)
+        for search in ("billing", "renamed"):
+            page = await call(
+                "threads:list",
+                {"paginationOpts": {"numItems": 10, "cursor": None}, "search": search},
+                CLI_CALLER,
+            )
+            found.append([t["title"] for t in page["page"]])
+        await call("threads:remove", {"threadId": first}, CLI_CALLER)
+        page = await call(
+            "threads:list",
+            {"paginationOpts": {"numItems": 10, "cursor": None}, "search": "renamed"},
+            CLI_CALLER,
+        )
+        found.append([t["title"] for t in page["page"]])
+        return found
+
+    assert asyncio.run(scenario()) == [
+        ["Migrate the Billing cron"],
+        ["Fix the login flow"],
+        [],
+        [],
+        ["Renamed"],
+        [],
+    ]
+    with get_engine().connect() as conn:
+        if conn.dialect.name == "sqlite":
+            plan = conn.exec_driver_sql(
+                "EXPLAIN QUERY PLAN SELECT rowid FROM threads_title_fts WHERE title LIKE '%abc%'"
+            ).all()
+            assert any("VIRTUAL TABLE INDEX" in str(row) for row in plan)
+        else:
+            indexes = (
+                conn.exec_driver_sql("SELECT indexname FROM pg_indexes WHERE tablename = 'threads'")
+                .scalars()
+                .all()
+            )
+            assert "ix_threads_title_trgm" in indexes
+
+
+def test_title_search_of_a_common_word_reads_newest_first_instead(database_url, monkeypatch):
+    import asyncio
+
+    from api.calls import call
+    from api.cli import CLI_CALLER
+    from api.functions import threads as thread_functions
+
+    monkeypatch.setattr(thread_functions, "COMMON_TITLE_MATCHES", 3)
+
+    async def scenario() -> list[str]:
+        for i in range(6):
+            await call("threads:create", {"title": f"Common word {i}"}, CLI_CALLER)
+        await call("threads:create", {"title": "Something else"}, CLI_CALLER)
+        titles, cursor = [], None
+        while True:
+            page = await call(
+                "threads:list",
+                {"paginationOpts": {"numItems": 4, "cursor": cursor}, "search": "COMMON"},
+                CLI_CALLER,
+            )
+            titles += [t["title"] for t in page["page"]]
+            if page["isDone"]:
+                return titles
+            cursor = page["continueCursor"]
+
+    assert asyncio.run(scenario()) == [f"Common word {i}" for i in reversed(range(6))]

@@ -24,6 +24,7 @@ from api.functions._common import (
     document,
     encode_cursor,
 )
+from api.functions.threads import title_matches
 from api.registry import KEY, Args, Context, query
 from models import ApprovalRequest, Message, Session, Thread, ToolCall, User
 
@@ -106,7 +107,7 @@ def decided(ctx: Context, args: DecidedArgs) -> dict[str, Any]:
     if args.threadId:
         query_ = query_.where(requests.c.thread_id == args.threadId)
     if args.threadSearch:
-        query_ = query_.where(threads.c.title.ilike(f"%{_escape_like(args.threadSearch)}%", "\\"))
+        query_ = query_.where(title_matches(ctx.conn, args.threadSearch))
     if opts.cursor:
         after = sa.tuple_(*decode_cursor(opts.cursor))
         query_ = query_.where(sa.tuple_(requests.c.decided_time, requests.c.id) < after)
@@ -249,7 +250,7 @@ def browse_threads(ctx: Context, args: ThreadsArgs) -> dict[str, Any]:
     if args.userId:
         query_ = query_.where(threads.c.user_id == args.userId)
     if args.search:
-        query_ = query_.where(threads.c.title.ilike(f"%{_escape_like(args.search)}%", "\\"))
+        query_ = query_.where(title_matches(ctx.conn, args.search))
     if args.phase:
         query_ = query_.where(sessions.c.phase == args.phase)
     if opts.cursor:
@@ -373,7 +374,3 @@ def _day_number(ctx: Context, ms: sa.ColumnElement) -> sa.ColumnElement:
     if ctx.conn.dialect.name == "sqlite":
         return sa.cast(ms / DAY_MS, sa.Integer)
     return sa.cast(sa.func.floor(ms / DAY_MS), sa.BigInteger)
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
