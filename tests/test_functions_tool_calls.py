@@ -193,3 +193,16 @@ async def test_record_without_a_required_field_is_an_error_naming_it(api, thread
 @sqlite_only
 async def test_list_without_threadId_is_an_error(api):
     assert "threadId: Field required" in await api.query_error("toolCalls:list", {})
+
+
+async def test_recording_again_with_only_a_duration_keeps_the_status(api, thread_id):
+    args = {
+        "threadId": thread_id,
+        "toolName": "Bash",
+        "input": {"command": "ls"},
+        "toolCallId": "t-1",
+    }
+    await api.mutation("toolCalls:record", {**args, "output": {"exit": 0}, "status": "failed"})
+    await api.mutation("toolCalls:record", {**args, "durationMs": 12.5})
+    [call] = await api.query("toolCalls:list", {"threadId": thread_id})
+    assert (call["status"], call["durationMs"], call["output"]) == ("failed", 12.5, {"exit": 0})

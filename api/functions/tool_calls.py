@@ -40,14 +40,19 @@ def record(ctx: Context, args: RecordArgs) -> str:
             )
         ).first()
         if existing is not None:
-            changes: dict[str, Any] = {"status": status}
+            changes: dict[str, Any] = {}
+            # Recording again without a status or an output (a duration only, say) keeps the
+            # status it had; an output alone means it succeeded.
+            if args.status is not None or args.output is not None:
+                changes["status"] = status
             if args.output is not None:
                 changes["output"] = args.output
             if args.durationMs is not None:
                 changes["duration_ms"] = args.durationMs
-            ctx.conn.execute(
-                sa.update(tool_calls).where(tool_calls.c.id == existing.id).values(changes)
-            )
+            if changes:
+                ctx.conn.execute(
+                    sa.update(tool_calls).where(tool_calls.c.id == existing.id).values(changes)
+                )
             return existing.id
     call_id = new_id("tool_calls")
     ctx.conn.execute(
