@@ -15,11 +15,12 @@ import time
 from typing import Any, Literal
 
 import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
 
 # Importing the functions package registers every function.
 import api.functions  # noqa: F401
 from api.db import get_engine
-from api.errors import FunctionError
+from api.errors import FunctionError, Unavailable
 from api.events import bus
 from api.registry import (
     Caller,
@@ -63,6 +64,16 @@ async def call(
 async def _run_mutation(
     spec: FunctionSpec, args: Any, caller: Caller, idempotency_key: str | None
 ) -> Any:
+    if idempotency_key is not None and spec.prepare is not None:
+        # A retry replays the first result; it must not redo the preparation (which may check
+        # a password that the first call changed).
+        with get_engine().connect() as conn:
+            stored = conn.execute(
+                _STORED_RESULT, {"b_caller": caller.ref, "b_key": idempotency_key}
+            )
+            stored = stored.first()
+        if stored is not None:
+            return _replay(spec, idempotency_key, stored)
     if spec.prepare is not None:
         await spec.prepare(args, caller)
     if idempotency_key is not None:
@@ -193,8 +204,16 @@ async def _run_query(spec: FunctionSpec, args: Any, caller: Caller) -> Any:
     engine = get_engine()
 
     def read() -> Any:
-        with engine.connect() as conn:
-            return spec.handler(Context(conn=conn, caller=caller, now=next_creation_time()), args)
+        try:
+            with engine.connect() as conn:
+                ctx = Context(conn=conn, caller=caller, now=next_creation_time())
+                return spec.handler(ctx, args)
+        except sa_exc.DBAPIError as exc:
+            if exc.connection_invalidated or isinstance(exc, sa_exc.OperationalError):
+                raise Unavailable(f"the database could not answer: {exc.orig}") from None
+            raise FunctionError(
+                f"The database refused the query: {type(exc.orig).__name__}"
+            ) from None
 
     if spec.wait is None:
         return read()

@@ -30,7 +30,7 @@ from api import __version__, auth, signin
 from api.calls import call
 from api.db import get_engine
 from api.errors import FunctionError, Unavailable
-from api.registry import Caller, has_unstorable_text
+from api.registry import MAX_JSON_DEPTH, Caller, has_unstorable_text
 from api.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -94,10 +94,12 @@ async def authenticate(request: Request) -> Caller:
     return caller
 
 
-def decode_convex_json(value: Any) -> Any:
+def decode_convex_json(value: Any, depth: int = 0) -> Any:
     """Convex's encoded JSON: {"$integer": base64 int64} and {"$float": base64 float64}."""
+    if depth > MAX_JSON_DEPTH:
+        raise FunctionError(f"args is nested too deeply (more than {MAX_JSON_DEPTH} levels)")
     if isinstance(value, list):
-        return [decode_convex_json(item) for item in value]
+        return [decode_convex_json(item, depth + 1) for item in value]
     if isinstance(value, dict):
         if len(value) == 1:
             ((key, inner),) = value.items()
@@ -109,7 +111,7 @@ def decode_convex_json(value: Any) -> Any:
                     raise FunctionError(f"{key} value is not valid base64 of 8 bytes") from None
             if key.startswith("$"):
                 raise FunctionError(f"Unsupported encoded value type {key!r}")
-        return {key: decode_convex_json(item) for key, item in value.items()}
+        return {key: decode_convex_json(item, depth + 1) for key, item in value.items()}
     return value
 
 
@@ -190,6 +192,8 @@ async def signin_endpoint(request: Request) -> Response:
         return _error_response(HttpError(429, "TooManyAttempts", str(exc), headers))
     except signin.SignInFailed as exc:
         return _error_response(HttpError(401, "Unauthenticated", str(exc)))
+    except Unavailable as exc:
+        return _error_response(HttpError(503, "Unavailable", str(exc), {"Retry-After": "1"}))
     return JSONResponse(
         {"token": session.token, "expiresTime": session.expires_time, "userId": session.user_id}
     )
@@ -199,7 +203,11 @@ async def signout_endpoint(request: Request) -> Response:
     credential = auth.parse_authorization(request.headers.get("authorization"))
     if not credential or not credential.startswith(auth.SESSION_TOKEN_PREFIX):
         return _error_response(HttpError(401, "Unauthenticated", "Send the session token to end"))
-    if not await signin.sign_out(credential):
+    try:
+        ended = await signin.sign_out(credential)
+    except Unavailable as exc:
+        return _error_response(HttpError(503, "Unavailable", str(exc), {"Retry-After": "1"}))
+    if not ended:
         return _error_response(HttpError(401, "Unauthenticated", "That session has already ended"))
     return JSONResponse({"status": "success"})
 

@@ -79,8 +79,26 @@ def _live_link(conn: sa.Connection, token: str, now: float) -> Any | None:
     ).first()
 
 
+def _claim(conn: sa.Connection, token: str, now: float) -> Any | None:
+    """Marks a live link used and returns it, in one conditional UPDATE: of two redeemers racing
+    (several workers), only one gets it. The caller's error rolls the claim back."""
+    if not token or not token.startswith(TOKEN_PREFIX):
+        return None
+    return conn.execute(
+        sa.update(links)
+        .where(
+            links.c.token_hash == auth.sha256(token),
+            links.c.used_time.is_(None),
+            links.c.expires_time > now,
+        )
+        .values(used_time=now)
+        .returning(links.c.id, links.c.purpose, links.c.user_id)
+    ).first()
+
+
 def _admin_exists(conn: sa.Connection) -> bool:
-    query = sa.select(users.c.id).where(users.c.role == "admin").limit(1)
+    # Locks the admin rows (PostgreSQL): a concurrent setup waits, then sees this one's admin.
+    query = sa.select(users.c.id).where(users.c.role == "admin").limit(1).with_for_update()
     return conn.execute(query).first() is not None
 
 
@@ -127,7 +145,7 @@ async def complete_setup(token: str, email: str, name: str, password: str) -> st
 
     def run(conn):
         now = next_creation_time()
-        link = _live_link(conn, token, now)
+        link = _claim(conn, token, now)
         if link is None or link.purpose != "setup" or _admin_exists(conn):
             raise FunctionError("This setup link is not valid any more (used, replaced or expired)")
         user_id = new_id("users")
@@ -143,7 +161,6 @@ async def complete_setup(token: str, email: str, name: str, password: str) -> st
                 updated_time=now,
             )
         )
-        conn.execute(sa.update(links).where(links.c.id == link.id).values(used_time=now))
         ctx = Context(
             conn=conn,
             caller=Caller(kind="user", id=user_id, label=args.email, role="admin"),
@@ -179,7 +196,7 @@ async def redeem_password_link(token: str, password: str) -> str:
 
     def run(conn):
         now = next_creation_time()
-        link = _live_link(conn, token, now)
+        link = _claim(conn, token, now)
         if link is None or link.purpose == "setup":
             raise FunctionError("This link is not valid any more (used, replaced or expired)")
         person = conn.execute(sa.select(users).where(users.c.id == link.user_id)).first()
@@ -190,7 +207,6 @@ async def redeem_password_link(token: str, password: str) -> str:
             .where(users.c.id == person.id)
             .values(password_hash=password_hash, updated_time=now)
         )
-        conn.execute(sa.update(links).where(links.c.id == link.id).values(used_time=now))
         from api.functions.accounts import end_sessions
 
         caller = Caller(kind="user", id=person.id, label=person.email, role=person.role)

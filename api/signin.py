@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import weakref
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -44,7 +45,7 @@ class SignedIn:
     role: str
 
 
-def _throttle(email: str, ip: str | None) -> None:
+def throttle(email: str, ip: str | None) -> None:
     """Raises TooManyAttempts once an account or an address has too many recent failures."""
     now = auth.now_ms()
     since = now - WINDOW_MS
@@ -72,11 +73,49 @@ def _throttle(email: str, ip: str | None) -> None:
                 raise TooManyAttempts(int((oldest + WINDOW_MS - now) / 1000) + 1)
 
 
+# Attempts on one account, or from one address, are checked one at a time (in this process), so
+# that a burst of parallel guesses cannot all pass the throttle before the first failure is
+# recorded. (bcrypt makes each attempt take ~0.25 s anyway.)
+_attempt_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+MAX_EMAIL = 320
+
+
+def _lock(key: str) -> asyncio.Lock:
+    lock = _attempt_locks.get(key)
+    if lock is None:
+        lock = _attempt_locks[key] = asyncio.Lock()
+    return lock
+
+
 async def sign_in(
     email: str, password: str, *, ip: str | None = None, user_agent: str | None = None
 ) -> SignedIn:
     email = (email or "").strip().lower()
-    _throttle(email, ip)
+    if len(email) > MAX_EMAIL:
+        # No account has such an email: answer as for any unknown one, after the same work.
+        await asyncio.to_thread(auth.verify_password, password or "", None)
+        raise SignInFailed("Wrong email or password")
+    locks = sorted({f"email:{email}", f"ip:{ip}"})
+    async with _lock(locks[0]), _lock(locks[1]):
+        return await _sign_in(email, password, ip=ip, user_agent=user_agent)
+
+
+async def record_failure(email: str, reason: str, ip: str | None, **details: object) -> None:
+    """A failed password check, counted by the throttle (per account and per address)."""
+    attempt = Caller(kind="system", id="anonymous", label=ip or "")
+
+    def record(conn):
+        ctx = Context(conn=conn, caller=attempt, now=next_creation_time())
+        audit(ctx, "signin.failure", email[:200], {"reason": reason, **details})
+        return None, []
+
+    await get_writer(get_engine(), get_settings().max_batch).submit(record)
+
+
+async def _sign_in(
+    email: str, password: str, *, ip: str | None, user_agent: str | None
+) -> SignedIn:
+    throttle(email[:200], ip)
     with get_engine().connect() as conn:
         user = conn.execute(
             sa.select(users.c.id, users.c.role, users.c.password_hash, users.c.disabled).where(
@@ -86,17 +125,10 @@ async def sign_in(
     password_hash = user.password_hash if user is not None else None
     ok = await asyncio.to_thread(auth.verify_password, password or "", password_hash)
     writer = get_writer(get_engine(), get_settings().max_batch)
-    attempt = Caller(kind="system", id="anonymous", label=ip or "")
 
     if not ok or user is None or user.disabled:
         reason = "unknown email" if user is None else ("disabled" if ok else "wrong password")
-
-        def record_failure(conn):
-            ctx = Context(conn=conn, caller=attempt, now=next_creation_time())
-            audit(ctx, "signin.failure", email, {"reason": reason, "userAgent": user_agent})
-            return None, []
-
-        await writer.submit(record_failure)
+        await record_failure(email, reason, ip, userAgent=user_agent)
         raise SignInFailed("Wrong email or password")
 
     token = auth.new_session_token()

@@ -27,7 +27,8 @@ PREFIXES = {
     "one_time_links": "otl",
 }
 
-_ID_RE = re.compile(r"^([a-z]{2,3})_[0-9a-hjkmnp-tv-z]{26}$")
+_ID_RE = re.compile(r"^([a-z]{2,3})_[0-9a-hjkmnp-tv-z]{26}\Z")
+ANY_ID = _ID_RE
 
 
 def _encode(value: int, length: int) -> str:

@@ -13,7 +13,7 @@ from api.errors import FunctionError
 from api.registry import Args, Context
 from models import AuditEntry
 from models.base import to_doc
-from models.ids import new_id
+from models.ids import ANY_ID, new_id
 
 MAX_ARRAY_RESULTS = 1000
 END_CURSOR = "end"
@@ -24,6 +24,8 @@ END_CURSOR = "end"
 Id = Annotated[str, StringConstraints(max_length=1000)]
 Text = Annotated[str, StringConstraints(max_length=8 * 1024 * 1024)]
 ShortText = Annotated[str, StringConstraints(max_length=1000)]
+# What fits the 200-character columns (user ids, tool names and call ids).
+ShortName = Annotated[str, StringConstraints(max_length=200)]
 
 
 class PaginationOpts(Args):
@@ -50,8 +52,10 @@ def decode_cursor(cursor: str) -> tuple[Any, str]:
         padded = cursor + "=" * (-len(cursor) % 4)
         sort_value, row_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
         # Not a number, or one no column holds (NaN, infinity, beyond 64 bits): not our cursor.
+        # The id must be one of ours (it is compared with stored ids, so never NUL or surrogates).
         if (
             not isinstance(row_id, str)
+            or not ANY_ID.match(row_id)
             or not isinstance(sort_value, int | float)
             or not abs(sort_value) < 2**63
         ):

@@ -47,11 +47,14 @@ def _user_row(ctx: Context, user_id: str) -> Any:
 
 
 def _active_admins(ctx: Context) -> int:
-    return ctx.conn.execute(
-        sa.select(sa.func.count())
-        .select_from(users)
+    """Counted with the admins' rows locked (PostgreSQL), so that two workers demoting or
+    disabling two different admins at once cannot both see a second one left."""
+    admins = (
+        sa.select(users.c.id)
         .where(users.c.role == "admin", users.c.disabled.is_(False))
-    ).scalar_one()
+        .with_for_update()
+    )
+    return len(ctx.conn.execute(admins).all())
 
 
 def end_sessions(ctx: Context, user_id: str, keep_session_id: str | None = None) -> None:
@@ -189,14 +192,24 @@ class ChangePasswordArgs(Args):
 
 
 async def _check_current_password(args: ChangePasswordArgs, caller: Caller) -> None:
-    def current_hash() -> str | None:
-        with get_engine().connect() as conn:
-            return conn.execute(
-                sa.select(users.c.password_hash).where(users.c.id == caller.id)
-            ).scalar()
+    """The current password is checked like a sign-in: throttled and, when wrong, counted as a
+    failed sign-in of that account (so a stolen session cannot guess it freely)."""
+    from api import signin
 
-    stored = current_hash()
-    if not await asyncio.to_thread(auth.verify_password, args.currentPassword, stored):
+    with get_engine().connect() as conn:
+        person = conn.execute(
+            sa.select(users.c.email, users.c.password_hash).where(users.c.id == caller.id)
+        ).first()
+    if person is None:
+        raise FunctionError("Your account no longer exists")
+    try:
+        signin.throttle(person.email, None)
+    except signin.TooManyAttempts as exc:
+        raise FunctionError(str(exc)) from None
+    if not await asyncio.to_thread(
+        auth.verify_password, args.currentPassword, person.password_hash
+    ):
+        await signin.record_failure(person.email, "wrong current password", None)
         raise FunctionError("currentPassword is not your current password")
     await _hash_new_password(args, caller)
 
@@ -213,6 +226,8 @@ def change_password(ctx: Context, args: ChangePasswordArgs) -> None:
         .where(users.c.id == ctx.caller.id)
         .values(password_hash=args._password_hash, updated_time=ctx.now)
     )
+    # Whoever else held a session of this account is signed out; this session stays.
+    end_sessions(ctx, ctx.caller.id, keep_session_id=ctx.caller.session_id)
     audit(ctx, "user.password", ctx.caller.id)
     ctx.emit("credentials:changed", {})
 

@@ -7,7 +7,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 
 from api.errors import FunctionError
-from api.functions._common import Id, PaginationOpts, ShortText, document, page
+from api.functions._common import Id, PaginationOpts, ShortName, ShortText, document, page
 from api.registry import Args, Context, mutation, query
 from models import Thread
 from models.ids import new_id
@@ -18,7 +18,7 @@ ThreadStatus = Literal["active", "archived"]
 
 class CreateArgs(Args):
     title: ShortText | None = None
-    userId: ShortText | None = None
+    userId: ShortName | None = None
     metadata: dict[str, Any] | None = None
 
 
@@ -58,7 +58,7 @@ def get(ctx: Context, args: GetArgs) -> dict[str, Any] | None:
 class ListArgs(Args):
     paginationOpts: PaginationOpts
     status: ThreadStatus | None = None
-    userId: ShortText | None = None
+    userId: ShortName | None = None
     search: ShortText | None = None
 
 

@@ -7,7 +7,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from pydantic import Field
 
-from api.functions._common import Id, PaginationOpts, ShortText, all_rows, page
+from api.functions._common import Id, PaginationOpts, ShortName, all_rows, page
 from api.registry import Args, Context, mutation, query
 from models import ToolCall
 from models.ids import new_id
@@ -18,11 +18,11 @@ ToolStatus = Literal["started", "succeeded", "failed"]
 
 class RecordArgs(Args):
     threadId: Id
-    toolName: ShortText
+    toolName: ShortName
     input: Any
     output: Any = None
     status: ToolStatus | None = None
-    toolCallId: ShortText | None = None
+    toolCallId: ShortName | None = None
     durationMs: float | None = Field(default=None, ge=0)
 
 
