@@ -70,7 +70,6 @@ class Caller:
         return self.kind == "user" and self.role == "user"
 
 
-SYSTEM = Caller(kind="system", id="system", label="system")
 
 
 class Args(BaseModel):
