@@ -90,7 +90,8 @@ class AccountState(AuthState):
         finally:
             self.changing = False
         self.password_form_key += 1
-        yield rx.toast.success("Password changed.")
+        yield rx.toast.success("Password changed. Your other sessions were signed out.")
+        yield AccountState.load
 
     @rx.event
     async def sign_out_session(self, session_id: str):

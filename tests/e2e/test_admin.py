@@ -339,9 +339,17 @@ def test_account_changes_the_password_and_signs_out_other_sessions(tabs, console
     page.fill("#current", "owen-password-1")
     page.get_by_role("button", name="Change password").click()
     expect(page.get_by_text("Password changed.")).to_be_visible()
-    assert sign_in_http(console, person["email"], "owen-password-2").status_code == 200
+    # A password change signs out every other session of the account; this one stays.
+    expect(page.get_by_test_id("session-row")).to_have_count(1)
+    elsewhere.locator('[data-nav="artifacts"]').click()
+    expect(elsewhere).to_have_url(re.compile(r"/signin/?(\?next=.*)?$"))
     assert sign_in_http(console, person["email"], "owen-password-1").status_code == 401
 
+    # Signed in again elsewhere (two more sessions), then "sign out all other sessions".
+    third = sign_in_http(console, person["email"], "owen-password-2").json()["token"]
+    assert sign_in_http(console, person["email"], "owen-password-2").status_code == 200
+    elsewhere = page_with_token(tabs, third, "/threads")
+    expect(elsewhere.get_by_role("heading", name="Threads", exact=True)).to_be_visible()
     page.reload()
     expect(page.get_by_test_id("session-row")).to_have_count(3)
     page.get_by_test_id("sign-out-others").click()
