@@ -67,6 +67,18 @@ def loading_block() -> rx.Component:
     return rx.center(rx.spinner(size="3"), padding="3em", width="100%")
 
 
+def detail_or_missing(
+    loading: rx.Var, found: rx.Var, detail: rx.Component, missing: str, back: str, href: str
+) -> rx.Component:
+    """A detail page's body: a spinner while loading, then the detail or a "not found" state
+    with a way back."""
+    return rx.cond(
+        loading,
+        loading_block(),
+        rx.cond(found, detail, empty_state(missing, rx.link(back, href=href), icon="search-x")),
+    )
+
+
 def field_row(label: str, value: rx.Component | rx.Var | str) -> rx.Component:
     return rx.flex(
         rx.text(label, size="1", color_scheme="gray", min_width="7em"),

@@ -15,9 +15,8 @@ from app.components.markdown import safe_markdown
 from app.components.timeline import timeline_entry
 from app.components.ui import (
     choice,
-    empty_state,
+    detail_or_missing,
     field_row,
-    loading_block,
     relative_time,
     status_badge,
 )
@@ -682,18 +681,13 @@ def _detail() -> rx.Component:
 
 def approval_page() -> rx.Component:
     return page_frame(
-        rx.cond(
+        detail_or_missing(
             ApprovalState.loading,
-            loading_block(),
-            rx.cond(
-                ApprovalState.found,
-                _detail(),
-                empty_state(
-                    "Approval request not found",
-                    rx.link("Back to the inbox", href="/approvals"),
-                    icon="search-x",
-                ),
-            ),
+            ApprovalState.found,
+            _detail(),
+            "Approval request not found",
+            "Back to the inbox",
+            "/approvals",
         )
     )
 

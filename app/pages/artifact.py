@@ -11,7 +11,7 @@ from api.errors import FunctionError, Unavailable
 from app.components.diff import diff_lines, diff_stats, diff_view
 from app.components.layout import page_frame, signed_in_page
 from app.components.markdown import safe_markdown
-from app.components.ui import choice, empty_state, loading_block, status_badge
+from app.components.ui import choice, detail_or_missing, status_badge
 from app.formatting import when, with_times
 from app.state import (
     AuthState,
@@ -272,18 +272,13 @@ def _detail() -> rx.Component:
 
 def artifact_page() -> rx.Component:
     return page_frame(
-        rx.cond(
+        detail_or_missing(
             ArtifactState.loading,
-            loading_block(),
-            rx.cond(
-                ArtifactState.found,
-                _detail(),
-                empty_state(
-                    "Artifact not found",
-                    rx.link("Back to artifacts", href="/artifacts"),
-                    icon="search-x",
-                ),
-            ),
+            ArtifactState.found,
+            _detail(),
+            "Artifact not found",
+            "Back to artifacts",
+            "/artifacts",
         )
     )
 

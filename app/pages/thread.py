@@ -13,9 +13,9 @@ from api.errors import FunctionError, Unavailable
 from app.components.layout import page_frame, signed_in_page
 from app.components.timeline import timeline_entry
 from app.components.ui import (
+    detail_or_missing,
     empty_state,
     field_row,
-    loading_block,
     relative_time,
     status_badge,
 )
@@ -488,16 +488,13 @@ def _detail() -> rx.Component:
 
 def thread_page() -> rx.Component:
     return page_frame(
-        rx.cond(
+        detail_or_missing(
             ThreadState.loading,
-            loading_block(),
-            rx.cond(
-                ThreadState.found,
-                _detail(),
-                empty_state(
-                    "Thread not found", rx.link("Back to threads", href="/threads"), icon="search-x"
-                ),
-            ),
+            ThreadState.found,
+            _detail(),
+            "Thread not found",
+            "Back to threads",
+            "/threads",
         )
     )
 
