@@ -29,7 +29,12 @@ from models.ids import is_id_for
 # inside each function; reviewers' artifact rights are checked in artifacts:update.
 KEY = "key"
 ALL_READERS = frozenset({KEY, "admin", "reviewer", "viewer", "user"})
+# End users create threads and post their own (role "user") messages, checked in messages:create.
 WRITERS = frozenset({KEY, "admin", "user"})
+# Everything else is written by backends: the agent's side of a thread (its messages, tool calls,
+# session, artifacts and approval requests) and changes to the thread itself. An end user who
+# could write these could forge what the agent said or ran, or approve their own plan.
+BACKEND_WRITERS = frozenset({KEY, "admin"})
 DECIDERS = frozenset({"admin", "reviewer"})
 ADMINS = frozenset({"admin"})
 

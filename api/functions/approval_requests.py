@@ -10,7 +10,7 @@ from pydantic import Field
 from api.errors import FunctionError
 from api.functions import artifacts as artifact_functions
 from api.functions._common import Id, PaginationOpts, Text, all_rows, audit, document, page
-from api.registry import DECIDERS, Args, Context, mutation, query
+from api.registry import BACKEND_WRITERS, DECIDERS, Args, Context, mutation, query
 from models import ApprovalRequest, Artifact, User
 from models.ids import is_id_for, new_id
 
@@ -43,7 +43,7 @@ class CreateArgs(Args):
     artifactId: Id | None = None
 
 
-@mutation("approvalRequests:create", args=CreateArgs)
+@mutation("approvalRequests:create", args=CreateArgs, allow=BACKEND_WRITERS)
 def create(ctx: Context, args: CreateArgs) -> str:
     ctx.thread(args.threadId)
     if args.artifactId is not None:
@@ -206,7 +206,7 @@ class CancelArgs(Args):
     approvalRequestId: Id
 
 
-@mutation("approvalRequests:cancel", args=CancelArgs)
+@mutation("approvalRequests:cancel", args=CancelArgs, allow=BACKEND_WRITERS)
 def cancel(ctx: Context, args: CancelArgs) -> None:
     """The backend withdraws its own pending request."""
     request_id = ctx.require_id("approval_requests", args.approvalRequestId, "approvalRequestId")

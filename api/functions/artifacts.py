@@ -21,7 +21,7 @@ from api.functions._common import (
     document,
     page,
 )
-from api.registry import ALL_READERS, WRITERS, Args, Context, mutation, query
+from api.registry import ALL_READERS, BACKEND_WRITERS, Args, Context, mutation, query
 from models import Artifact, ArtifactVersion
 from models.ids import is_id_for, new_id
 
@@ -40,7 +40,7 @@ class CreateArgs(Args):
     status: ArtifactStatus = "draft"
 
 
-@mutation("artifacts:create", args=CreateArgs)
+@mutation("artifacts:create", args=CreateArgs, allow=BACKEND_WRITERS)
 def create(ctx: Context, args: CreateArgs) -> str:
     ctx.thread(args.threadId)
     artifact_id = new_id("artifacts")
@@ -70,7 +70,7 @@ class UpdateArgs(Args):
 
 
 # Reviewers may update an artifact, but only its status.
-@mutation("artifacts:update", args=UpdateArgs, allow=WRITERS | {"reviewer"})
+@mutation("artifacts:update", args=UpdateArgs, allow=BACKEND_WRITERS | {"reviewer"})
 def update(ctx: Context, args: UpdateArgs) -> None:
     """A content change makes a new version; a status or title change alone does not."""
     current = load(ctx, args.artifactId)

@@ -8,7 +8,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from pydantic import Field
 
-from api.errors import FunctionError
+from api.errors import FunctionError, NotAllowed
 from api.functions._common import Id, PaginationOpts, Text, document, page
 from api.registry import Args, Context, mutation, query
 from models import Message, Thread
@@ -88,6 +88,7 @@ def create_many(calls: list[tuple[Context, CreateArgs]]) -> list[str | FunctionE
         thread_id = args.threadId
         try:
             ctx.require_id("threads", thread_id, "threadId")
+            _check_role(ctx, args)
             _check_visible(ctx, thread_id, thread_id in owners, owners.get(thread_id))
             order = next_orders[thread_id]
             if order >= MAX_ORDER:
@@ -118,6 +119,7 @@ def create(ctx: Context, args: CreateArgs) -> str:
     if args.order is None:
         return _single_result(create_many([(ctx, args)]))
     thread_id = ctx.require_id("threads", args.threadId, "threadId")
+    _check_role(ctx, args)
     owner = ctx.conn.exec_driver_sql(_lock_threads_sql(ctx.conn, 1), (thread_id,)).first()
     _check_visible(ctx, thread_id, owner is not None, owner and owner.user_id)
     if ctx.conn.execute(_ORDER_TAKEN, {"b_thread": thread_id, "b_order": args.order}).first():
@@ -143,6 +145,16 @@ def _single_result(results: list[str | FunctionError]) -> str:
     if isinstance(results[0], FunctionError):
         raise results[0]
     return results[0]
+
+
+def _check_role(ctx: Context, args: CreateArgs) -> None:
+    """End users speak for themselves only: the assistant, system and tool messages are the
+    agent's, posted by its backend."""
+    if ctx.caller.is_end_user and args.role != "user":
+        raise NotAllowed(
+            f"Not allowed: a user may post messages with role 'user' only, not {args.role!r}; "
+            "the agent's messages are posted by its backend (API key)"
+        )
 
 
 def _check_visible(ctx: Context, thread_id: str, exists: bool, owner: str | None) -> None:

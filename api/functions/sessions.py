@@ -7,7 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from api.functions._common import Id, ShortText, Text, document
-from api.registry import Args, Context, mutation, query
+from api.registry import BACKEND_WRITERS, Args, Context, mutation, query
 from models import Session
 from models.ids import new_id
 
@@ -22,7 +22,7 @@ class UpsertArgs(Args):
     state: dict[str, Any] | None = None
 
 
-@mutation("sessions:upsert", args=UpsertArgs)
+@mutation("sessions:upsert", args=UpsertArgs, allow=BACKEND_WRITERS)
 def upsert(ctx: Context, args: UpsertArgs) -> str:
     """Creates the thread's session or merges the given fields into it (others are kept)."""
     ctx.thread(args.threadId)

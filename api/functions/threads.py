@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from api.errors import FunctionError
 from api.functions._common import Id, PaginationOpts, ShortName, ShortText, document, page
-from api.registry import Args, Context, mutation, query
+from api.registry import BACKEND_WRITERS, Args, Context, mutation, query
 from models import Thread
 from models.ids import new_id
 
@@ -107,7 +107,7 @@ class UpdateArgs(Args):
     metadata: dict[str, Any] | None = None
 
 
-@mutation("threads:update", args=UpdateArgs)
+@mutation("threads:update", args=UpdateArgs, allow=BACKEND_WRITERS)
 def update(ctx: Context, args: UpdateArgs) -> None:
     ctx.thread(args.threadId)
     changes: dict[str, Any] = {"updated_time": ctx.now}
@@ -125,7 +125,7 @@ class RemoveArgs(Args):
     threadId: Id
 
 
-@mutation("threads:remove", args=RemoveArgs)
+@mutation("threads:remove", args=RemoveArgs, allow=BACKEND_WRITERS)
 def remove(ctx: Context, args: RemoveArgs) -> None:
     """Removes the thread and, through ON DELETE CASCADE, everything that hangs off it."""
     ctx.thread(args.threadId)

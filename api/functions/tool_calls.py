@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from pydantic import Field
 
 from api.functions._common import Id, PaginationOpts, ShortName, all_rows, page
-from api.registry import Args, Context, mutation, query
+from api.registry import BACKEND_WRITERS, Args, Context, mutation, query
 from models import ToolCall
 from models.ids import new_id
 
@@ -26,7 +26,7 @@ class RecordArgs(Args):
     durationMs: float | None = Field(default=None, ge=0)
 
 
-@mutation("toolCalls:record", args=RecordArgs)
+@mutation("toolCalls:record", args=RecordArgs, allow=BACKEND_WRITERS)
 def record(ctx: Context, args: RecordArgs) -> str:
     """Records a call. Recording the same toolCallId again in the thread updates that document
     (output, status, duration). Without a status: succeeded if there is an output, else started."""
