@@ -24,7 +24,9 @@ endif
 
 .PHONY: install run test lint e2e-deps clean
 
-install: $(VENV)/.installed $(TOOLS)/.installed
+CONVEX_JS := tests/convex_js
+
+install: $(VENV)/.installed $(TOOLS)/.installed $(CONVEX_JS)/node_modules/.installed
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +37,11 @@ $(VENV)/.installed: pyproject.toml
 $(TOOLS)/.installed:
 	mkdir -p $(TOOLS)
 	npm install --prefix $(TOOLS) --no-fund --no-audit --loglevel=error bun@$(BUN_VERSION)
+	touch $@
+
+# The official Convex client (npm convex, pinned by the lockfile) that the sync tests drive.
+$(CONVEX_JS)/node_modules/.installed: $(CONVEX_JS)/package-lock.json
+	npm ci --prefix $(CONVEX_JS) --no-fund --no-audit --loglevel=error
 	touch $@
 
 run: install

@@ -105,11 +105,17 @@ async def _run_mutation(
 
     writer = get_writer(get_engine(), get_settings().max_batch)
     _purge_old_idempotency_records(writer)
+    thread_id = getattr(args, "threadId", None)
+    touches = (spec.path.split(":", 1)[0], thread_id if isinstance(thread_id, str) else None)
     if spec.batch is not None and (spec.batchable is None or spec.batchable(args)):
         return await writer.submit(
-            run, group=spec.path, run_group=_run_group, item=(spec, args, caller, idempotency_key)
+            run,
+            group=spec.path,
+            run_group=_run_group,
+            item=(spec, args, caller, idempotency_key),
+            touches=touches,
         )
-    return await writer.submit(run)
+    return await writer.submit(run, touches=touches)
 
 
 _records = IdempotencyRecord.__table__
@@ -198,6 +204,23 @@ def _run_group(conn: sa.Connection, jobs: list) -> list:
         # group's calls one by one, and the second finds the first's record.
         conn.execute(_RECORD_RESULT, records)
     return outcomes
+
+
+def prepare(
+    path: object, raw_args: object, caller: Caller, kind: Literal["query", "mutation"] | None
+) -> tuple[FunctionSpec, Any]:
+    """The checks `call` makes before running anything: the function exists (and is of `kind`),
+    the caller may call it, the arguments are valid. Raises FunctionError / NotAllowed."""
+    spec = lookup(path, kind)
+    check_allowed(spec, caller)
+    return spec, parse_args(spec, raw_args)
+
+
+def run_query_on(conn: sa.Connection, spec: FunctionSpec, args: Any, caller: Caller) -> Any:
+    """A query on a connection the caller holds (a sync transition reads all its queries in one
+    transaction, so that they see one snapshot). Never long-polls."""
+    check_allowed(spec, caller)
+    return spec.handler(Context(conn=conn, caller=caller, now=next_creation_time()), args)
 
 
 async def _run_query(spec: FunctionSpec, args: Any, caller: Caller) -> Any:

@@ -2,7 +2,7 @@
 
 Published only once the data is committed. Listeners in this process are called directly; with
 `REDIS_URL` set, every event also goes through one Redis channel so that other workers' listeners
-(long-polls, open console tabs) hear it too.
+(long-polls, open console tabs, sync sockets) hear it too.
 """
 
 from __future__ import annotations
@@ -25,6 +25,11 @@ def _channel() -> str:
 
 
 Listener = Callable[[str, dict[str, Any]], None]
+
+# Published once per committed batch of the group-commit writer: {"touched": [[module, threadId or
+# None], ...]}, what the batch's mutations wrote (api/sync/subscriptions.py re-runs the queries
+# that may have changed). One small event per batch, not one per message, to keep ingest lean.
+SYNC_TOUCHED = "sync:touched"
 
 
 class EventBus:

@@ -6,6 +6,7 @@
     POST /api/auth/signin {email, password} -> {token, expiresTime}
     POST /api/auth/signout
     GET  /version, GET /api/health
+    GET  /api/{clientVersion}/sync   WebSocket: Convex's sync protocol (api/sync, docs/convex.md)
 
 `create_api()` builds a Starlette app that Reflex serves in front of the console
 (`rx.App(api_transformer=...)`); tests use it directly through httpx.
@@ -24,7 +25,7 @@ import sqlalchemy as sa
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
 from api import __version__, auth, signin
 from api.calls import call
@@ -32,6 +33,7 @@ from api.db import get_engine
 from api.errors import FunctionError, Unavailable
 from api.registry import MAX_JSON_DEPTH, Caller, has_unstorable_text
 from api.settings import get_settings
+from api.sync.server import sync_endpoint
 
 log = logging.getLogger(__name__)
 
@@ -234,6 +236,8 @@ ROUTES = [
     Route("/api/auth/signout", signout_endpoint, methods=["POST"]),
     Route("/version", version_endpoint, methods=["GET"]),
     Route("/api/health", health_endpoint, methods=["GET"]),
+    # Convex's sync protocol (api/sync): the client puts its own version in the path.
+    WebSocketRoute("/api/{clientVersion}/sync", sync_endpoint),
 ]
 
 

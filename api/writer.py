@@ -22,7 +22,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Engine
 
 from api.errors import FunctionError, Unavailable
-from api.events import bus
+from api.events import SYNC_TOUCHED, bus
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,9 @@ class Job:
     group: str | None = None
     run_group: Callable[[Connection, list[Job]], list[Any]] | None = None
     item: Any = None  # what run_group needs to know of this job
+    # What the job writes, for sync subscriptions: (module, threadId or None); a None threadId
+    # is filled from the job's own events when they name one.
+    touches: tuple[str, str | None] | None = None
     attempts: int = 0
     outcome: tuple[str, Any] | None = None
     events: Events = field(default_factory=list)
@@ -120,6 +123,7 @@ class GroupCommitWriter:
                 job.outcome = ("error", Unavailable(f"the database did not commit: {exc}"))
         self.batches += 1
         self.jobs += len(batch)
+        _publish_touched(batch)
         for job in batch:
             self._finish(job)
 
@@ -192,6 +196,20 @@ class GroupCommitWriter:
             job.future.set_result(value)
         else:
             job.future.set_exception(value)
+
+
+def _publish_touched(batch: list[Job]) -> None:
+    """One event for the whole committed batch: what its mutations wrote (see api/events.py)."""
+    touched = set()
+    for job in batch:
+        if job.touches is None or job.outcome is None or job.outcome[0] != "ok":
+            continue
+        module, thread_id = job.touches
+        if thread_id is None:
+            thread_id = next((p["threadId"] for _t, p in job.events if "threadId" in p), None)
+        touched.add((module, thread_id))
+    if touched:
+        bus.publish(SYNC_TOUCHED, {"touched": list(touched)})
 
 
 def _retryable(exc: Exception) -> bool:

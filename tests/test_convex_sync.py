@@ -1,0 +1,69 @@
+"""The Convex sync WebSocket (api/sync) driven by the official ConvexClient (npm convex 1.48.0)
+against a real server process (granian, as in production)."""
+
+from __future__ import annotations
+
+import pytest
+
+from api.calls import call
+from api.cli import CLI_CALLER
+from tests.convex_support import run_scenario
+from tests.server_process import ServerProcess
+
+
+@pytest.fixture
+def server(database_url):
+    process = ServerProcess(database_url).start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+async def threads(api_key):
+    caller = CLI_CALLER
+    return [await call("threads:create", {"title": f"sync {index}"}, caller) for index in range(2)]
+
+
+def _env(api_key, people, threads, **extra):
+    return {
+        "key": api_key,
+        "token": people["admin"]["token"],
+        "viewer_token": people["viewer"]["token"],
+        "thread": threads[0],
+        "other_thread": threads[1],
+        **extra,
+    }
+
+
+def test_subscription_gets_live_updates_in_order(server, api_key, people, threads):
+    lines = run_scenario("live", server.url, **_env(api_key, people, threads))
+    assert "ok live update after an HTTP write" in lines
+    assert "ok order" in lines
+    assert "ok unrelated query not updated" in lines
+
+
+def test_mutation_over_the_socket(server, api_key, people, threads):
+    lines = run_scenario("mutation", server.url, **_env(api_key, people, threads))
+    assert "ok read your writes" in lines
+
+
+def test_forbidden_mutation_throws_the_servers_message(server, api_key, people, threads):
+    lines = run_scenario("forbidden", server.url, **_env(api_key, people, threads))
+    assert "ok forbidden mutation throws the server's message" in lines
+
+
+def test_unauthenticated_socket_gets_no_data(server, api_key, people, threads):
+    lines = run_scenario("anonymous", server.url, **_env(api_key, people, threads))
+    assert "ok unauthenticated socket gets no data" in lines
+
+
+def test_api_key_as_admin_auth_and_bad_tokens(server, api_key, people, threads):
+    lines = run_scenario("tokens", server.url, **_env(api_key, people, threads))
+    assert "ok bad token reported as not authenticated" in lines
+
+
+async def test_reconnect_does_not_apply_a_mutation_twice(server, api_key, people, threads):
+    lines = run_scenario("reconnect", server.url, **_env(api_key, people, threads))
+    assert "ok applied once" in lines
+    messages = await call("messages:list", {"threadId": threads[0]}, CLI_CALLER)
+    assert [m["content"] for m in messages] == ["exactly once"]
