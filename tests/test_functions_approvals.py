@@ -201,19 +201,50 @@ async def test_edited_plan_is_kept_with_an_approval(api, as_role, thread_id):
 
 
 @sqlite_only
-@pytest.mark.parametrize("decision", ["rejected", "changes_requested"])
-async def test_edited_plan_with_another_decision_is_an_error_and_decides_nothing(
-    api, as_role, thread_id, decision
+async def test_edited_plan_with_a_rejection_is_an_error_and_decides_nothing(
+    api, as_role, thread_id
 ):
     request_id = await request(api, thread_id)
 
     message = await as_role("reviewer").mutation_error(
         "approvalRequests:resolve",
-        {"approvalRequestId": request_id, "decision": decision, "editedPlan": "x"},
+        {"approvalRequestId": request_id, "decision": "rejected", "editedPlan": "x"},
     )
 
-    assert message == "editedPlan can only be given with the decision 'approved'"
+    # CONTRACT.md "Additions": editedPlan goes with approved or changes_requested, never rejected.
+    assert message == (
+        "editedPlan cannot be given with the decision 'rejected': send it with 'approved' "
+        "(the plan that will run) or 'changes_requested' (a suggested revision)"
+    )
     assert (await get(api, request_id))["status"] == "pending"
+
+
+async def test_edited_plan_with_changes_requested_is_kept_as_a_suggestion(api, as_role, thread_id):
+    artifact_id = await plan_artifact(api, thread_id, "1. Original")
+    request_id = await request(api, thread_id, "1. Original", artifactId=artifact_id)
+
+    await as_role("reviewer").mutation(
+        "approvalRequests:resolve",
+        {
+            "approvalRequestId": request_id,
+            "decision": "changes_requested",
+            "editedPlan": "1. Try this instead",
+        },
+    )
+
+    doc = await get(api, request_id)
+    assert (doc["status"], doc["editedPlan"], doc["planContent"]) == (
+        "changes_requested",
+        "1. Try this instead",
+        "1. Original",
+    )
+    # A suggestion is not the plan: the artifact goes back to draft with its content unchanged.
+    artifact = await api.query("artifacts:get", {"artifactId": artifact_id})
+    assert (artifact["content"], artifact["version"], artifact["status"]) == (
+        "1. Original",
+        1,
+        "draft",
+    )
 
 
 async def test_resolve_sets_the_linked_artifacts_status(api, as_role, thread_id):

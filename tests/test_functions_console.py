@@ -251,3 +251,11 @@ async def test_dashboard_stats_empty_database(reviewer):
 
 async def test_api_keys_may_read_console_models(api):
     assert (await api.query("inbox:pending", {}))["count"] == 0
+
+
+@pytest.mark.parametrize("now", [1e300, -1.0, 2.6e14], ids=["1e300", "negative", "year-10000"])
+async def test_dashboard_stats_refuses_a_time_no_calendar_names(reviewer, now):
+    """Once an HTTP 500 (time.gmtime overflowed): now a clear error naming the field."""
+    message = await reviewer.query_error("dashboard:stats", {"now": now})
+
+    assert message.startswith("Invalid arguments for dashboard:stats: now: Input should be")

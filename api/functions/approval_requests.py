@@ -137,8 +137,11 @@ def resolve(ctx: Context, args: ResolveArgs) -> None:
     """Records a person's decision. Only a pending request can be decided; the first decision
     stands (the conditional UPDATE makes that hold between concurrent reviewers and workers)."""
     request_id = ctx.require_id("approval_requests", args.approvalRequestId, "approvalRequestId")
-    if args.editedPlan is not None and args.decision != "approved":
-        raise FunctionError("editedPlan can only be given with the decision 'approved'")
+    if args.editedPlan is not None and args.decision == "rejected":
+        raise FunctionError(
+            "editedPlan cannot be given with the decision 'rejected': send it with 'approved' "
+            "(the plan that will run) or 'changes_requested' (a suggested revision)"
+        )
     comment = (args.comment or "").strip() or None
     decided = ctx.conn.execute(
         sa.update(requests)
@@ -176,7 +179,10 @@ def _update_plan_artifact(ctx: Context, artifact_id: str, args: ResolveArgs) -> 
         return
     status = ARTIFACT_STATUS_AFTER[args.decision]
     changes: dict[str, Any] = {"status": status, "updated_time": ctx.now}
-    if args.editedPlan is not None and args.editedPlan != current.content:
+    # An edited plan that is approved is what will run: it becomes the artifact's next version.
+    # One sent with changes_requested is a suggestion, kept on the request (editedPlan) only.
+    approved_edit = args.decision == "approved" and args.editedPlan is not None
+    if approved_edit and args.editedPlan != current.content:
         changes["content"] = args.editedPlan
         changes["version"] = current.version + 1
         artifact_functions._add_version(

@@ -275,11 +275,16 @@ def browse_threads(ctx: Context, args: ThreadsArgs) -> dict[str, Any]:
     return {"page": page_, "isDone": is_done, "continueCursor": cursor}
 
 
+MAX_TIME_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
+
+
 class StatsArgs(Args):
     days: int = Field(default=14, ge=1, le=90)
     # Minutes to add to UTC for the viewer's local day boundaries (e.g. 60 for CET).
     utcOffsetMinutes: int = Field(default=0, ge=-14 * 60, le=14 * 60)
-    now: float | None = None  # for tests; defaults to the current time
+    # For tests; defaults to the current time. Bounded to the years calendars (and time.gmtime)
+    # can name: 1970 to 9999.
+    now: float | None = Field(default=None, ge=0, le=MAX_TIME_MS)
 
 
 @query("dashboard:stats", args=StatsArgs, allow=STAFF)
