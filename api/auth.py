@@ -122,6 +122,11 @@ async def caller_for(credential: str | None) -> Caller | None:
         caller = _caller_for_key(digest)
     elif credential.startswith(SESSION_TOKEN_PREFIX):
         caller = _caller_for_session(credential)
+    elif credential.startswith("eyJ"):  # a JWT from auth:signIn (Convex auth clients)
+        from api.sync.convex_auth import caller_for_jwt
+
+        verified = caller_for_jwt(credential)
+        caller = None if verified is None else verified[0]
     else:
         caller = None
     ttl = get_settings().auth_cache_seconds

@@ -3,6 +3,7 @@
     POST /api/mutation   {"path": "artifacts:create", "args": {...}, "format"?: "json"}
     POST /api/query      {"path": "threads:get", "args": {...}}
     POST /api/run/{module}/{function}   {"args": {...}}
+    POST /api/action     {"path": "auth:signIn", "args": {...}}  (@convex-dev/auth, api/sync)
     POST /api/auth/signin {email, password} -> {token, expiresTime}
     POST /api/auth/signout
     GET  /version, GET /api/health
@@ -166,6 +167,31 @@ async def run_endpoint(request: Request) -> Response:
     return await _function_endpoint(request, None, request.path_params["path"])
 
 
+async def action_endpoint(request: Request) -> Response:
+    """Convex's /api/action, for @convex-dev/auth's auth:signIn / auth:signOut. Credentials are
+    optional here (a sign-in has none yet); auth:signOut needs them."""
+    from api.sync import convex_auth
+
+    try:
+        credential = auth.parse_authorization(request.headers.get("authorization"))
+        caller = await auth.caller_for(credential)
+        if credential is not None and caller is None:
+            raise HttpError(401, "Unauthenticated", "The token is not valid (unknown or ended)")
+        body = await read_json_object(request)
+    except HttpError as error:
+        return _error_response(error)
+    try:
+        args = body.get("args", {})
+        if body.get("format", "json") == "convex_encoded_json":
+            args = decode_convex_json(args)
+        value = await convex_auth.run_action(body.get("path"), args, caller, request)
+    except FunctionError as exc:
+        return JSONResponse({"status": "error", "errorMessage": exc.message, "logLines": []})
+    except Unavailable as exc:
+        return _error_response(HttpError(503, "Unavailable", str(exc), {"Retry-After": "1"}))
+    return JSONResponse({"status": "success", "value": value, "logLines": []})
+
+
 async def signin_endpoint(request: Request) -> Response:
     try:
         body = await read_json_object(request)
@@ -232,6 +258,7 @@ ROUTES = [
     Route("/api/mutation", mutation_endpoint, methods=["POST"]),
     Route("/api/query", query_endpoint, methods=["POST"]),
     Route("/api/run/{path:path}", run_endpoint, methods=["POST"]),
+    Route("/api/action", action_endpoint, methods=["POST"]),
     Route("/api/auth/signin", signin_endpoint, methods=["POST"]),
     Route("/api/auth/signout", signout_endpoint, methods=["POST"]),
     Route("/version", version_endpoint, methods=["GET"]),

@@ -75,8 +75,6 @@ class Caller:
         return self.kind == "user" and self.role == "user"
 
 
-
-
 class Args(BaseModel):
     """Base for argument models: strict types, unknown fields refused (like Convex validators)."""
 

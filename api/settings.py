@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     max_batch: int = Field(default=512, ge=1)
     # How long an Idempotency-Key is remembered.
     idempotency_ttl_seconds: int = 24 * 3600
+    # Signs the JWTs of auth:signIn (api/sync/convex_auth.py). Unset: a key made on first use and
+    # kept in the database, shared by every worker.
+    jwt_secret: str | None = None
     port: int = 3000
     # Where people reach the console; used to print whole links (setup, password). Default:
     # http://localhost:PORT

@@ -7,6 +7,8 @@ from models.accounts import (
     AuthSession,
     IdempotencyRecord,
     OneTimeLink,
+    RefreshToken,
+    ServerSecret,
     User,
 )
 from models.threads import (
@@ -30,6 +32,8 @@ __all__ = [
     "IdempotencyRecord",
     "Message",
     "OneTimeLink",
+    "RefreshToken",
+    "ServerSecret",
     "Session",
     "Thread",
     "ToolCall",

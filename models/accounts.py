@@ -109,3 +109,31 @@ class OneTimeLink(SQLModel, table=True):
     created_by: str = Field(max_length=60)
     expires_time: float
     used_time: float | None = None
+
+
+class RefreshToken(SQLModel, table=True):
+    """A refresh token of @convex-dev/auth's sign-in (api/sync/convex_auth.py), tied to the
+    person's sign-in session. Each use issues a child; only the SHA-256 is stored."""
+
+    __tablename__ = "refresh_tokens"
+    __table_args__ = (sa.Index("ix_refresh_tokens_session", "session_id"),)
+    __hidden__: ClassVar[frozenset[str]] = frozenset({"token_hash"})
+
+    id: str = Field(primary_key=True, max_length=40)
+    creation_time: float
+    session_id: str = Field(foreign_key="auth_sessions.id", max_length=40)
+    parent_id: str | None = Field(default=None, max_length=40)
+    token_hash: str = Field(unique=True, max_length=64)
+    expires_time: float
+    first_used_time: float | None = None
+
+
+class ServerSecret(SQLModel, table=True):
+    """Secrets the server makes itself on first use and every worker shares (the JWT key)."""
+
+    __tablename__ = "server_secrets"
+    __hidden__: ClassVar[frozenset[str]] = frozenset({"value"})
+
+    name: str = Field(primary_key=True, max_length=40)
+    value: str = Field(max_length=200)
+    creation_time: float

@@ -25,6 +25,7 @@ PREFIXES = {
     "api_keys": "key",
     "audit_log": "aud",
     "one_time_links": "otl",
+    "refresh_tokens": "rft",
 }
 
 _ID_RE = re.compile(r"^([a-z]{2,3})_[0-9a-hjkmnp-tv-z]{26}\Z")

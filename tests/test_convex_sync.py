@@ -67,3 +67,20 @@ async def test_reconnect_does_not_apply_a_mutation_twice(server, api_key, people
     assert "ok applied once" in lines
     messages = await call("messages:list", {"threadId": threads[0]}, CLI_CALLER)
     assert [m["content"] for m in messages] == ["exactly once"]
+
+
+def test_jwt_from_auth_sign_in_refresh_and_sign_out(server, api_key, people, threads):
+    env = _env(api_key, people, threads, email=people["viewer"]["email"])
+    env["password"] = people["viewer"]["password"]
+    lines = run_scenario("jwt", server.url, **env)
+    assert "ok token refreshed after confirmation" in lines
+    assert "ok sign-out drops the socket's identity" in lines
+    assert "ok queries fail once signed out" in lines
+
+
+def test_disabling_a_person_drops_their_socket(server, api_key, people, threads):
+    env = _env(api_key, people, threads, user_id=people["reviewer"]["id"])
+    env["token"] = people["reviewer"]["token"]
+    env["admin_token"] = people["admin"]["token"]
+    lines = run_scenario("revoked", server.url, **env)
+    assert "ok disabling the person drops the socket's identity" in lines

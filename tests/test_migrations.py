@@ -24,6 +24,8 @@ EXPECTED_TABLES = {
     "audit_log",
     "idempotency_keys",
     "one_time_links",
+    "refresh_tokens",
+    "server_secrets",
 }
 
 

@@ -361,6 +361,8 @@ class SyncSession:
             return
         caller = recheck(identity)
         if caller is None:
+            if self._actions:  # e.g. the auth:signOut that ended it: its answer goes first
+                await asyncio.wait(list(self._actions), timeout=5)
             await self.auth_error("The session or key has ended: sign in again", False)
         elif caller != identity.caller:
             identity.caller = caller

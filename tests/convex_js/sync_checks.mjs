@@ -247,6 +247,75 @@ const scenarios = {
     await c.close();
   },
 
+  // @convex-dev/auth's calls: auth:signIn as an Action over the socket, the JWT on the socket,
+  // the refresh over HTTP /api/action (as the auth client does), then auth:signOut ends it all.
+  async jwt() {
+    const c = client();
+    const signedIn = await c.action(api.auth.signIn, {
+      provider: "password",
+      params: { email: env.TL_EMAIL, password: env.TL_PASSWORD, flow: "signIn" },
+    });
+    let tokens = signedIn.tokens;
+    check("signIn over the socket answers tokens", tokens && tokens.token && tokens.refreshToken);
+    const http = new ConvexHttpClient(url, { logger });
+    const fetches = [];
+    const changes = [];
+    c.setAuth(
+      async ({ forceRefreshToken }) => {
+        fetches.push(forceRefreshToken);
+        if (!forceRefreshToken) return tokens.token;
+        const refreshed = await http.action(api.auth.signIn, { refreshToken: tokens.refreshToken });
+        if (refreshed.tokens === null) return null;
+        tokens = refreshed.tokens;
+        return tokens.token;
+      },
+      (ok) => changes.push(ok),
+    );
+    const me = await waitFor(c, api.users.me, {}, (v) => v && v.email === env.TL_EMAIL);
+    check("query as the JWT's person", me.email === env.TL_EMAIL, JSON.stringify(me));
+    const deadline = Date.now() + 5000;
+    while (fetches.length < 2 && Date.now() < deadline) await sleep(50);
+    check("token refreshed after confirmation", fetches[0] === false && fetches[1] === true,
+      JSON.stringify(fetches));
+    await sleep(300);
+    check("still authenticated with the refreshed token", changes.at(-1) === true,
+      JSON.stringify(changes));
+    const keep = c.onUpdate(api.users.me, {}, () => {}, () => {});
+    await c.action(api.auth.signOut, {});
+    const end = Date.now() + 10000;
+    while (changes.at(-1) !== false && Date.now() < end) await sleep(50);
+    check("sign-out drops the socket's identity", changes.at(-1) === false, JSON.stringify(changes));
+    let error = null;
+    try {
+      await waitFor(c, api.users.me, {}, () => true, 5000);
+    } catch (e) {
+      error = e;
+    }
+    check("queries fail once signed out", error && String(error.message).includes("Unauthenticated"),
+      String(error));
+    keep();
+    await c.close();
+  },
+
+  // A person disabled while subscribed: the subscription fails at once.
+  async revoked() {
+    const c = client();
+    const changes = [];
+    c.setAuth(async () => env.TL_TOKEN, (ok) => changes.push(ok));
+    const errors = [];
+    const values = [];
+    c.onUpdate(api.threads.get, { threadId: env.TL_THREAD }, (v) => values.push(v), (e) => errors.push(e));
+    const deadline = Date.now() + 5000;
+    while (!values.length && Date.now() < deadline) await sleep(20);
+    check("subscribed before the change", values.length > 0, "");
+    await httpWrite("users:setDisabled", { userId: env.TL_USER_ID, disabled: true }, env.TL_ADMIN_TOKEN);
+    const end = Date.now() + 10000;
+    while (changes.at(-1) !== false && Date.now() < end) await sleep(20);
+    check("disabling the person drops the socket's identity", changes.at(-1) === false,
+      JSON.stringify(changes));
+    await c.close();
+  },
+
   // Two servers on one database: a write through one updates a subscription held by the other.
   async workers() {
     const other = env.TL_OTHER_URL;
