@@ -10,6 +10,7 @@ checks and the write path are the same whoever calls. Mutations run inside the g
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import time
@@ -262,6 +263,8 @@ def check_json(value: object, where: str, depth: int = 0) -> None:
             problem = _text_problem(key)
             if problem is not None:
                 raise FunctionError(f"{where} has a key containing {problem}")
+            if not is_convex_key(key):
+                raise FunctionError(convex_key_message(where, key))
             if isinstance(item, str):
                 problem = _text_problem(item)
                 if problem is not None:
@@ -278,6 +281,38 @@ def check_json(value: object, where: str, depth: int = 0) -> None:
             raise FunctionError(f"{where} contains {problem}")
     elif isinstance(value, float) and not math.isfinite(value):
         raise FunctionError(f"{where} must be a finite number")
+
+
+# The longest object key Convex's clients read (`jsonToConvex`, convex/src/values/value.ts).
+MAX_KEY_LENGTH = 1024
+
+
+def is_convex_key(key: str) -> bool:
+    """True for an object key the official Convex clients read back: 1 to 1024 printable ASCII
+    characters (space to ~), not starting with '$' (reserved for Convex's encoded values)."""
+    return (
+        0 < len(key) <= MAX_KEY_LENGTH
+        and key[0] != "$"
+        and key.isascii()
+        and key.isprintable()
+    )
+
+
+def convex_key_message(where: str, key: str) -> str:
+    """Why `key` cannot be stored, naming where it is; the caller's way out is a JSON string."""
+    shown = json.dumps(key if len(key) <= 60 else key[:60] + "...", ensure_ascii=False)
+    if not key:
+        reason = "keys must not be empty"
+    elif len(key) > MAX_KEY_LENGTH:
+        reason = f"keys must be at most {MAX_KEY_LENGTH} characters long"
+    elif key[0] == "$":
+        reason = "keys starting with '$' are reserved by Convex"
+    else:
+        reason = "keys must be printable ASCII, without control characters"
+    return (
+        f"{where} has the key {shown}, which Convex clients cannot read ({reason}); "
+        "rename it, or send the value as a JSON string (e.g. JSON.stringify / json.dumps)"
+    )
 
 
 def _text_problem(text: str) -> str | None:

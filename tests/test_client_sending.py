@@ -3,6 +3,7 @@ network, flush at interpreter exit, final failures, the queue bound, and retry t
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import threading
@@ -279,3 +280,37 @@ def test_retry_delays_grow_with_jitter_and_honour_retry_after():
     assert parse_retry_after("3") == 3.0
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # a date in the past
     assert parse_retry_after("soon") is None
+
+
+@pytest.mark.parametrize(
+    "value,where,key",
+    [
+        ({"$schema": "x"}, "args.input", "$schema"),
+        ({"properties": [{"naïve": 1}]}, "args.input.properties[0]", "naïve"),
+        ({"": 1}, "args.input", ""),
+    ],
+)
+def test_post_refuses_keys_the_server_would_refuse_with_its_message(value, where, key):
+    """The same rule and words as the server's (api/registry.py), raised in the caller's code
+    instead of failing later in the background."""
+    from api.registry import convex_key_message
+
+    client = Threadline("http://127.0.0.1:9", "key")
+    args = {"threadId": "t", "toolName": "x", "input": value}
+
+    with pytest.raises(ValueError) as raised:
+        client.post("toolCalls:record", args)
+
+    assert str(raised.value) == f"toolCalls:record: {convex_key_message(where, key)}"
+    assert client.counters.queued == 0
+    client.close(0)
+
+
+def test_post_takes_a_json_schema_sent_as_a_string():
+    with StubServer(lambda _request: SUCCESS) as stub:
+        client = Threadline(stub.url, "key")
+        schema = json.dumps({"$schema": "x", "properties": {"naïve": {"$ref": "#/a"}}})
+        client.tool_calls.post_record("thr_1", "t", schema)
+        assert client.flush(BOUND)
+        client.close(0)
+    assert stub.requests[0]["body"]["args"]["input"] == schema

@@ -327,16 +327,21 @@ async def test_convex_encoded_integers_and_floats_are_decoded(api, thread_id):
 
 
 @sqlite_only
-async def test_plain_json_format_leaves_dollar_objects_alone(api, thread_id):
-    await api.raw(
+async def test_plain_json_format_refuses_dollar_objects(api, thread_id):
+    """In plain JSON, {"$integer": ...} is not decoded; it is not stored either, since Convex
+    clients would read it back as a number, not as the object sent (CONTRACT.md "Additions")."""
+    response = await api.raw(
         "/api/mutation",
         "toolCalls:record",
         {"threadId": thread_id, "toolName": "t", "input": as_integer(3)},
         format="json",
     )
 
-    (call,) = await api.query("toolCalls:list", {"threadId": thread_id})
-    assert call["input"] == as_integer(3)
+    assert response.json()["status"] == "error"
+    assert response.json()["errorMessage"].startswith(
+        'args.input has the key "$integer", which Convex clients cannot read'
+    )
+    assert await api.query("toolCalls:list", {"threadId": thread_id}) == []
 
 
 @sqlite_only

@@ -72,7 +72,53 @@ def encode(path: str, args: Mapping[str, Any] | None) -> bytes:
     if not isinstance(path, str) or not path:
         raise ValueError("path must be a function path like 'messages:create'")
     body = {"path": path, "args": {} if args is None else dict(args), "format": "json"}
+    problem = unreadable_key(body["args"], "args")
+    if problem is not None:
+        raise ValueError(f"{path}: {problem}")
     return json.dumps(body, separators=(",", ":"), allow_nan=False).encode()
+
+
+# The server refuses object keys that the official Convex clients cannot read back (see
+# docs/api.md, "JSON keys"); a posted write would only fail later, in the background.
+MAX_KEY_LENGTH = 1024
+
+
+def unreadable_key(value: Any, where: str) -> str | None:
+    """The server's message for the first object key in `value` it would refuse, else None."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, str) and not (
+                0 < len(key) <= MAX_KEY_LENGTH
+                and key[0] != "$"
+                and key.isascii()
+                and key.isprintable()
+            ):
+                return _key_message(where, key)
+            found = unreadable_key(item, f"{where}.{key}")
+            if found is not None:
+                return found
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            found = unreadable_key(item, f"{where}[{index}]")
+            if found is not None:
+                return found
+    return None
+
+
+def _key_message(where: str, key: str) -> str:
+    shown = json.dumps(key if len(key) <= 60 else key[:60] + "...", ensure_ascii=False)
+    if not key:
+        reason = "keys must not be empty"
+    elif len(key) > MAX_KEY_LENGTH:
+        reason = f"keys must be at most {MAX_KEY_LENGTH} characters long"
+    elif key[0] == "$":
+        reason = "keys starting with '$' are reserved by Convex"
+    else:
+        reason = "keys must be printable ASCII, without control characters"
+    return (
+        f"{where} has the key {shown}, which Convex clients cannot read ({reason}); "
+        "rename it, or send the value as a JSON string (e.g. JSON.stringify / json.dumps)"
+    )
 
 
 def default_headers(api_key: str) -> dict[str, str]:
