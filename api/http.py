@@ -263,8 +263,10 @@ ROUTES = [
     Route("/api/auth/signout", signout_endpoint, methods=["POST"]),
     Route("/version", version_endpoint, methods=["GET"]),
     Route("/api/health", health_endpoint, methods=["GET"]),
-    # Convex's sync protocol (api/sync): the client puts its own version in the path.
+    # Convex's sync protocol (api/sync): the npm client puts its own version in the path; the
+    # Rust client (and so PyPI convex) connects to /api/sync.
     WebSocketRoute("/api/{clientVersion}/sync", sync_endpoint),
+    WebSocketRoute("/api/sync", sync_endpoint),
 ]
 
 

@@ -84,3 +84,49 @@ def test_disabling_a_person_drops_their_socket(server, api_key, people, threads)
     env["admin_token"] = people["admin"]["token"]
     lines = run_scenario("revoked", server.url, **env)
     assert "ok disabling the person drops the socket's identity" in lines
+
+
+@pytest.mark.postgres
+def test_write_on_one_worker_updates_a_subscription_on_another(
+    database_url, api_key, people, threads
+):
+    """Two servers on one PostgreSQL database and one Redis, as two workers would be."""
+    import uuid
+
+    from tests.test_scale_out import REDIS_URL, _redis_ok
+
+    if not database_url.startswith("postgresql"):
+        pytest.skip("several workers run on PostgreSQL")
+    if not _redis_ok():
+        pytest.skip("needs TEST_REDIS_URL pointing at a reachable Redis")
+    env = {"REDIS_URL": REDIS_URL, "REDIS_CHANNEL": f"threadline-test-{uuid.uuid4().hex[:8]}"}
+    servers = [ServerProcess(database_url, **env).start() for _ in range(2)]
+    try:
+        lines = run_scenario(
+            "workers",
+            servers[0].url,
+            **_env(api_key, people, threads, other_url=servers[1].url),
+        )
+    finally:
+        for process in servers:
+            process.stop()
+    assert "ok write on one worker updates the other's subscription" in lines
+
+
+def test_official_python_client(server, api_key, people, threads):
+    """PyPI convex 0.8.1 (Convex's Rust client), which is stricter about the protocol."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent / "convex_py_checks.py"
+    completed = subprocess.run(
+        [sys.executable, str(script), server.url, api_key, people["viewer"]["token"], threads[0]],
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    print(completed.stdout)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert "ok live update after an HTTP write" in completed.stdout
+    assert "ok forbidden mutation throws" in completed.stdout

@@ -39,6 +39,11 @@ def test_timestamps_are_padded_little_endian_base64():
     assert protocol.decode_ts(protocol.encode_ts(2**62 + 5)) == 2**62 + 5
 
 
+def test_function_paths_are_canonicalized_as_convex_does():
+    assert protocol.canonical_path("messages.js:list") == "messages:list"
+    assert protocol.canonical_path("dir/messages:list") == "dir/messages:list"
+
+
 def test_transitions_are_gapless_and_answer_each_change(client, api_key, thread_id):
     with client.websocket_connect("/api/1.48.0/sync") as ws:
         ws.send_text(json.dumps(CONNECT))
@@ -69,6 +74,7 @@ def test_transitions_are_gapless_and_answer_each_change(client, api_key, thread_
             frame = json.loads(ws.receive_text())
             assert frame["type"] == "Transition"
             assert frame["startVersion"] == versions
+            assert isinstance(frame["clientClockSkew"], int)  # the Rust client refuses floats
             versions = frame["endVersion"]
             values += frame["modifications"]
         assert values[-1]["type"] == "QueryUpdated"

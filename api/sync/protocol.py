@@ -143,6 +143,13 @@ def parse_client_message(text: str) -> dict[str, Any]:
     return message
 
 
+def canonical_path(path: str) -> str:
+    """Convex's canonical function path: "dir/messages.js:list" -> "dir/messages:list" (the Rust
+    client sends the module with its .js suffix)."""
+    module, colon, function = path.partition(":")
+    return module.removesuffix(".js") + colon + function
+
+
 # --- server frames ---------------------------------------------------------------------------
 
 
@@ -158,8 +165,9 @@ def transition(
         "startVersion": version(*start),
         "endVersion": version(*end),
         "modifications": modifications,
-        # Both or neither (the client warns of a slow transition when only one is right).
-        "clientClockSkew": skew,
+        # Both or neither (the client warns of a slow transition when only one is right); both
+        # integers (the Rust client refuses a float).
+        "clientClockSkew": round(skew),
         "serverTs": time.time_ns(),
     }
 

@@ -250,7 +250,8 @@ class SyncSession:
         self._wake.set()
 
     def _new_query(self, modification: dict[str, Any]) -> Query:
-        query = Query(modification["queryId"], modification["udfPath"], modification.get("journal"))
+        path = protocol.canonical_path(modification["udfPath"])
+        query = Query(modification["queryId"], path, modification.get("journal"))
         try:
             query.spec = lookup(query.udf_path, "query")
             query.args = parse_args(query.spec, modification["args"][0])
@@ -294,7 +295,7 @@ class SyncSession:
                 caller = self.latest_caller
                 if caller is None:
                     raise FunctionError(UNAUTHENTICATED)
-                spec = lookup(message["udfPath"], "mutation")
+                spec = lookup(protocol.canonical_path(message["udfPath"]), "mutation")
                 key = None
                 if self.session_id is not None and not spec.returns_secret:
                     key = f"sync:{self.session_id}:{request_id}"
@@ -322,7 +323,10 @@ class SyncSession:
         request_id = message["requestId"]
         try:
             value = await convex_auth.run_action(
-                message["udfPath"], message["args"], self.latest_caller, self.ws
+                protocol.canonical_path(message["udfPath"]),
+                message["args"],
+                self.latest_caller,
+                self.ws,
             )
         except FunctionError as exc:
             response = protocol.action_response(request_id, False, exc.message, exc.data)
