@@ -69,3 +69,18 @@ def test_audit_details_are_one_line_of_json_text():
 )
 def test_a_new_password_must_be_typed_twice_the_same(form, problem):
     assert passwords_differ(form) == problem
+
+
+@pytest.mark.parametrize(
+    "key,shown",
+    [
+        ({"createdBy": "user:usr_1", "createdByEmail": "a@example.com"}, "a@example.com"),
+        ({"createdBy": "system:cli"}, "threadline CLI"),
+        ({"createdBy": "user:usr_gone"}, "user:usr_gone"),
+        ({}, ""),
+    ],
+)
+def test_the_keys_page_names_each_keys_creator(key, shown):
+    from app.pages.admin_keys import creator_text
+
+    assert creator_text(key) == shown

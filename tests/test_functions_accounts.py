@@ -454,6 +454,9 @@ async def test_list_api_keys_never_shows_keys_or_their_hashes(as_role):
             "name",
             "prefix",
             "createdBy",
+            "createdByName",
+            "createdByEmail",
+            "createdByDisabled",
             "lastUsedTime",
             "revokedTime",
         }
@@ -574,3 +577,100 @@ async def test_audit_log_filters_by_time_since_inclusive_until_exclusive(as_role
 )
 async def test_audit_log_refuses_bad_arguments(as_role, args, problem):
     assert problem in await as_role("admin").query_error("auditLog:list", args)
+
+
+# -- keys belong to the installation, not to their creator (docs/security.md)
+
+
+async def _second_admin(admin) -> tuple[str, str]:
+    """Another admin, signed in: (their user id, their session token)."""
+    from api import signin
+
+    email = "second-admin@example.com"
+    user_id = await admin.mutation(
+        "users:create",
+        {"email": email, "name": "Second Admin", "role": "admin", "password": "second-admin-1"},
+    )
+    return user_id, (await signin.sign_in(email, "second-admin-1")).token
+
+
+async def test_a_key_outlives_its_creators_account_and_the_list_says_so(as_role):
+    admin = as_role("admin")
+    creator_id, creator_token = await _second_admin(admin)
+    created = await admin.mutation(
+        "apiKeys:create", {"name": "their backend"}, headers=bearer(creator_token)
+    )
+
+    await admin.mutation("users:setDisabled", {"userId": creator_id, "disabled": True})
+
+    # Still works: backends must not stop because the person who set them up left.
+    thread_id = await admin.mutation(
+        "threads:create", {"title": "still here"}, headers=bearer(created["key"])
+    )
+    assert thread_id.startswith("thr_")
+    (listed,) = [k for k in await admin.query("apiKeys:list") if k["_id"] == created["apiKeyId"]]
+    assert (
+        listed["createdBy"],
+        listed["createdByName"],
+        listed["createdByEmail"],
+        listed["createdByDisabled"],
+    ) == (f"user:{creator_id}", "Second Admin", "second-admin@example.com", True)
+
+
+async def test_the_keys_list_shows_each_keys_creator_and_last_use(as_role, people):
+    from api.calls import call
+    from api.cli import CLI_CALLER
+
+    admin = as_role("admin")
+    by_admin = await admin.mutation("apiKeys:create", {"name": "by admin"})
+    by_cli = await call("apiKeys:create", {"name": "by cli"}, CLI_CALLER)
+    unused = await admin.mutation("apiKeys:create", {"name": "unused"})
+
+    await admin.query(
+        "threads:list",
+        {"paginationOpts": {"numItems": 1, "cursor": None}},
+        headers=bearer(by_admin["key"]),
+    )
+    await drain_writer()
+
+    listed = {k["name"]: k for k in await admin.query("apiKeys:list")}
+    assert listed["by admin"]["createdByEmail"] == people["admin"]["email"]
+    assert listed["by admin"]["createdByDisabled"] is False
+    assert listed["by cli"]["createdBy"] == "system:cli"
+    assert "createdByEmail" not in listed["by cli"]
+    assert listed["by admin"]["lastUsedTime"] > listed["by admin"]["_creationTime"]
+    assert "lastUsedTime" not in listed["unused"]
+    assert by_cli["key"] and unused["key"]
+
+
+async def test_a_keys_last_use_is_written_at_most_once_a_minute(as_role, monkeypatch):
+    """Last use must not cost ingest a write per call: one write per key per minute at most,
+    queued to the group-commit writer without waiting for it."""
+    from api import auth
+
+    admin = as_role("admin")
+    created = await admin.mutation("apiKeys:create", {"name": "busy backend"})
+    touched = []
+    original = auth._touch
+    monkeypatch.setattr(auth, "_touch", lambda *a, **k: (touched.append(a), original(*a, **k)))
+
+    for index in range(20):
+        auth.forget_credentials()  # every call looks the key up (no credential cache)
+        await admin.mutation(
+            "threads:create", {"title": f"t{index}"}, headers=bearer(created["key"])
+        )
+    await drain_writer()
+
+    assert len(touched) == 1
+
+
+async def drain_writer() -> None:
+    """Waits until bookkeeping queued to the writer (last-use times) is committed."""
+    import asyncio
+
+    from api.db import get_engine
+    from api.settings import get_settings
+    from api.writer import get_writer
+
+    await get_writer(get_engine(), get_settings().max_batch).submit(lambda conn: (None, []))
+    await asyncio.sleep(0)

@@ -337,7 +337,8 @@ class AsyncApprovals(_Resource):
     ) -> None:
         """approvalRequests:resolve. A person's decision: needs a reviewer's or admin's session
         token as the client's credential (API keys are refused). The first decision stands;
-        `edited_plan` only with approved."""
+        `edited_plan` with approved (the plan that will run) or changes_requested (a suggested
+        revision), never with rejected."""
         args = compact(
             approvalRequestId=request_id,
             decision=decision,

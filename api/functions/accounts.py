@@ -261,10 +261,34 @@ class ListKeysArgs(Args):
 
 @query("apiKeys:list", args=ListKeysArgs, allow=ADMINS)
 def list_keys(ctx: Context, args: ListKeysArgs) -> list[dict[str, Any]]:
+    """Newest first, each with who created it and when it was last used (`lastUsedTime`, kept to
+    the minute). Keys belong to the installation, not to their creator: disabling the creator
+    leaves them working, so the list says when a key's creator is disabled
+    (`createdByDisabled`), for an admin to decide whether to revoke it."""
     query_ = sa.select(api_keys).order_by(api_keys.c.creation_time.desc())
     if not args.includeRevoked:
         query_ = query_.where(api_keys.c.revoked_time.is_(None))
-    return [document(ApiKey, row) for row in ctx.conn.execute(query_).all()]
+    keys = [document(ApiKey, row) for row in ctx.conn.execute(query_).all()]
+    creator_ids = {
+        key["createdBy"].removeprefix("user:")
+        for key in keys
+        if key.get("createdBy", "").startswith("user:")
+    }
+    creators = {}
+    if creator_ids:
+        rows = ctx.conn.execute(
+            sa.select(users.c.id, users.c.name, users.c.email, users.c.disabled).where(
+                users.c.id.in_(creator_ids)
+            )
+        )
+        creators = {f"user:{row.id}": row for row in rows}
+    for key in keys:
+        creator = creators.get(key.get("createdBy", ""))
+        if creator is not None:
+            key["createdByName"] = creator.name
+            key["createdByEmail"] = creator.email
+            key["createdByDisabled"] = bool(creator.disabled)
+    return keys
 
 
 class RevokeKeyArgs(Args):

@@ -20,8 +20,13 @@ from app.components.ui import (
 from app.formatting import when, with_times
 from app.state import AdminOnly, AuthState, NotSignedIn, error_toast
 
-# Enough to name every creator on a team's instance; unknown refs are shown as they are.
-CREATOR_LOOKUP_LIMIT = 1000
+
+def creator_text(key: dict[str, Any]) -> str:
+    """Who created a key: the person's email, the CLI, or the stored reference as it is."""
+    if key.get("createdByEmail"):
+        return key["createdByEmail"]
+    created_by = key.get("createdBy") or ""
+    return "threadline CLI" if created_by == "system:cli" else created_by
 
 
 class AdminKeysState(AuthState):
@@ -54,9 +59,6 @@ class AdminKeysState(AuthState):
         yield
         try:
             keys = await self._admin_call("apiKeys:list", {})
-            people = await self._admin_call(
-                "users:list", {"paginationOpts": {"numItems": CREATOR_LOOKUP_LIMIT, "cursor": None}}
-            )
         except NotSignedIn:
             yield self._to_signin()
             return
@@ -69,11 +71,11 @@ class AdminKeysState(AuthState):
         finally:
             self.loading = False
         self.denied = False
-        emails = {f"user:{person['_id']}": person["email"] for person in people["page"]}
         self.keys = [
             {
                 **with_times(key),
-                "creator": emails.get(key.get("createdBy") or "", key.get("createdBy") or ""),
+                "creator": creator_text(key),
+                "creatorDisabled": bool(key.get("createdByDisabled")),
                 "lastUsedText": when(key.get("lastUsedTime")) or "never",
                 "revoked": key.get("revokedTime") is not None,
                 "revokedText": when(key.get("revokedTime")),
@@ -141,7 +143,25 @@ def _row(key: rx.Var) -> rx.Component:
     return rx.table.row(
         rx.table.cell(rx.text(key["name"], weight="medium", size="2")),
         rx.table.cell(rx.code(key["prefix"].to(str) + "…", variant="ghost")),
-        rx.table.cell(rx.text(key["creator"], size="2")),
+        rx.table.cell(
+            rx.flex(
+                rx.text(key["creator"], size="2"),
+                # Keys outlive their creator's account: flag the ones to review.
+                rx.cond(
+                    key["creatorDisabled"].to(bool),
+                    rx.badge(
+                        "creator disabled",
+                        color_scheme="amber",
+                        variant="soft",
+                        title="This key still works; revoke it if its backend is not needed",
+                    ),
+                ),
+                spacing="2",
+                align="center",
+                wrap="wrap",
+            ),
+            data_testid="key-creator",
+        ),
         rx.table.cell(rx.text(key["createdText"], size="1")),
         rx.table.cell(rx.text(key["lastUsedText"], size="1")),
         rx.table.cell(

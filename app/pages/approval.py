@@ -658,7 +658,14 @@ def _detail() -> rx.Component:
                 rx.cond(
                     request["editedPlan"].to(str) != "",
                     rx.card(
-                        rx.heading("Plan as approved (edited by the reviewer)", size="3"),
+                        rx.heading(
+                            rx.cond(
+                                request["status"].to(str) == "changes_requested",
+                                "Suggested revision (from the reviewer)",
+                                "Plan as approved (edited by the reviewer)",
+                            ),
+                            size="3",
+                        ),
                         rx.box(safe_markdown(request["editedPlan"].to(str)), class_name="plan-box"),
                         width="100%",
                     ),
