@@ -18,6 +18,7 @@ from typing import Any
 from api import migrations
 from api.calls import call
 from api.errors import FunctionError
+from api.events import bus
 from api.registry import Caller
 from api.settings import get_settings
 
@@ -26,7 +27,15 @@ CLI_CALLER = Caller(kind="system", id="cli", label="threadline CLI")
 
 def run_function(path: str, args: dict[str, Any]) -> Any:
     """Call a registered function as the CLI (an operator with shell access: admin rights)."""
-    return asyncio.run(call(path, args, CLI_CALLER))
+
+    async def run() -> Any:
+        try:
+            return await call(path, args, CLI_CALLER)
+        finally:
+            # With REDIS_URL, the servers learn of this write (live views, ended sessions).
+            await bus.flush()
+
+    return asyncio.run(run())
 
 
 def cmd_migrate(_options: argparse.Namespace) -> None:

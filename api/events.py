@@ -37,6 +37,7 @@ class EventBus:
         self._listeners: dict[str, set[Listener]] = defaultdict(set)
         self._redis = None
         self._redis_task: asyncio.Task | None = None
+        self._publishing: set[asyncio.Task] = set()
 
     @property
     def _origin(self) -> str:
@@ -59,7 +60,15 @@ class EventBus:
         if self._redis is not None:
             message = json.dumps({"origin": self._origin, "topic": topic, "payload": payload})
             task = asyncio.get_running_loop().create_task(self._redis.publish(_channel(), message))
+            self._publishing.add(task)
+            task.add_done_callback(self._publishing.discard)
             task.add_done_callback(_log_failure)
+
+    async def flush(self, timeout: float = 5.0) -> None:
+        """Wait until the events published so far have reached Redis (a short-lived process such
+        as the CLI calls this before it exits, so that the servers hear of its writes)."""
+        if self._publishing:
+            await asyncio.wait(list(self._publishing), timeout=timeout)
 
     def _dispatch(self, topic: str, payload: dict[str, Any]) -> None:
         # Listeners of the exact topic and of its family ("approval:apr_1" -> "approval:*").
