@@ -25,8 +25,10 @@ endif
 .PHONY: install run test lint e2e-deps clean
 
 CONVEX_JS := tests/convex_js
+CHAT_FRONTEND := examples/chat-frontend
 
-install: $(VENV)/.installed $(TOOLS)/.installed $(CONVEX_JS)/node_modules/.installed
+install: $(VENV)/.installed $(TOOLS)/.installed $(CONVEX_JS)/node_modules/.installed \
+	$(CHAT_FRONTEND)/node_modules/.installed
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,6 +44,11 @@ $(TOOLS)/.installed:
 # The official Convex client (npm convex, pinned by the lockfile) that the sync tests drive.
 $(CONVEX_JS)/node_modules/.installed: $(CONVEX_JS)/package-lock.json
 	npm ci --prefix $(CONVEX_JS) --no-fund --no-audit --loglevel=error
+	touch $@
+
+# The example React frontend (Vite, convex, @convex-dev/auth), built by its browser test.
+$(CHAT_FRONTEND)/node_modules/.installed: $(CHAT_FRONTEND)/package-lock.json
+	npm ci --prefix $(CHAT_FRONTEND) --no-fund --no-audit --loglevel=error
 	touch $@
 
 run: install
