@@ -8,6 +8,7 @@
     POST /api/auth/signout
     GET  /version, GET /api/health
     GET  /api/{clientVersion}/sync   WebSocket: Convex's sync protocol (api/sync, docs/convex.md)
+    GET  /api/openapi.json   (OpenAPI 3.1, built from the registry: api/openapi.py)
 
 `create_api()` builds a Starlette app that Reflex serves in front of the console
 (`rx.App(api_transformer=...)`); tests use it directly through httpx.
@@ -254,6 +255,12 @@ async def health_endpoint(_request: Request) -> Response:
     return JSONResponse({"status": "ok", "db": True})
 
 
+async def openapi_endpoint(_request: Request) -> Response:
+    from api.openapi import build_spec
+
+    return JSONResponse(build_spec())
+
+
 ROUTES = [
     Route("/api/mutation", mutation_endpoint, methods=["POST"]),
     Route("/api/query", query_endpoint, methods=["POST"]),
@@ -267,6 +274,7 @@ ROUTES = [
     # Rust client (and so PyPI convex) connects to /api/sync.
     WebSocketRoute("/api/{clientVersion}/sync", sync_endpoint),
     WebSocketRoute("/api/sync", sync_endpoint),
+    Route("/api/openapi.json", openapi_endpoint, methods=["GET"]),
 ]
 
 

@@ -1,7 +1,10 @@
 """The function registry: every contract function by name, its argument model and who may call it.
 
-    @mutation("artifacts:create", args=CreateArgs, allow=WRITERS)
+    @mutation("artifacts:create", args=CreateArgs, returns=ArtifactId, allow=WRITERS)
     def create(ctx: Context, args: CreateArgs) -> str: ...
+
+`args` validates every call; `returns` describes the answer. Both feed GET /api/openapi.json,
+`threadline codegen typescript` and docs/api.md (api/openapi.py), so those cannot drift.
 
 HTTP callers and the Reflex console both go through `call()`, so argument validation, permission
 checks and the write path are the same whoever calls. Mutations run inside the group-commit writer
@@ -38,6 +41,9 @@ WRITERS = frozenset({KEY, "admin", "user"})
 BACKEND_WRITERS = frozenset({KEY, "admin"})
 DECIDERS = frozenset({"admin", "reviewer"})
 ADMINS = frozenset({"admin"})
+
+# `returns=NULL`: the function answers null.
+NULL: Any = type(None)
 
 MAX_JSON_DEPTH = 64
 # Lone UTF-16 surrogates (from JSON escapes like "\ud800") cannot be encoded as UTF-8: neither
@@ -139,6 +145,9 @@ class FunctionSpec:
     args_model: type[Args]
     handler: Callable[[Context, Any], Any]
     allow: frozenset[str]
+    # The result's type: a pydantic model or annotation; NULL for functions answering null.
+    # (None: not declared, which tests/test_openapi.py refuses.)
+    returns: Any = None
     # For long-polling queries: given the args and the first result, the event topic to wait on
     # and for how many seconds (or None to answer at once).
     wait: Callable[[Any], tuple[str, float, Callable[[Any], bool]]] | None = None
@@ -156,11 +165,15 @@ class FunctionSpec:
 REGISTRY: dict[str, FunctionSpec] = {}
 
 
-def _register(kind: Literal["query", "mutation"], path: str, args: type[Args], allow, **options):
+def _register(
+    kind: Literal["query", "mutation"], path: str, args: type[Args], returns, allow, **options
+):
     def decorator(handler):
         if path in REGISTRY:
             raise RuntimeError(f"function {path} registered twice")
-        REGISTRY[path] = FunctionSpec(path, kind, args, handler, frozenset(allow), **options)
+        REGISTRY[path] = FunctionSpec(
+            path, kind, args, handler, frozenset(allow), returns, **options
+        )
         return handler
 
     return decorator
@@ -170,6 +183,7 @@ def mutation(
     path: str,
     *,
     args: type[Args],
+    returns: Any = None,
     allow: frozenset[str] = WRITERS,
     prepare: Callable[[Any, Caller], Awaitable[None]] | None = None,
     returns_secret: bool = False,
@@ -180,6 +194,7 @@ def mutation(
         "mutation",
         path,
         args,
+        returns,
         allow,
         prepare=prepare,
         returns_secret=returns_secret,
@@ -188,8 +203,15 @@ def mutation(
     )
 
 
-def query(path: str, *, args: type[Args], allow: frozenset[str] = ALL_READERS, wait=None):
-    return _register("query", path, args, allow, wait=wait)
+def query(
+    path: str,
+    *,
+    args: type[Args],
+    returns: Any = None,
+    allow: frozenset[str] = ALL_READERS,
+    wait=None,
+):
+    return _register("query", path, args, returns, allow, wait=wait)
 
 
 def normalize_path(path: object) -> str:

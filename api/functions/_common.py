@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, Generic, TypeVar
 
 import sqlalchemy as sa
-from pydantic import Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
 
 from api.errors import FunctionError
 from api.registry import Args, Context
 from models import AuditEntry
-from models.base import to_doc
+from models.base import camel, to_doc
 from models.ids import ANY_ID, new_id
 
 MAX_ARRAY_RESULTS = 1000
@@ -36,6 +36,65 @@ class PaginationOpts(Args):
     endCursor: str | None = None
     maximumRowsRead: int | None = None
     maximumBytesRead: int | None = None
+
+
+class Result(BaseModel):
+    """Base for result models: what a function answers, described for OpenAPI, TypeScript and
+    docs/api.md (they are never used to build answers, only to describe them)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+DocT = TypeVar("DocT")
+
+
+class Page(Result, Generic[DocT]):
+    """One page of a paginated list."""
+
+    page: list[DocT]
+    isDone: bool
+    continueCursor: str
+
+
+def _column_type(column: sa.Column) -> Any:
+    column_type = column.type
+    if isinstance(column_type, sa.TypeDecorator):  # SQLModel's AutoString
+        column_type = column_type.impl_instance
+    if isinstance(column_type, sa.JSON):
+        return Any
+    for sql_type, python_type in (
+        (sa.Boolean, bool),
+        (sa.Integer, int),
+        (sa.Float, float),
+        (sa.String, str),
+    ):
+        if isinstance(column_type, sql_type):
+            return python_type
+    raise TypeError(f"no document type for column {column} ({column.type!r})")
+
+
+def document_model(
+    table_model: Any, name: str, base: type[Result] = Result, **types: Any
+) -> type[Result]:
+    """The result model of `document(table_model, row)`, read off the table's columns, so it
+    cannot drift from what `document` returns: `_id`, `_creationTime`, then each visible column
+    in camelCase; nullable columns are optional (left out when null). `types` narrows a field
+    (e.g. `status=Literal[...]`) or, for names that are not columns, adds one."""
+    table = table_model.__table__
+    hidden = getattr(table_model, "__hidden__", frozenset())
+    fields: dict[str, Any] = {
+        "id_": (str, Field(alias="_id")),
+        "creationTime_": (float, Field(alias="_creationTime")),
+    }
+    for column in table.columns:
+        if column.key in ("id", "creation_time") or column.key in hidden:
+            continue
+        key = camel(column.name)
+        python_type = types.pop(key, None) or _column_type(column)
+        fields[key] = (python_type, Field(default=None)) if column.nullable else (python_type, ...)
+    for key, spec in types.items():
+        fields[key] = spec if isinstance(spec, tuple) else (spec, ...)
+    return create_model(name, __base__=base, **fields)
 
 
 def document(table_model: Any, row: Any) -> dict[str, Any]:

@@ -10,13 +10,23 @@ import asyncio
 from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
-from pydantic import PrivateAttr, StringConstraints
+from pydantic import Field, PrivateAttr, StringConstraints
 
 from api import auth
 from api.db import get_engine
 from api.errors import FunctionError
-from api.functions._common import Id, PaginationOpts, ShortText, audit, document, page
-from api.registry import ADMINS, Args, Caller, Context, mutation, query
+from api.functions._common import (
+    Id,
+    Page,
+    PaginationOpts,
+    Result,
+    ShortText,
+    audit,
+    document,
+    document_model,
+    page,
+)
+from api.registry import ADMINS, NULL, Args, Caller, Context, mutation, query
 from api.settings import get_settings
 from models import ApiKey, AuditEntry, AuthSession, User
 from models.ids import new_id
@@ -36,6 +46,27 @@ Email = Annotated[
 ]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Password = Annotated[str, StringConstraints(max_length=1000)]
+UserDoc = document_model(User, "User", role=Role)
+ApiKeyDoc = document_model(
+    ApiKey,
+    "ApiKey",
+    createdByName=(str, Field(default=None)),
+    createdByEmail=(str, Field(default=None)),
+    createdByDisabled=(bool, Field(default=None)),
+)
+AuditEntryDoc = document_model(AuditEntry, "AuditEntry", details=dict[str, Any])
+AuthSessionDoc = document_model(AuthSession, "AuthSession", current=bool)
+
+
+class CreatedKey(Result):
+    apiKeyId: str
+    key: str
+
+
+class PasswordLink(Result):
+    path: str
+    expiresTime: float
+    purpose: Literal["set_password", "reset_password"]
 
 
 def _user_row(ctx: Context, user_id: str) -> Any:
@@ -68,8 +99,9 @@ class NoArgs(Args):
     pass
 
 
-@query("users:me", args=NoArgs, allow=PEOPLE)
+@query("users:me", args=NoArgs, returns=UserDoc | None, allow=PEOPLE)
 def me(ctx: Context, args: NoArgs) -> dict[str, Any] | None:
+    """The signed-in person."""
     row = ctx.conn.execute(sa.select(users).where(users.c.id == ctx.caller.id)).first()
     return None if row is None else document(User, row)
 
@@ -81,8 +113,9 @@ class ListUsersArgs(Args):
     disabled: bool | None = None
 
 
-@query("users:list", args=ListUsersArgs, allow=ADMINS)
+@query("users:list", args=ListUsersArgs, returns=Page[UserDoc], allow=ADMINS)
 def list_users(ctx: Context, args: ListUsersArgs) -> dict[str, Any]:
+    """People, newest first; `search` matches the name or email."""
     where = []
     if args.search:
         pattern = (
@@ -114,7 +147,13 @@ async def _hash_new_password(args: Any, _caller: Caller) -> None:
         args._password_hash = await auth.hash_password_async(password)
 
 
-@mutation("users:create", args=CreateUserArgs, allow=ADMINS, prepare=_hash_new_password)
+@mutation(
+    "users:create",
+    args=CreateUserArgs,
+    returns=str,
+    allow=ADMINS,
+    prepare=_hash_new_password,
+)
 def create_user(ctx: Context, args: CreateUserArgs) -> str:
     """Creates a person. Without a password they cannot sign in until one is set for them."""
     taken = ctx.conn.execute(sa.select(users.c.id).where(users.c.email == args.email)).first()
@@ -142,8 +181,9 @@ class SetRoleArgs(Args):
     role: Role
 
 
-@mutation("users:setRole", args=SetRoleArgs, allow=ADMINS)
+@mutation("users:setRole", args=SetRoleArgs, returns=NULL, allow=ADMINS)
 def set_role(ctx: Context, args: SetRoleArgs) -> None:
+    """Changes a person's role; the last active admin cannot be demoted."""
     row = _user_row(ctx, args.userId)
     if row.role == args.role:
         return
@@ -165,7 +205,7 @@ class SetDisabledArgs(Args):
     disabled: bool
 
 
-@mutation("users:setDisabled", args=SetDisabledArgs, allow=ADMINS)
+@mutation("users:setDisabled", args=SetDisabledArgs, returns=NULL, allow=ADMINS)
 def set_disabled(ctx: Context, args: SetDisabledArgs) -> None:
     """Disabling ends every session of that person at once."""
     row = _user_row(ctx, args.userId)
@@ -217,10 +257,12 @@ async def _check_current_password(args: ChangePasswordArgs, caller: Caller) -> N
 @mutation(
     "users:changePassword",
     args=ChangePasswordArgs,
+    returns=NULL,
     allow=PEOPLE,
     prepare=_check_current_password,
 )
 def change_password(ctx: Context, args: ChangePasswordArgs) -> None:
+    """Anyone signed in, for themselves; signs out their other sessions."""
     ctx.conn.execute(
         sa.update(users)
         .where(users.c.id == ctx.caller.id)
@@ -236,7 +278,9 @@ class CreateKeyArgs(Args):
     name: Name
 
 
-@mutation("apiKeys:create", args=CreateKeyArgs, allow=ADMINS, returns_secret=True)
+@mutation(
+    "apiKeys:create", args=CreateKeyArgs, returns=CreatedKey, allow=ADMINS, returns_secret=True
+)
 def create_key(ctx: Context, args: CreateKeyArgs) -> dict[str, str]:
     """Returns {apiKeyId, key}. The key is shown this once; only its hash is stored."""
     key = auth.new_api_key()
@@ -259,7 +303,7 @@ class ListKeysArgs(Args):
     includeRevoked: bool = True
 
 
-@query("apiKeys:list", args=ListKeysArgs, allow=ADMINS)
+@query("apiKeys:list", args=ListKeysArgs, returns=list[ApiKeyDoc], allow=ADMINS)
 def list_keys(ctx: Context, args: ListKeysArgs) -> list[dict[str, Any]]:
     """Newest first, each with who created it and when it was last used (`lastUsedTime`, kept to
     the minute). Keys belong to the installation, not to their creator: disabling the creator
@@ -295,8 +339,9 @@ class RevokeKeyArgs(Args):
     apiKeyId: Id
 
 
-@mutation("apiKeys:revoke", args=RevokeKeyArgs, allow=ADMINS)
+@mutation("apiKeys:revoke", args=RevokeKeyArgs, returns=NULL, allow=ADMINS)
 def revoke_key(ctx: Context, args: RevokeKeyArgs) -> None:
+    """Revokes a key at once."""
     ctx.require_id("api_keys", args.apiKeyId, "apiKeyId")
     row = ctx.conn.execute(sa.select(api_keys).where(api_keys.c.id == args.apiKeyId)).first()
     if row is None:
@@ -319,7 +364,7 @@ class AuditListArgs(Args):
     until: float | None = None
 
 
-@query("auditLog:list", args=AuditListArgs, allow=ADMINS)
+@query("auditLog:list", args=AuditListArgs, returns=Page[AuditEntryDoc], allow=ADMINS)
 def list_audit(ctx: Context, args: AuditListArgs) -> dict[str, Any]:
     """Newest first. `actor` matches the actor reference or its label (e.g. an email)."""
     where = []
@@ -340,7 +385,13 @@ class PasswordLinkArgs(Args):
     userId: Id
 
 
-@mutation("users:passwordLink", args=PasswordLinkArgs, allow=ADMINS, returns_secret=True)
+@mutation(
+    "users:passwordLink",
+    args=PasswordLinkArgs,
+    returns=PasswordLink,
+    allow=ADMINS,
+    returns_secret=True,
+)
 def password_link(ctx: Context, args: PasswordLinkArgs) -> dict[str, Any]:
     """A one-time link (valid 24 h) with which the person sets a new password; shown once, to the
     admin, to pass on. It replaces any earlier unused link for that person."""
@@ -355,7 +406,7 @@ def password_link(ctx: Context, args: PasswordLinkArgs) -> dict[str, Any]:
     return {"path": issued.path, "expiresTime": issued.expires_time, "purpose": purpose}
 
 
-@query("authSessions:mine", args=NoArgs, allow=PEOPLE)
+@query("authSessions:mine", args=NoArgs, returns=list[AuthSessionDoc], allow=PEOPLE)
 def my_sessions(ctx: Context, args: NoArgs) -> list[dict[str, Any]]:
     """The caller's live sign-in sessions, newest first; `current` marks this one."""
     rows = ctx.conn.execute(
@@ -377,7 +428,7 @@ class RevokeSessionArgs(Args):
     sessionId: Id
 
 
-@mutation("authSessions:revoke", args=RevokeSessionArgs, allow=PEOPLE)
+@mutation("authSessions:revoke", args=RevokeSessionArgs, returns=NULL, allow=PEOPLE)
 def revoke_session(ctx: Context, args: RevokeSessionArgs) -> None:
     """Ends one of the caller's own sessions (admins: anyone's)."""
     where = [auth_sessions.c.id == args.sessionId, auth_sessions.c.revoked_time.is_(None)]
@@ -395,7 +446,7 @@ def revoke_session(ctx: Context, args: RevokeSessionArgs) -> None:
     ctx.emit("credentials:changed", {})
 
 
-@mutation("authSessions:revokeOthers", args=NoArgs, allow=PEOPLE)
+@mutation("authSessions:revokeOthers", args=NoArgs, returns=int, allow=PEOPLE)
 def revoke_other_sessions(ctx: Context, args: NoArgs) -> int:
     """Signs the caller out everywhere else; returns how many sessions ended."""
     ended = ctx.conn.execute(

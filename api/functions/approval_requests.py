@@ -9,8 +9,18 @@ from pydantic import Field
 
 from api.errors import FunctionError
 from api.functions import artifacts as artifact_functions
-from api.functions._common import Id, PaginationOpts, Text, all_rows, audit, document, page
-from api.registry import BACKEND_WRITERS, DECIDERS, Args, Context, mutation, query
+from api.functions._common import (
+    Id,
+    Page,
+    PaginationOpts,
+    Text,
+    all_rows,
+    audit,
+    document,
+    document_model,
+    page,
+)
+from api.registry import BACKEND_WRITERS, DECIDERS, NULL, Args, Context, mutation, query
 from models import ApprovalRequest, Artifact, User
 from models.ids import is_id_for, new_id
 
@@ -22,6 +32,7 @@ RequestStatus = Literal[
     "pending", "approved", "rejected", "changes_requested", "cancelled", "expired"
 ]
 Decision = Literal["approved", "rejected", "changes_requested"]
+ApprovalRequestDoc = document_model(ApprovalRequest, "ApprovalRequest", status=RequestStatus)
 MAX_WAIT_MS = 60_000
 # What an approved plan's artifact becomes; a request for changes sends it back to draft.
 ARTIFACT_STATUS_AFTER = {
@@ -43,8 +54,9 @@ class CreateArgs(Args):
     artifactId: Id | None = None
 
 
-@mutation("approvalRequests:create", args=CreateArgs, allow=BACKEND_WRITERS)
+@mutation("approvalRequests:create", args=CreateArgs, returns=str, allow=BACKEND_WRITERS)
 def create(ctx: Context, args: CreateArgs) -> str:
+    """Asks people to decide on a plan; answers the request's id (status `pending`)."""
     ctx.thread(args.threadId)
     if args.artifactId is not None:
         artifact = artifact_functions.load(ctx, args.artifactId)
@@ -88,9 +100,10 @@ def _wait(args: GetArgs):
     return f"approval:{args.approvalRequestId}", seconds, settled
 
 
-@query("approvalRequests:get", args=GetArgs, wait=_wait)
+@query("approvalRequests:get", args=GetArgs, returns=ApprovalRequestDoc | None, wait=_wait)
 def get(ctx: Context, args: GetArgs) -> dict[str, Any] | None:
-    """The request. With waitMs, answers once it is no longer pending or waitMs has passed."""
+    """The request or null. With `waitMs` (at most 60000), answers once it is no longer pending
+    or `waitMs` has passed."""
     row = _visible(ctx, args.approvalRequestId)
     return None if row is None else document(ApprovalRequest, row)
 
@@ -102,7 +115,11 @@ class ListArgs(Args):
     order: Literal["asc", "desc"] | None = None
 
 
-@query("approvalRequests:list", args=ListArgs)
+@query(
+    "approvalRequests:list",
+    args=ListArgs,
+    returns=list[ApprovalRequestDoc] | Page[ApprovalRequestDoc],
+)
 def list_requests(ctx: Context, args: ListArgs) -> list[dict[str, Any]] | dict[str, Any]:
     """Without paginationOpts: an array, oldest first. With it: a page, newest first.
     `order` overrides either (the inbox pages through pending requests oldest first)."""
@@ -132,7 +149,7 @@ class ResolveArgs(Args):
     editedPlan: Text | None = None
 
 
-@mutation("approvalRequests:resolve", args=ResolveArgs, allow=DECIDERS)
+@mutation("approvalRequests:resolve", args=ResolveArgs, returns=NULL, allow=DECIDERS)
 def resolve(ctx: Context, args: ResolveArgs) -> None:
     """Records a person's decision. Only a pending request can be decided; the first decision
     stands (the conditional UPDATE makes that hold between concurrent reviewers and workers)."""
@@ -212,7 +229,7 @@ class CancelArgs(Args):
     approvalRequestId: Id
 
 
-@mutation("approvalRequests:cancel", args=CancelArgs, allow=BACKEND_WRITERS)
+@mutation("approvalRequests:cancel", args=CancelArgs, returns=NULL, allow=BACKEND_WRITERS)
 def cancel(ctx: Context, args: CancelArgs) -> None:
     """The backend withdraws its own pending request."""
     request_id = ctx.require_id("approval_requests", args.approvalRequestId, "approvalRequestId")

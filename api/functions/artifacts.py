@@ -13,15 +13,17 @@ from pydantic import StringConstraints
 from api.errors import FunctionError
 from api.functions._common import (
     Id,
+    Page,
     PaginationOpts,
     ShortText,
     Text,
     all_rows,
     audit,
     document,
+    document_model,
     page,
 )
-from api.registry import ALL_READERS, BACKEND_WRITERS, Args, Context, mutation, query
+from api.registry import ALL_READERS, BACKEND_WRITERS, NULL, Args, Context, mutation, query
 from models import Artifact, ArtifactVersion
 from models.ids import is_id_for, new_id
 
@@ -30,6 +32,8 @@ versions = ArtifactVersion.__table__
 
 ArtifactStatus = Literal["draft", "pending_review", "approved", "rejected", "final"]
 ArtifactType = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,39}$")]
+ArtifactDoc = document_model(Artifact, "Artifact", status=ArtifactStatus)
+ArtifactVersionDoc = document_model(ArtifactVersion, "ArtifactVersion", status=ArtifactStatus)
 
 
 class CreateArgs(Args):
@@ -40,8 +44,10 @@ class CreateArgs(Args):
     status: ArtifactStatus = "draft"
 
 
-@mutation("artifacts:create", args=CreateArgs, allow=BACKEND_WRITERS)
+@mutation("artifacts:create", args=CreateArgs, returns=str, allow=BACKEND_WRITERS)
 def create(ctx: Context, args: CreateArgs) -> str:
+    """Creates an artifact at version 1; answers its id. `type` is `plan`, `report` or another
+    short lowercase word."""
     ctx.thread(args.threadId)
     artifact_id = new_id("artifacts")
     ctx.conn.execute(
@@ -70,9 +76,10 @@ class UpdateArgs(Args):
 
 
 # Reviewers may update an artifact, but only its status.
-@mutation("artifacts:update", args=UpdateArgs, allow=BACKEND_WRITERS | {"reviewer"})
+@mutation("artifacts:update", args=UpdateArgs, returns=NULL, allow=BACKEND_WRITERS | {"reviewer"})
 def update(ctx: Context, args: UpdateArgs) -> None:
-    """A content change makes a new version; a status or title change alone does not."""
+    """A content change makes a new version; a status or title change alone does not.
+    Reviewers may change the status only."""
     current = load(ctx, args.artifactId)
     if ctx.caller.grant == "reviewer" and (args.content is not None or args.title is not None):
         raise FunctionError("Not allowed: a reviewer may change an artifact's status only")
@@ -133,7 +140,7 @@ def _visible(ctx: Context, artifact_id: str) -> Any | None:
     return row
 
 
-@query("artifacts:get", args=GetArgs)
+@query("artifacts:get", args=GetArgs, returns=ArtifactDoc | None)
 def get(ctx: Context, args: GetArgs) -> dict[str, Any] | None:
     row = _visible(ctx, args.artifactId)
     return None if row is None else document(Artifact, row)
@@ -146,7 +153,12 @@ class ListArgs(Args):
     paginationOpts: PaginationOpts | None = None
 
 
-@query("artifacts:list", args=ListArgs, allow=ALL_READERS)
+@query(
+    "artifacts:list",
+    args=ListArgs,
+    returns=list[ArtifactDoc] | Page[ArtifactDoc],
+    allow=ALL_READERS,
+)
 def list_artifacts(ctx: Context, args: ListArgs) -> list[dict[str, Any]] | dict[str, Any]:
     """Without paginationOpts: an array, oldest first. With it: a page, newest first."""
     where = []
@@ -169,9 +181,9 @@ class VersionsArgs(Args):
     artifactId: Id
 
 
-@query("artifacts:versions", args=VersionsArgs)
+@query("artifacts:versions", args=VersionsArgs, returns=list[ArtifactVersionDoc])
 def list_versions(ctx: Context, args: VersionsArgs) -> list[dict[str, Any]]:
-    """Every version, 1 to current, oldest first."""
+    """Every version, 1 to current, oldest first, each with `createdBy`."""
     if _visible(ctx, args.artifactId) is None:
         return []
     rows = ctx.conn.execute(

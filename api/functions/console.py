@@ -18,13 +18,19 @@ from pydantic import Field
 from api.functions._common import (
     END_CURSOR,
     Id,
+    Page,
     PaginationOpts,
+    Result,
     ShortText,
     decode_cursor,
     document,
+    document_model,
     encode_cursor,
 )
-from api.functions.threads import title_matches
+from api.functions.approval_requests import RequestStatus
+from api.functions.messages import Role as MessageRole
+from api.functions.threads import ThreadStatus, title_matches
+from api.functions.tool_calls import ToolStatus
 from api.registry import KEY, Args, Context, query
 from models import ApprovalRequest, Message, Session, Thread, ToolCall, User
 
@@ -42,6 +48,65 @@ PREVIEW_CHARS = 240
 DAY_MS = 86_400_000
 Decision = Literal["approved", "rejected", "changes_requested"]
 DECISIONS = ("approved", "rejected", "changes_requested")
+
+_request_fields = {
+    "status": RequestStatus,
+    "threadTitle": str,
+    "planPreview": str,
+    "decidedByName": (str, Field(default=None)),
+}
+InboxRequest = document_model(ApprovalRequest, "InboxRequest", **_request_fields)
+InboxDetail = document_model(
+    ApprovalRequest,
+    "InboxDetail",
+    **_request_fields,
+    nextPendingId=str | None,
+    previousPendingId=str | None,
+    firstPendingId=str | None,
+)
+TimelineMessage = document_model(
+    Message, "TimelineMessage", kind=Literal["message"], role=MessageRole, metadata=dict[str, Any]
+)
+TimelineToolCall = document_model(
+    ToolCall, "TimelineToolCall", kind=Literal["toolCall"], status=ToolStatus
+)
+ConsoleThread = document_model(
+    Thread,
+    "ConsoleThread",
+    status=ThreadStatus,
+    metadata=dict[str, Any],
+    phase=(str, Field(default=None)),
+)
+
+
+class PendingInbox(Result):
+    count: int
+    requests: list[InboxRequest]
+
+
+class DayDecisions(Result):
+    day: str
+    approved: int
+    rejected: int
+    changes_requested: int
+
+
+class ToolFigures(Result):
+    toolName: str
+    count: int
+    failed: int
+    avgDurationMs: float | None
+
+
+class Stats(Result):
+    pendingCount: int
+    oldestPendingTime: float | None
+    decisionsToday: int
+    decisionsInWindow: int
+    medianDecisionMs: float | None
+    decisionsPerDay: list[DayDecisions]
+    toolCallsPerTool: list[ToolFigures]
+    since: float
 
 
 def _preview(text: str | None) -> str:
@@ -63,7 +128,7 @@ class PendingArgs(Args):
     limit: int = Field(default=200, ge=1, le=1000)
 
 
-@query("inbox:pending", args=PendingArgs, allow=STAFF)
+@query("inbox:pending", args=PendingArgs, returns=PendingInbox, allow=STAFF)
 def pending(ctx: Context, args: PendingArgs) -> dict[str, Any]:
     """{count, requests}: the pending requests, oldest first, each with its thread's title and a
     one-line preview of the plan; `count` is the total even when `requests` is cut at `limit`."""
@@ -86,7 +151,7 @@ class DecidedArgs(Args):
     threadSearch: ShortText | None = None
 
 
-@query("inbox:decided", args=DecidedArgs, allow=STAFF)
+@query("inbox:decided", args=DecidedArgs, returns=Page[InboxRequest], allow=STAFF)
 def decided(ctx: Context, args: DecidedArgs) -> dict[str, Any]:
     """Decided requests, most recently decided first, with the decider's name and the thread's
     title. Filters: decision, threadId, or a piece of the thread's title."""
@@ -132,7 +197,7 @@ class DetailArgs(Args):
     approvalRequestId: Id
 
 
-@query("inbox:detail", args=DetailArgs, allow=STAFF)
+@query("inbox:detail", args=DetailArgs, returns=InboxDetail | None, allow=STAFF)
 def detail(ctx: Context, args: DetailArgs) -> dict[str, Any] | None:
     """One request with its thread's title, the decider's name, and the ids of the pending
     requests just before and after it in the queue (for next/previous)."""
@@ -178,7 +243,12 @@ class TimelineArgs(Args):
     paginationOpts: PaginationOpts
 
 
-@query("timeline:list", args=TimelineArgs, allow=STAFF)
+@query(
+    "timeline:list",
+    args=TimelineArgs,
+    returns=Page[TimelineMessage | TimelineToolCall],
+    allow=STAFF,
+)
 def timeline(ctx: Context, args: TimelineArgs) -> dict[str, Any]:
     """A thread's messages and tool calls as one list, newest first, keyset-paged on
     (creation time, id). Each entry is the document plus `kind`: "message" or "toolCall"."""
@@ -236,7 +306,7 @@ class ThreadsArgs(Args):
     phase: ShortText | None = None
 
 
-@query("console:threads", args=ThreadsArgs, allow=STAFF)
+@query("console:threads", args=ThreadsArgs, returns=Page[ConsoleThread], allow=STAFF)
 def browse_threads(ctx: Context, args: ThreadsArgs) -> dict[str, Any]:
     """threads:list plus each thread's session phase, and a `phase` filter. Newest first."""
     opts = args.paginationOpts
@@ -287,7 +357,7 @@ class StatsArgs(Args):
     now: float | None = Field(default=None, ge=0, le=MAX_TIME_MS)
 
 
-@query("dashboard:stats", args=StatsArgs, allow=STAFF)
+@query("dashboard:stats", args=StatsArgs, returns=Stats, allow=STAFF)
 def stats(ctx: Context, args: StatsArgs) -> dict[str, Any]:
     """Queue and decision figures, and per-day / per-tool series for the last `days` days."""
     now = args.now if args.now is not None else time.time() * 1000.0

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from pydantic import Field
 
 from api.errors import FunctionError, NotAllowed
-from api.functions._common import Id, PaginationOpts, Text, document, page
+from api.functions._common import Id, Page, PaginationOpts, Text, document, document_model, page
 from api.registry import Args, Context, mutation, query
 from models import Message, Thread
 from models.ids import new_id
@@ -17,6 +17,7 @@ from models.ids import new_id
 messages = Message.__table__
 threads = Thread.__table__
 Role = Literal["user", "assistant", "system", "tool"]
+MessageDoc = document_model(Message, "Message", role=Role, metadata=dict[str, Any])
 # The order column is a 32-bit INTEGER on PostgreSQL.
 MAX_ORDER = 2**31 - 1
 
@@ -140,11 +141,13 @@ def create_many(calls: list[tuple[Context, CreateArgs]]) -> list[str | FunctionE
 @mutation(
     "messages:create",
     args=CreateArgs,
+    returns=str,
     batch=create_many,
     batchable=lambda args: args.order is None,
 )
 def create(ctx: Context, args: CreateArgs) -> str:
-    """Appends a message; without `order`, one above the highest in the thread (first: 0)."""
+    """Appends a message; answers its id. Without `order`: one above the highest in the thread
+    (the first is 0), race-free. An `order` already taken is an error."""
     if args.order is None:
         return _single_result(create_many([(ctx, args)]))
     thread_id = ctx.require_id("threads", args.threadId, "threadId")
@@ -197,7 +200,7 @@ class ListArgs(Args):
     paginationOpts: PaginationOpts | None = None
 
 
-@query("messages:list", args=ListArgs)
+@query("messages:list", args=ListArgs, returns=list[MessageDoc] | Page[MessageDoc])
 def list_messages(ctx: Context, args: ListArgs) -> list[dict[str, Any]] | dict[str, Any]:
     """Without paginationOpts: every message, by order. With it: a page, newest first."""
     if ctx.visible_thread(args.threadId) is None:

@@ -6,12 +6,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from api.functions._common import Id, ShortText, Text, document
+from api.functions._common import Id, ShortText, Text, document, document_model
 from api.registry import BACKEND_WRITERS, Args, Context, mutation, query
 from models import Session
 from models.ids import new_id
 
 sessions = Session.__table__
+SessionDoc = document_model(Session, "Session", state=dict[str, Any])
 
 
 class UpsertArgs(Args):
@@ -22,9 +23,10 @@ class UpsertArgs(Args):
     state: dict[str, Any] | None = None
 
 
-@mutation("sessions:upsert", args=UpsertArgs, allow=BACKEND_WRITERS)
+@mutation("sessions:upsert", args=UpsertArgs, returns=str, allow=BACKEND_WRITERS)
 def upsert(ctx: Context, args: UpsertArgs) -> str:
-    """Creates the thread's session or merges the given fields into it (others are kept)."""
+    """Creates the thread's session or merges the given fields into it (others are kept);
+    answers the session's id."""
     ctx.thread(args.threadId)
     given = {
         column: value
@@ -67,8 +69,9 @@ class GetArgs(Args):
     threadId: Id
 
 
-@query("sessions:get", args=GetArgs)
+@query("sessions:get", args=GetArgs, returns=SessionDoc | None)
 def get(ctx: Context, args: GetArgs) -> dict[str, Any] | None:
+    """The thread's session, or null."""
     if ctx.visible_thread(args.threadId) is None:
         return None
     row = ctx.conn.execute(sa.select(sessions).where(sessions.c.thread_id == args.threadId)).first()

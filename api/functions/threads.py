@@ -7,13 +7,23 @@ from typing import Any, Literal
 import sqlalchemy as sa
 
 from api.errors import FunctionError
-from api.functions._common import Id, PaginationOpts, ShortName, ShortText, document, page
-from api.registry import BACKEND_WRITERS, Args, Context, mutation, query
+from api.functions._common import (
+    Id,
+    Page,
+    PaginationOpts,
+    ShortName,
+    ShortText,
+    document,
+    document_model,
+    page,
+)
+from api.registry import BACKEND_WRITERS, NULL, Args, Context, mutation, query
 from models import Thread
 from models.ids import new_id
 
 threads = Thread.__table__
 ThreadStatus = Literal["active", "archived"]
+ThreadDoc = document_model(Thread, "Thread", status=ThreadStatus, metadata=dict[str, Any])
 
 
 class CreateArgs(Args):
@@ -22,8 +32,9 @@ class CreateArgs(Args):
     metadata: dict[str, Any] | None = None
 
 
-@mutation("threads:create", args=CreateArgs)
+@mutation("threads:create", args=CreateArgs, returns=str)
 def create(ctx: Context, args: CreateArgs) -> str:
+    """Creates an active thread; answers its id. End users create threads for themselves."""
     user_id = args.userId
     if ctx.caller.is_end_user:
         if user_id not in (None, ctx.caller.id):
@@ -49,8 +60,9 @@ class GetArgs(Args):
     threadId: Id
 
 
-@query("threads:get", args=GetArgs)
+@query("threads:get", args=GetArgs, returns=ThreadDoc | None)
 def get(ctx: Context, args: GetArgs) -> dict[str, Any] | None:
+    """The thread, or null when it does not exist (or is not the caller's)."""
     row = ctx.visible_thread(args.threadId)
     return None if row is None else document(Thread, row)
 
@@ -62,7 +74,7 @@ class ListArgs(Args):
     search: ShortText | None = None
 
 
-@query("threads:list", args=ListArgs)
+@query("threads:list", args=ListArgs, returns=Page[ThreadDoc])
 def list_threads(ctx: Context, args: ListArgs) -> dict[str, Any]:
     """Newest first. `search` matches the title, case-insensitively, anywhere in it."""
     where = []
@@ -107,8 +119,9 @@ class UpdateArgs(Args):
     metadata: dict[str, Any] | None = None
 
 
-@mutation("threads:update", args=UpdateArgs, allow=BACKEND_WRITERS)
+@mutation("threads:update", args=UpdateArgs, returns=NULL, allow=BACKEND_WRITERS)
 def update(ctx: Context, args: UpdateArgs) -> None:
+    """Changes the given fields; the others are kept."""
     ctx.thread(args.threadId)
     changes: dict[str, Any] = {"updated_time": ctx.now}
     if args.title is not None:
@@ -125,7 +138,7 @@ class RemoveArgs(Args):
     threadId: Id
 
 
-@mutation("threads:remove", args=RemoveArgs, allow=BACKEND_WRITERS)
+@mutation("threads:remove", args=RemoveArgs, returns=NULL, allow=BACKEND_WRITERS)
 def remove(ctx: Context, args: RemoveArgs) -> None:
     """Removes the thread and, through ON DELETE CASCADE, everything that hangs off it."""
     ctx.thread(args.threadId)

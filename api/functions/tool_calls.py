@@ -7,13 +7,22 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from pydantic import Field
 
-from api.functions._common import Id, PaginationOpts, ShortName, all_rows, page
+from api.functions._common import (
+    Id,
+    Page,
+    PaginationOpts,
+    ShortName,
+    all_rows,
+    document_model,
+    page,
+)
 from api.registry import BACKEND_WRITERS, Args, Context, mutation, query
 from models import ToolCall
 from models.ids import new_id
 
 tool_calls = ToolCall.__table__
 ToolStatus = Literal["started", "succeeded", "failed"]
+ToolCallDoc = document_model(ToolCall, "ToolCall", status=ToolStatus)
 
 
 class RecordArgs(Args):
@@ -26,7 +35,7 @@ class RecordArgs(Args):
     durationMs: float | None = Field(default=None, ge=0)
 
 
-@mutation("toolCalls:record", args=RecordArgs, allow=BACKEND_WRITERS)
+@mutation("toolCalls:record", args=RecordArgs, returns=str, allow=BACKEND_WRITERS)
 def record(ctx: Context, args: RecordArgs) -> str:
     """Records a call. Recording the same toolCallId again in the thread updates that document
     (output, status, duration). Without a status: succeeded if there is an output, else started."""
@@ -76,7 +85,7 @@ class ListArgs(Args):
     paginationOpts: PaginationOpts | None = None
 
 
-@query("toolCalls:list", args=ListArgs)
+@query("toolCalls:list", args=ListArgs, returns=list[ToolCallDoc] | Page[ToolCallDoc])
 def list_tool_calls(ctx: Context, args: ListArgs) -> list[dict[str, Any]] | dict[str, Any]:
     """Without paginationOpts: every call in order of arrival. With it: a page, newest first."""
     if ctx.visible_thread(args.threadId) is None:
