@@ -130,3 +130,17 @@ def test_official_python_client(server, api_key, people, threads):
     assert completed.returncode == 0, completed.stdout + completed.stderr
     assert "ok live update after an HTTP write" in completed.stdout
     assert "ok forbidden mutation throws" in completed.stdout
+
+
+def test_socket_is_served_on_the_console_port_through_reflex(
+    database_url, api_key, people, threads
+):
+    """`make run` serves Reflex with the API mounted by api_transformer: the sync route reaches
+    the API app there too (Reflex's own socket is /_event)."""
+    from bench._servers import threadline_server
+
+    if not database_url.startswith("sqlite"):
+        pytest.skip("one database is enough for the hosting check")
+    with threadline_server({"DATABASE_URL": database_url, "BCRYPT_ROUNDS": "4"}) as url:
+        lines = run_scenario("mutation", url, **_env(api_key, people, threads))
+    assert "ok read your writes" in lines

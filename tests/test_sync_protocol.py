@@ -186,3 +186,50 @@ def test_frames_over_the_size_limit_are_closed_with_1009(client, monkeypatch):
             ws.receive_text()
         assert closed.value.code == protocol.CLOSE_TOO_BIG
         assert "larger than 1000 bytes" in closed.value.reason
+
+
+def _mutation_frames(ws, request_id, thread_id, order):
+    mutation = {
+        "type": "Mutation",
+        "requestId": request_id,
+        "udfPath": "messages:create",
+        "args": [
+            {
+                "threadId": thread_id,
+                "role": "assistant",
+                "content": "encoded",
+                "order": {"$integer": base64.b64encode(struct.pack("<q", order)).decode()},
+            }
+        ],
+    }
+    ws.send_text(json.dumps(mutation))
+    frames = []
+    while True:
+        frames.append(json.loads(ws.receive_text()))
+        kinds = [frame["type"] for frame in frames]
+        if "MutationResponse" in kinds and kinds[-1] == "Transition":
+            response = frames[kinds.index("MutationResponse")]
+            if response["success"] and _ts(frames[-1]["endVersion"]["ts"]) >= _ts(response["ts"]):
+                return response
+
+
+def test_mutation_answer_then_covering_transition_and_resend_not_applied_twice(
+    client, api_key, thread_id
+):
+    auth = {"type": "Authenticate", "tokenType": "User", "value": api_key, "baseVersion": 0}
+    first = None
+    for _attempt in range(2):  # the second socket re-sends the same request, as on reconnect
+        with client.websocket_connect("/api/1.48.0/sync") as ws:
+            ws.send_text(json.dumps(CONNECT))
+            ws.send_text(json.dumps(auth))
+            response = _mutation_frames(ws, 7, thread_id, 5)
+            assert response["success"] is True, response
+            first = first or response["result"]
+            assert response["result"] == first
+    import asyncio
+
+    from api.calls import call
+    from api.cli import CLI_CALLER
+
+    messages = asyncio.run(call("messages:list", {"threadId": thread_id}, CLI_CALLER))
+    assert [(m["order"], m["_id"]) for m in messages] == [(5, first)]

@@ -254,7 +254,7 @@ class SyncSession:
         query = Query(modification["queryId"], path, modification.get("journal"))
         try:
             query.spec = lookup(query.udf_path, "query")
-            query.args = parse_args(query.spec, modification["args"][0])
+            query.args = parse_args(query.spec, _decoded(modification["args"]))
         except FunctionError as exc:
             query.error = exc
         return query
@@ -300,7 +300,13 @@ class SyncSession:
                 if self.session_id is not None and not spec.returns_secret:
                     key = f"sync:{self.session_id}:{request_id}"
                 value = await asyncio.wait_for(
-                    call(spec.path, message["args"], caller, kind="mutation", idempotency_key=key),
+                    call(
+                        spec.path,
+                        _decoded(message["args"]),
+                        caller,
+                        kind="mutation",
+                        idempotency_key=key,
+                    ),
                     MUTATION_TIMEOUT_SECONDS,
                 )
             except FunctionError as exc:
@@ -324,7 +330,7 @@ class SyncSession:
         try:
             value = await convex_auth.run_action(
                 protocol.canonical_path(message["udfPath"]),
-                message["args"],
+                _decoded(message["args"]),
                 self.latest_caller,
                 self.ws,
             )
@@ -447,20 +453,8 @@ class SyncSession:
         outcomes: list[tuple[bool, Any]] = []
         runnable = [q for q in queries if q.error is None and caller is not None]
         results: dict[int, tuple[bool, Any]] = {}
-        if runnable:
-            engine = get_engine()
-            with engine.connect() as conn:
-                if engine.dialect.name == "postgresql":
-                    conn = conn.execution_options(isolation_level="REPEATABLE READ")
-                with conn.begin():
-                    for query in runnable:
-                        try:
-                            results[query.query_id] = (
-                                True,
-                                run_query_on(conn, query.spec, query.args, caller),
-                            )
-                        except FunctionError as exc:
-                            results[query.query_id] = (False, exc)
+        while runnable:
+            runnable = self._read_snapshot(runnable, caller, results)
         for query in queries:
             if query.error is not None:
                 outcomes.append((False, query.error))
@@ -469,6 +463,32 @@ class SyncSession:
             else:
                 outcomes.append(results[query.query_id])
         return outcomes
+
+    @staticmethod
+    def _read_snapshot(
+        queries: list[Query], caller: Caller, results: dict[int, tuple[bool, Any]]
+    ) -> list[Query]:
+        """Runs the queries in one read transaction. A query the database refuses (which aborts
+        a PostgreSQL transaction) fails alone: the ones after it are returned to run again."""
+        engine = get_engine()
+        with engine.connect() as conn:
+            if engine.dialect.name == "postgresql":
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                for index, query in enumerate(queries):
+                    try:
+                        value = run_query_on(conn, query.spec, query.args, caller)
+                    except FunctionError as exc:
+                        results[query.query_id] = (False, exc)
+                        continue
+                    except sa_exc.DBAPIError as exc:
+                        if exc.connection_invalidated or isinstance(exc, sa_exc.OperationalError):
+                            raise  # the database is unreachable: the socket reconnects
+                        refused = f"The database refused the query: {type(exc.orig).__name__}"
+                        results[query.query_id] = (False, FunctionError(refused))
+                        return queries[index + 1 :]
+                    results[query.query_id] = (True, value)
+        return []
 
     def _modification(self, query: Query, outcome: tuple[bool, Any]) -> dict[str, Any] | None:
         ok, value = outcome
@@ -480,6 +500,13 @@ class SyncSession:
         if ok:
             return protocol.query_updated(query.query_id, value, query.journal)
         return protocol.query_failed(query.query_id, value.message, query.journal, value.data)
+
+
+def _decoded(args: list) -> Any:
+    """Arguments arrive as Convex-encoded JSON ({"$integer": ...} for bigints, and so on)."""
+    from api.http import decode_convex_json
+
+    return decode_convex_json(args[0])
 
 
 # Every open socket of this process, for credential changes.
