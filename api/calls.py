@@ -61,6 +61,15 @@ async def call(
     return await _run_query(spec, args, caller)
 
 
+async def call_validated(
+    spec: FunctionSpec, args: Any, caller: Caller, idempotency_key: str | None = None
+) -> Any:
+    """A mutation whose caller is checked and whose arguments are already valid (the ingest
+    fast lane, api/ingest.py): the rest of `call`, the same write."""
+    await _ensure_event_relay()
+    return await _run_mutation(spec, args, caller, idempotency_key)
+
+
 async def _run_mutation(
     spec: FunctionSpec, args: Any, caller: Caller, idempotency_key: str | None
 ) -> Any:

@@ -8,6 +8,7 @@ import reflex as rx
 
 from api.events import bus
 from api.http import create_api
+from api.ingest import IngestFront
 from app.pages import (
     account,
     admin_audit,
@@ -26,7 +27,17 @@ from app.pages import (
 from app.pages.signin import SigninState, signin_page
 from app.state import queue_refresher
 
-app = rx.App(
+
+class ThreadlineApp(rx.App):
+    """Reflex's app with the ingest fast lane (api/ingest.py) in front of its whole ASGI stack:
+    Reflex wraps `api_transformer` inside its own Starlette app and middlewares, so the lane
+    can only be outermost here, where the server gets the ASGI app."""
+
+    def __call__(self):
+        return IngestFront(super().__call__())
+
+
+app = ThreadlineApp(
     api_transformer=create_api(),
     stylesheets=["/console.css"],
     head_components=[rx.script(src="/shortcuts.js", defer=True)],

@@ -98,15 +98,21 @@ def main() -> None:
         ]
 
         from api.http import create_api
+        from api.ingest import IngestFront
         from bench.bare_app import create_app
 
-        apps = {"bare": create_app(), "threadline api": create_api()}
+        apps = {
+            "bare": create_app(),
+            "threadline api": create_api(),
+            "ingest lane": IngestFront(create_api()),
+        }
         for app in apps.values():
             await drive(app, bodies[:500], headers)  # warm-up
         figures = {name: await drive(app, bodies, headers) for name, app in apps.items()}
         for name, micros in figures.items():
             print(f"{name:<16} {micros:8.1f} µs CPU per request")
-        print(f"threadline api / bare = {figures['threadline api'] / figures['bare']:.2f}x")
+        for name in ("threadline api", "ingest lane"):
+            print(f"{name} / bare = {figures[name] / figures['bare']:.2f}x")
 
     import uvloop  # the loop granian serves with in production
 

@@ -191,8 +191,10 @@ def bearer(secret: str) -> dict[str, str]:
 @pytest.fixture
 async def http(database_url) -> AsyncIterator[httpx.AsyncClient]:
     from api.http import create_api
+    from api.ingest import IngestFront
 
-    transport = httpx.ASGITransport(app=create_api())
+    # As served: the ingest fast lane in front (api/ingest.py), so every HTTP test runs through it.
+    transport = httpx.ASGITransport(app=IngestFront(create_api()))
     async with httpx.AsyncClient(transport=transport, base_url="http://threadline.test") as client:
         yield client
 

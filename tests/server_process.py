@@ -1,5 +1,6 @@
 """Threadline's API as a real server subprocess (granian, as in production) for tests that need
-a process they can kill or several workers."""
+a process they can kill or several workers. Served with the ingest fast lane in front, as
+`make run` serves it."""
 
 from __future__ import annotations
 
@@ -18,8 +19,9 @@ LAUNCHER = """
 import sys
 from granian.constants import Interfaces
 from granian.server import Server
-Server(target="api.http:create_api", factory=True, address="127.0.0.1", port=int(sys.argv[1]),
-       interface=Interfaces.ASGI, log_level="warning", workers=int(sys.argv[2])).serve()
+Server(target="api.ingest:create_served_api", factory=True, address="127.0.0.1",
+       port=int(sys.argv[1]), interface=Interfaces.ASGI, log_level="warning",
+       workers=int(sys.argv[2])).serve()
 """
 
 
