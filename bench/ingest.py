@@ -1,10 +1,18 @@
-"""Ingest benchmark: Threadline's POST /api/mutation against a bare Starlette endpoint that only
-parses the same JSON, both served by granian with the same worker count, driven by the same wrk
-load in one run. Prints req/s, p50 and p99 for each and the ratio; then p99 at a fixed rate.
+"""Ingest benchmark: Threadline's POST /api/mutation (the real server `make run` starts, console
+included) against a bare Starlette endpoint that only parses the same JSON, both served by granian
+with the same worker count, driven by the same wrk load in one run. One table:
+
+- many threads / one new thread: req/s, p50, p99 of each, and the ratio to bare;
+- a thread that already holds --deep messages (1,000,000): ratio to the new thread;
+- ingest while reads run (messages:list pages of a --read-size (200,000) message thread every
+  second, 50 approvalRequests:get long-polls, 5 console thread pages re-read every second through
+  the functions the page calls): ratio to ingest alone;
+- a fixed rate (open loop) for latency; the load average beside every figure.
 
     .venv/bin/python bench/ingest.py                       # SQLite
     .venv/bin/python bench/ingest.py --postgres postgresql://postgres@127.0.0.1/test
-    options: --duration 10 --connections 50 --threads 2000 --rate 500
+    options: --duration 10 --connections 50 --threads 2000 --rate 500 --deep 1000000
+             --read-size 200000 --workers 1 --redis redis://127.0.0.1:6379/0
 """
 
 from __future__ import annotations
@@ -19,9 +27,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 import uuid
 from pathlib import Path
 
+import httpx
 import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,6 +83,48 @@ def prepare_database(url: str, thread_count: int) -> tuple[str, list[str]]:
     return asyncio.run(setup())
 
 
+def fill_thread(url: str, thread_id: str, count: int) -> None:
+    """Store `count` messages in a thread straight through SQL (the write path is not measured
+    here; this only makes the thread long)."""
+    engine = sa.create_engine(url)
+    content = ("Earlier output of a long agent run. " * 14)[:500]
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(
+                sa.text(
+                    'INSERT INTO messages (id, creation_time, thread_id, role, content, "order") '
+                    "SELECT 'msg_fill' || lpad(i::text, 22, '0'), 1, :t, 'assistant', :c, i "
+                    "FROM generate_series(0, :n - 1) AS i"
+                ),
+                {"t": thread_id, "c": content, "n": count},
+            )
+            conn.execute(sa.text("ANALYZE messages"))
+        else:
+            raw = conn.connection.driver_connection
+            step = 50_000
+            for start in range(0, count, step):
+                raw.executemany(
+                    'INSERT INTO messages (id, creation_time, thread_id, role, content, "order") '
+                    "VALUES (?, 1, ?, 'assistant', ?, ?)",
+                    (
+                        (f"msg_fill{thread_id[-8:]}{i:014d}", thread_id, content, i)
+                        for i in range(start, min(count, start + step))
+                    ),
+                )
+    engine.dispose()
+
+
+def create_approvals(count: int, thread_id: str) -> list[str]:
+    from api.calls import call
+    from api.cli import CLI_CALLER
+
+    async def create() -> list[str]:
+        args = {"threadId": thread_id, "planContent": "Plan: wait for a person."}
+        return [await call("approvalRequests:create", args, CLI_CALLER) for _ in range(count)]
+
+    return asyncio.run(create())
+
+
 def run_wrk(
     wrk: str, url: str, threads_file: Path, key: str, duration: int, connections: int
 ) -> dict:
@@ -95,7 +148,95 @@ def run_wrk(
     result = json.loads(match.group(1))
     seconds = result["duration_us"] / 1e6
     result["rps"] = result["requests"] / seconds
+    result["load"] = os.getloadavg()[0]
     return result
+
+
+async def side_load(
+    url: str, key: str, seconds: float, read_thread: str, page_thread: str, approvals: list[str]
+) -> dict:
+    """The reads a busy installation adds to ingest, for `seconds`; returns their latencies."""
+    headers = {"Authorization": f"Bearer {key}"}
+    stop_at = time.monotonic() + seconds
+    timings: dict[str, list[float]] = {"list": [], "page": [], "poll": []}
+    errors = 0
+
+    async def query(client, path: str, args: dict, timeout: float = 10) -> None:
+        nonlocal errors
+        response = await client.post(
+            "/api/query", json={"path": path, "args": args}, headers=headers, timeout=timeout
+        )
+        if response.status_code != 200 or response.json().get("status") != "success":
+            errors += 1
+
+    async def every_second(client, name: str, calls) -> None:
+        while time.monotonic() < stop_at:
+            started = time.monotonic()
+            for path, args in calls:
+                await query(client, path, args)
+            timings[name].append(time.monotonic() - started)
+            await asyncio.sleep(max(0.0, 1 - (time.monotonic() - started)))
+
+    async def long_poll(client, request_id: str) -> None:
+        while time.monotonic() < stop_at:
+            started = time.monotonic()
+            wait_ms = max(100, int((stop_at - started) * 1000))
+            await query(
+                client,
+                "approvalRequests:get",
+                {"approvalRequestId": request_id, "waitMs": wait_ms},
+                timeout=wait_ms / 1000 + 10,
+            )
+            timings["poll"].append(time.monotonic() - started)
+
+    opts = {"numItems": 100, "cursor": None}
+    side = {"numItems": 20, "cursor": None}
+    page_calls = [
+        ("threads:get", {"threadId": page_thread}),
+        ("sessions:get", {"threadId": page_thread}),
+        ("timeline:list", {"threadId": page_thread, "paginationOpts": {**opts, "numItems": 50}}),
+        ("artifacts:list", {"threadId": page_thread, "paginationOpts": side}),
+        ("approvalRequests:list", {"threadId": page_thread, "paginationOpts": side}),
+    ]
+    limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
+    async with httpx.AsyncClient(base_url=url, limits=limits) as client:
+        tasks = [
+            every_second(
+                client,
+                "list",
+                [("messages:list", {"threadId": read_thread, "paginationOpts": opts})],
+            ),
+            *[every_second(client, "page", page_calls) for _ in range(5)],
+            *[long_poll(client, request_id) for request_id in approvals],
+        ]
+        await asyncio.gather(*tasks)
+    return {
+        name: (len(values), _percentile(values, 0.5) * 1000, _percentile(values, 1.0) * 1000)
+        for name, values in timings.items()
+    } | {"errors": errors}
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
+
+
+def run_wrk_with_side_load(
+    wrk: str, url: str, threads_file: Path, key: str, options, side
+) -> tuple:
+    """wrk in a thread while the side load runs on this event loop, for the same seconds."""
+    outcome: dict = {}
+
+    def ingest() -> None:
+        outcome["wrk"] = run_wrk(wrk, url, threads_file, key, options.duration, options.connections)
+
+    worker = threading.Thread(target=ingest)
+    worker.start()
+    reads = asyncio.run(side_load(url, key, options.duration, *side))
+    worker.join()
+    return outcome["wrk"], reads
 
 
 def run_fixed_rate(url: str, key: str, thread_ids: list[str], rate: int, seconds: int) -> dict:
@@ -127,6 +268,10 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--threads", type=int, default=2000, help="threads to spread posts over")
     parser.add_argument("--rate", type=int, default=500, help="req/s for the fixed-rate run")
+    parser.add_argument("--deep", type=int, default=1_000_000, help="messages in the long thread")
+    parser.add_argument("--read-size", type=int, default=200_000, help="messages read from")
+    parser.add_argument("--workers", type=int, default=1, help="server workers (both servers)")
+    parser.add_argument("--redis", help="Redis URL (needed by Reflex for more than one worker)")
     parser.add_argument(
         "--postgres", help="PostgreSQL URL of a server to create a bench database on"
     )
@@ -143,47 +288,95 @@ def main() -> None:
         db_url = base.set(database=name).render_as_string(hide_password=False)
     else:
         db_url = f"sqlite:///{scratch / 'bench.db'}"
-    key, thread_ids = prepare_database(db_url, options.threads)
-    many_file, one_file = scratch / "many.txt", scratch / "one.txt"
-    many_file.write_text("\n".join(thread_ids))
-    one_file.write_text(thread_ids[0])
+    key, thread_ids = prepare_database(db_url, options.threads + 3)
+    deep_thread, read_thread, page_thread = thread_ids[-3:]
+    thread_ids = thread_ids[:-3]
+    started = time.monotonic()
+    fill_thread(db_url, deep_thread, options.deep)
+    fill_thread(db_url, read_thread, options.read_size)
+    approvals = create_approvals(50, page_thread)
+    print(
+        f"filled {options.deep + options.read_size} messages in {time.monotonic() - started:.0f} s"
+    )
+    files = {
+        "many threads": thread_ids,
+        "one thread": thread_ids[:1],
+        f"thread of {options.deep:,}": [deep_thread],
+    }
+    paths = {}
+    for index, (scenario, ids) in enumerate(files.items()):
+        paths[scenario] = scratch / f"threads{index}.txt"
+        paths[scenario].write_text("\n".join(ids))
 
     results: dict[str, dict] = {}
-    env = {"DATABASE_URL": db_url}
-    with bare_server() as bare_url, threadline_server(env) as threadline_url:
+    env = {"DATABASE_URL": db_url, "GRANIAN_WORKERS": str(options.workers)}
+    if options.redis:
+        env |= {"REDIS_URL": options.redis, "REFLEX_REDIS_URL": options.redis}
+    many, one, deep = paths.values()
+    with bare_server(options.workers) as bare_url, threadline_server(env) as threadline_url:
         for url in (bare_url, threadline_url):
-            run_wrk(wrk, url, many_file, key, 2, options.connections)  # warm-up
+            run_wrk(wrk, url, many, key, 2, options.connections)  # warm-up
         before = count_messages(db_url)
-        for scenario, threads_file in (("many threads", many_file), ("one thread", one_file)):
+        for scenario in ("many threads", "one thread"):
             for target, url in (("bare", bare_url), ("threadline", threadline_url)):
                 results[f"{scenario}/{target}"] = run_wrk(
-                    wrk, url, threads_file, key, options.duration, options.connections
+                    wrk, url, paths[scenario], key, options.duration, options.connections
                 )
+        deep_name = f"thread of {options.deep:,}"
+        results[f"{deep_name}/threadline"] = run_wrk(
+            wrk, threadline_url, deep, key, options.duration, options.connections
+        )
+        results["many threads + reads/threadline"], reads = run_wrk_with_side_load(
+            wrk, threadline_url, many, key, options, (read_thread, page_thread, approvals)
+        )
         stored = count_messages(db_url) - before
         fixed = {
             target: run_fixed_rate(url, key, thread_ids, options.rate, options.duration)
             for target, url in (("bare", bare_url), ("threadline", threadline_url))
         }
+        fixed_load = os.getloadavg()[0]
 
     database = "PostgreSQL" if options.postgres else "SQLite (WAL)"
     print(
-        f"\nIngest benchmark — {database}, {options.connections} connections, "
-        f"{options.duration} s per run"
+        f"\nIngest benchmark — {database}, {options.workers} worker(s), "
+        f"{options.connections} connections, {options.duration} s per run"
     )
     print(
-        f"machine: {platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.1f}"
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     )
-    print(f"{'scenario':<14} {'server':<11} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
+    print(
+        f"{'scenario':<26} {'server':<11} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} "
+        f"{'errors':>6} {'load':>5}  ratio"
+    )
+
+    def row(scenario: str, target: str, ratio: str = "") -> None:
+        r = results[f"{scenario}/{target}"]
+        print(
+            f"{scenario:<26} {target:<11} {r['rps']:>8.0f} {r['p50_us'] / 1000:>7.1f} "
+            f"{r['p99_us'] / 1000:>7.1f} {r['socket_errors'] + r['non_2xx']:>6} "
+            f"{r['load']:>5.1f}  {ratio}"
+        )
+
+    def rps(name: str) -> float:
+        return results[name]["rps"]
+
     for scenario in ("many threads", "one thread"):
-        for target in ("bare", "threadline"):
-            r = results[f"{scenario}/{target}"]
-            print(
-                f"{scenario:<14} {target:<11} {r['rps']:>9.0f} {r['p50_us'] / 1000:>8.1f} "
-                f"{r['p99_us'] / 1000:>8.1f} {r['socket_errors'] + r['non_2xx']:>7}"
-            )
-        ratio = results[f"{scenario}/threadline"]["rps"] / results[f"{scenario}/bare"]["rps"]
-        print(f"{scenario:<14} ratio threadline/bare = {ratio:.2f}")
+        row(scenario, "bare")
+        ratio = rps(f"{scenario}/threadline") / rps(f"{scenario}/bare")
+        row(scenario, "threadline", f"{ratio:.2f} of bare (goal ≥ 0.80 SQLite, ≥ 0.50 PostgreSQL)")
+    ratio = rps(f"{deep_name}/threadline") / rps("one thread/threadline")
+    row(deep_name, "threadline", f"{ratio:.2f} of a new thread (goal ≥ 0.95)")
+    ratio = rps("many threads + reads/threadline") / rps("many threads/threadline")
+    row("many threads + reads", "threadline", f"{ratio:.2f} of ingest alone (goal ≥ 0.80)")
+    labels = {
+        "list": f"messages:list page of 100, {options.read_size:,}-message thread, 1/s",
+        "page": "console thread page (5 calls), 5 pages, 1/s each",
+        "poll": "approvalRequests:get long-polls, 50 open",
+    }
+    for name, label in labels.items():
+        count, p50, worst = reads[name]
+        print(f"  reads: {label}: {count} done, p50 {p50:.0f} ms, max {worst:.0f} ms")
+    print(f"  reads that failed: {reads['errors']}")
     acknowledged = sum(
         r["requests"] - r["non_2xx"] for k, r in results.items() if k.endswith("/threadline")
     )
@@ -191,7 +384,8 @@ def main() -> None:
     for target, r in fixed.items():
         print(
             f"fixed {options.rate} req/s  {target:<11} p50 {r['p50_ms']:.1f} ms  "
-            f"p99 {r['p99_ms']:.1f} ms  errors {r['errors']}/{r['requests']}"
+            f"p99 {r['p99_ms']:.1f} ms  errors {r['errors']}/{r['requests']}  "
+            f"load {fixed_load:.1f}"
         )
     print(f"command: .venv/bin/python bench/ingest.py {' '.join(sys.argv[1:])}".rstrip())
     if options.postgres:
