@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 PING_AFTER_SECONDS = 15.0  # the client reconnects after 60 s without a frame
 RECHECK_CREDENTIAL_SECONDS = 60.0  # expiry, and revocations made where no event reached us
 MUTATION_TIMEOUT_SECONDS = 60.0
+COALESCE_SECONDS = 0.02
 UNAUTHENTICATED = (
     "Unauthenticated: authenticate the socket first (setAuth with a Threadline session token, "
     "a JWT from auth:signIn, or an API key)"
@@ -397,19 +398,25 @@ class SyncSession:
     # --- transitions ----------------------------------------------------------------------------
 
     async def _updater(self) -> None:
+        last = 0.0
         while True:
             await self._wake.wait()
-            self._wake.clear()
             if self.closed:
                 return
+            # Re-runs caused by other writes (an agent streaming into a watched thread) go at
+            # most every COALESCE_SECONDS; what the client waits on (its query set, identity, a
+            # mutation's covering transition) goes at once.
+            wait = last + COALESCE_SECONDS - time.monotonic()
+            if wait > 0 and not self.must_send:
+                await asyncio.sleep(wait)
+            self._wake.clear()
+            last = time.monotonic()
             try:
                 await self._transition()
             except (sa_exc.DBAPIError, Unavailable):
                 log.warning("sync: the database could not answer; closing for a reconnect")
                 await self.close(protocol.CLOSE_INTERNAL, "InternalServerError")
                 return
-            # Let writes that land meanwhile pile up into the next transition.
-            await asyncio.sleep(0)
 
     async def _transition(self) -> None:
         pending, self.pending = self.pending, Pending()
