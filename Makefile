@@ -1,4 +1,5 @@
-# Threadline: `make run` serves console + API on $(PORT) (SQLite by default); `make test` runs every test.
+# Threadline: `make run` serves console + API on $(PORT) (SQLite by default); `make test` runs every test;
+# `make desktop` opens the console in a native window.
 SHELL := /bin/bash
 PYTHON ?= python3
 PORT ?= 3000
@@ -22,7 +23,7 @@ ifdef REDIS_URL
 export REFLEX_REDIS_URL := $(REDIS_URL)
 endif
 
-.PHONY: install run test lint e2e-deps clean
+.PHONY: install run desktop test lint e2e-deps desktop-libs desktop-deps clean
 
 CONVEX_JS := tests/convex_js
 CHAT_FRONTEND := examples/chat-frontend
@@ -33,7 +34,7 @@ install: $(VENV)/.installed $(TOOLS)/.installed $(CONVEX_JS)/node_modules/.insta
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,desktop]'
 	touch $@
 
 $(TOOLS)/.installed:
@@ -56,11 +57,31 @@ run: install
 	$(BIN)/threadline first-run
 	$(BIN)/reflex run --env prod --single-port --frontend-port $(PORT) --backend-port $(PORT)
 
+# The desktop window is Qt WebEngine from PyPI; these Debian libraries are what it loads.
+DESKTOP_LIBS := libnss3 libxkbcommon0 libxkbcommon-x11-0 libgl1 libegl1 libxcomposite1 \
+	libxdamage1 libxrandr2 libxtst6 libasound2 libxshmfence1 libxcb-cursor0 libxcb-icccm4 \
+	libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-xinerama0 libxcb-xkb1 \
+	libfontconfig1 libdbus-1-3 fonts-dejavu-core
+# ... and the desktop tests run it on a virtual screen with a private D-Bus session bus.
+DESKTOP_TEST_DEBS := $(DESKTOP_LIBS) xvfb xdotool imagemagick dbus
+APT_INSTALL := apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends
+
+desktop-libs:
+	@dpkg -s $(DESKTOP_LIBS) >/dev/null 2>&1 || { $(APT_INSTALL) $(DESKTOP_LIBS) >/dev/null; }
+
+desktop: install desktop-libs
+	$(BIN)/threadline desktop $(if $(URL),--url $(URL))
+
+# Without root (no apt-get) the desktop tests are skipped, saying what is missing.
+desktop-deps:
+	@dpkg -s $(DESKTOP_TEST_DEBS) >/dev/null 2>&1 || { $(APT_INSTALL) $(DESKTOP_TEST_DEBS) >/dev/null; } \
+		|| echo "warning: could not install $(DESKTOP_TEST_DEBS); the desktop tests will be skipped"
+
 # Browser tests drive Debian's chromium (Playwright cannot download browsers here).
 e2e-deps:
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-test: install e2e-deps
+test: install e2e-deps desktop-deps
 	$(BIN)/ruff check .
 	$(BIN)/pytest $(PYTEST_ARGS)
 

@@ -5,6 +5,7 @@ threadline create-user --email a@b.c --name Ada --role admin [--password ...]
 threadline create-api-key --name my-backend      (prints the key as the last line)
 threadline list-api-keys
 threadline revoke-api-key key_...
+threadline desktop [--url URL]                   (the console in a native window)
 """
 
 from __future__ import annotations
@@ -119,6 +120,16 @@ def cmd_revoke_api_key(options: argparse.Namespace) -> None:
     print(f"revoked {options.api_key_id}")
 
 
+def cmd_desktop(options: argparse.Namespace) -> int:
+    from api import desktop
+
+    try:
+        return desktop.run(options.url)
+    except desktop.DesktopError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
 def _user_id(email_or_id: str) -> str:
     if email_or_id.startswith("usr_"):
         return email_or_id
@@ -191,17 +202,25 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = commands.add_parser("revoke-api-key", help="revoke an API key at once")
     revoke.add_argument("api_key_id")
     revoke.set_defaults(run=cmd_revoke_api_key)
+
+    desktop = commands.add_parser(
+        "desktop",
+        help="the console in a native window with notifications; without --url it starts "
+        "the embedded server and stops it when the window closes",
+    )
+    desktop.add_argument("--url", help="attach to a running Threadline, e.g. http://host:3000")
+    desktop.set_defaults(run=cmd_desktop)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     options = build_parser().parse_args(argv)
     try:
-        options.run(options)
+        code = options.run(options)
     except FunctionError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 1
-    return 0
+    return code or 0
 
 
 if __name__ == "__main__":
