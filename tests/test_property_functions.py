@@ -198,9 +198,10 @@ class World:
         return self.loop.run_until_complete(coroutine)
 
     async def setup(self) -> None:
-        from api.http import create_api
+        from api.ingest import create_served_api
 
-        transport = httpx.ASGITransport(app=create_api())
+        # As production serves it: the ingest fast lane in front of the full stack.
+        transport = httpx.ASGITransport(app=create_served_api())
         self.http = httpx.AsyncClient(transport=transport, base_url="http://threadline.test")
         people = {}
         for role in ("admin", "reviewer", "user", "viewer"):
