@@ -29,7 +29,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
-from api import __version__, auth, signin
+from api import __version__, auth, clients, signin
 from api.calls import call
 from api.db import get_engine
 from api.errors import FunctionError, Unavailable
@@ -52,10 +52,10 @@ def _error_response(error: HttpError) -> JSONResponse:
     )
 
 
-async def read_json_object(request: Request) -> dict[str, Any]:
-    """The body as a JSON object, whatever the Content-Type says. 413 over the limit, 400 if it
-    is not a JSON object."""
-    limit = get_settings().max_body_bytes
+async def read_json_object(request: Request, limit: int | None = None) -> dict[str, Any]:
+    """The body as a JSON object, whatever the Content-Type says. 413 over the limit (default
+    MAX_BODY_BYTES), 400 if it is not a JSON object. Nothing over the limit is read or parsed."""
+    limit = get_settings().max_body_bytes if limit is None else limit
     declared = request.headers.get("content-length")
     too_large = HttpError(413, "PayloadTooLarge", f"Request body is larger than {limit} bytes")
     if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -178,7 +178,9 @@ async def action_endpoint(request: Request) -> Response:
         caller = await auth.caller_for(credential)
         if credential is not None and caller is None:
             raise HttpError(401, "Unauthenticated", "The token is not valid (unknown or ended)")
-        body = await read_json_object(request)
+        # Without credentials (a sign-in, a refresh) only a small body is read, as for signin.
+        limit = get_settings().anonymous_body_bytes if caller is None else None
+        body = await read_json_object(request, limit)
     except HttpError as error:
         return _error_response(error)
     try:
@@ -193,9 +195,16 @@ async def action_endpoint(request: Request) -> Response:
     return JSONResponse({"status": "success", "value": value, "logLines": []})
 
 
+def client_address(request: Request) -> str | None:
+    """The client's address: the peer, or what trusted proxies say (TRUSTED_PROXIES)."""
+    peer = request.client.host if request.client else None
+    return clients.client_address(peer, request.headers.getlist("x-forwarded-for"))
+
+
 async def signin_endpoint(request: Request) -> Response:
     try:
-        body = await read_json_object(request)
+        # Anyone may call this: read only a small body (an email and a password fit in 4 KiB).
+        body = await read_json_object(request, get_settings().anonymous_body_bytes)
     except HttpError as error:
         return _error_response(error)
     email, password = body.get("email"), body.get("password")
@@ -211,11 +220,15 @@ async def signin_endpoint(request: Request) -> Response:
                 "email and password must not contain NUL characters or unpaired surrogates",
             )
         )
-    client = request.client.host if request.client else None
     try:
         session = await signin.sign_in(
-            email, password, ip=client, user_agent=request.headers.get("user-agent")
+            email,
+            password,
+            ip=client_address(request),
+            user_agent=request.headers.get("user-agent"),
         )
+    except signin.BadSignInInput as exc:
+        return _error_response(HttpError(400, "BadRequest", str(exc)))
     except signin.TooManyAttempts as exc:
         headers = {"Retry-After": str(exc.retry_after_seconds)}
         return _error_response(HttpError(429, "TooManyAttempts", str(exc), headers))

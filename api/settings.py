@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+import ipaddress
+from functools import cached_property, lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -27,6 +28,11 @@ class Settings(BaseSettings):
     )
     redis_channel: str = "threadline:events"
     max_body_bytes: int = 16 * MIB
+    # Largest body the endpoints that need no credentials (sign-in) read, before parsing it.
+    anonymous_body_bytes: int = Field(default=4096, ge=256, le=MIB)
+    # The reverse proxies in front of Threadline (addresses or CIDR networks, comma-separated):
+    # only requests from them have X-Forwarded-For read for the client's address (api/clients.py).
+    trusted_proxies: str = ""
     # A person's console/API session: ends after this much inactivity, or this long after sign-in.
     session_idle_seconds: int = 12 * 3600
     session_absolute_seconds: int = 14 * 24 * 3600
@@ -46,6 +52,16 @@ class Settings(BaseSettings):
     # http://localhost:PORT
     public_url: str | None = None
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_trusted_proxies(cls, value: str) -> str:
+        _networks(value)
+        return value
+
+    @cached_property
+    def trusted_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return _networks(self.trusted_proxies)
+
     @property
     def console_url(self) -> str:
         return (self.public_url or f"http://localhost:{self.port}").rstrip("/")
@@ -62,6 +78,18 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.sqlalchemy_url.startswith("sqlite")
+
+
+def _networks(value: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    networks = []
+    for item in value.replace(",", " ").split():
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ValueError(
+                f"TRUSTED_PROXIES: {item!r} is not an IP address or network (e.g. 10.0.0.0/8)"
+            ) from None
+    return tuple(networks)
 
 
 @lru_cache

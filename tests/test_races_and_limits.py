@@ -26,8 +26,9 @@ async def test_parallel_wrong_passwords_cannot_outrun_the_throttle(people, http)
         ]
     )
     statuses = [r.status_code for r in responses]
-    assert statuses.count(401) == signin.MAX_FAILURES_PER_ACCOUNT
-    assert statuses.count(429) == 25 - signin.MAX_FAILURES_PER_ACCOUNT
+    free = signin.PER_ACCOUNT_AND_CLIENT.free
+    assert statuses.count(401) == free
+    assert statuses.count(429) == 25 - free
 
 
 async def test_a_setup_link_creates_one_admin_even_when_redeemed_twice_at_once(database_url):
@@ -157,7 +158,7 @@ async def test_a_retried_password_change_replays_instead_of_failing(people, http
 
 
 async def test_wrong_current_passwords_count_as_failed_sign_ins(people, as_role, monkeypatch):
-    monkeypatch.setattr(signin, "MAX_FAILURES_PER_ACCOUNT", 3)
+    monkeypatch.setattr(signin, "PER_ACCOUNT_AND_CLIENT", signin.Backoff(free=3))
     viewer = as_role("viewer")
     args = {"currentPassword": "not it at all", "newPassword": "a brand new one"}
     messages = [await viewer.mutation_error("users:changePassword", args) for _ in range(4)]

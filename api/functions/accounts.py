@@ -243,7 +243,9 @@ async def _check_current_password(args: ChangePasswordArgs, caller: Caller) -> N
     if person is None:
         raise FunctionError("Your account no longer exists")
     try:
-        signin.throttle(person.email, None)
+        # A live session of this account: held back only by its own failures (per account, from
+        # no client address), not by strangers guessing at the sign-in page.
+        signin.throttle(person.email, None, user_id=caller.id, known_client=True)
     except signin.TooManyAttempts as exc:
         raise FunctionError(str(exc)) from None
     if not await asyncio.to_thread(

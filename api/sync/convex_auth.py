@@ -29,7 +29,7 @@ from typing import Any
 import jwt
 import sqlalchemy as sa
 
-from api import auth, signin
+from api import auth, clients, signin
 from api.db import get_engine
 from api.errors import FunctionError
 from api.functions._common import audit
@@ -204,12 +204,16 @@ async def _sign_in_with_password(args: dict[str, Any], client: Any) -> dict[str,
     email, password = params.get("email"), params.get("password")
     if not isinstance(email, str) or not isinstance(password, str):
         raise FunctionError("params.email and params.password must be strings")
-    host = getattr(getattr(client, "client", None), "host", None)
-    headers = getattr(client, "headers", {}) or {}
+    headers = getattr(client, "headers", None)
     try:
         session = await signin.sign_in(
-            email, password, ip=host, user_agent=headers.get("user-agent")
+            email,
+            password,
+            ip=_client_address(client),
+            user_agent=headers.get("user-agent") if headers is not None else None,
         )
+    except signin.BadSignInInput as exc:
+        raise FunctionError(str(exc)) from None
     except signin.TooManyAttempts as exc:
         raise FunctionError(str(exc)) from None
     except signin.SignInFailed as exc:
@@ -219,6 +223,15 @@ async def _sign_in_with_password(args: dict[str, Any], client: Any) -> dict[str,
         raise FunctionError("The session ended before it could be used; sign in again")
     tokens = await _issue(details["id"], session.user_id, None, session.expires_time)
     return {"tokens": tokens}
+
+
+def _client_address(client: Any) -> str | None:
+    """The HTTP request's or WebSocket's client address, through TRUSTED_PROXIES as for
+    /api/auth/signin, so that both count towards the same throttle."""
+    peer = getattr(getattr(client, "client", None), "host", None)
+    headers = getattr(client, "headers", None)
+    forwarded = headers.getlist("x-forwarded-for") if hasattr(headers, "getlist") else None
+    return clients.client_address(peer, forwarded)
 
 
 async def _issue(

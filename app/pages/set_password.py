@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from api import links, signin
+from api import clients, links, signin
 from api.errors import FunctionError, Unavailable
 from app.components.layout import public_card
 from app.components.ui import field_row, form_error, loading_block, new_password_fields
@@ -48,15 +48,21 @@ class SetPasswordState(AuthState):
             session = await signin.sign_in(
                 email,
                 password,
-                ip=self.router.session.client_ip or None,
+                ip=clients.from_router(self.router),
                 user_agent=self.router.headers.user_agent or None,
+                after_link=True,  # the link just redeemed proves who this is
             )
         except FunctionError as exc:
             self.error = str(exc)
             if links.password_link_info(self._token()) is None:
                 self.check()
             return
-        except (Unavailable, signin.SignInFailed, signin.TooManyAttempts) as exc:
+        except (
+            Unavailable,
+            signin.SignInFailed,
+            signin.TooManyAttempts,
+            signin.BadSignInInput,
+        ) as exc:
             yield error_toast(exc)
             return
         finally:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from api import links, signin
+from api import clients, links, signin
 from api.errors import FunctionError, Unavailable
 from app.components.layout import public_card
 from app.components.ui import form_error, labelled_input, loading_block, new_password_fields
@@ -51,15 +51,21 @@ class SetupState(AuthState):
             session = await signin.sign_in(
                 email,
                 password,
-                ip=self.router.session.client_ip or None,
+                ip=clients.from_router(self.router),
                 user_agent=self.router.headers.user_agent or None,
+                after_link=True,  # the link just redeemed proves who this is
             )
         except FunctionError as exc:
             self.error = str(exc)
             if not links.setup_link_is_valid(self._token()):
                 self.check()
             return
-        except (Unavailable, signin.SignInFailed, signin.TooManyAttempts) as exc:
+        except (
+            Unavailable,
+            signin.SignInFailed,
+            signin.TooManyAttempts,
+            signin.BadSignInInput,
+        ) as exc:
             yield error_toast(exc)
             return
         finally:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from api import signin
+from api import clients, signin
 from app.state import CONSOLE_ROLES, AuthState, PendingQueue, safe_next
 
 
@@ -33,13 +33,13 @@ class SigninState(AuthState):
             session = await signin.sign_in(
                 email,
                 password,
-                ip=self.router.session.client_ip or None,
+                ip=clients.from_router(self.router),
                 user_agent=self.router.headers.user_agent or None,
             )
         except signin.TooManyAttempts as exc:
             self.error, self.too_many = str(exc), True
             return
-        except signin.SignInFailed as exc:
+        except (signin.SignInFailed, signin.BadSignInInput) as exc:
             self.error = str(exc)
             return
         finally:
