@@ -63,7 +63,7 @@ async def test_sign_in_shares_the_throttle_of_api_auth_signin(http, people):
     from api import signin
 
     email = people["viewer"]["email"]
-    for _ in range(signin.MAX_FAILURES_PER_ACCOUNT):
+    for _ in range(signin.PER_ACCOUNT_AND_CLIENT.free):
         await _action(http, "auth:signIn", _password(email, "wrong-password"))
     blocked = await _action(http, "auth:signIn", _password(email, people["viewer"]["password"]))
     assert blocked["status"] == "error"

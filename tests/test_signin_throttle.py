@@ -365,3 +365,43 @@ async def test_an_oversized_sign_in_body_is_refused_before_parsing(database_url,
     assert parsed == []  # (before reading the answers, which parses them)
     assert declared.status_code == streamed.status_code == 413
     assert declared.json()["message"] == "Request body is larger than 4096 bytes"
+
+
+# ---- @convex-dev/auth's auth:signIn applies the same limits ------------------------------------
+
+
+def _password_action(email: str, password: str) -> dict:
+    params = {"email": email, "password": password, "flow": "signIn"}
+    return {"path": "auth:signIn", "args": {"provider": "password", "params": params}}
+
+
+async def test_auth_sign_in_action_has_the_same_limits(
+    people, client_at, clock, bcrypt_calls, trusted_proxies
+):
+    trusted_proxies("10.0.0.1")
+    proxy = client_at("10.0.0.1")
+    attacker = {"X-Forwarded-For": ATTACKER}
+    long_email = await proxy.post(
+        "/api/action", json=_password_action("a" * 321, "x" * 8), headers=attacker
+    )
+    assert long_email.json()["errorMessage"] == "email must be at most 320 characters"
+    assert bcrypt_calls == []
+    big = await proxy.post(
+        "/api/action", json={**_password_action("a@example.com", "x" * 8), "pad": "z" * 5000}
+    )
+    assert big.status_code == 413
+    email = people["viewer"]["email"]
+    for _ in range(signin.PER_ACCOUNT_AND_CLIENT.free):
+        await proxy.post("/api/action", json=_password_action(email, "wrong"), headers=attacker)
+    blocked = await proxy.post(
+        "/api/action", json=_password_action(email, people["viewer"]["password"]), headers=attacker
+    )
+    assert "Too many failed sign-in attempts" in blocked.json()["errorMessage"]
+    assert {row["actor_label"] for row in failures()} == {ATTACKER}
+    # The owner, elsewhere behind the same proxy, is not held back.
+    owner = await proxy.post(
+        "/api/action",
+        json=_password_action(email, people["viewer"]["password"]),
+        headers={"X-Forwarded-For": OWNER_HOME},
+    )
+    assert owner.json()["status"] == "success"
