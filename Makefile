@@ -27,9 +27,10 @@ endif
 
 CONVEX_JS := tests/convex_js
 CHAT_FRONTEND := examples/chat-frontend
+TS_CODEGEN := tests/ts_codegen
 
 install: $(VENV)/.installed $(TOOLS)/.installed $(CONVEX_JS)/node_modules/.installed \
-	$(CHAT_FRONTEND)/node_modules/.installed
+	$(CHAT_FRONTEND)/node_modules/.installed $(TS_CODEGEN)/node_modules/.installed
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,6 +46,11 @@ $(TOOLS)/.installed:
 # The official Convex client (npm convex, pinned by the lockfile) that the sync tests drive.
 $(CONVEX_JS)/node_modules/.installed: $(CONVEX_JS)/package-lock.json
 	npm ci --prefix $(CONVEX_JS) --no-fund --no-audit --loglevel=error
+	touch $@
+
+# TypeScript, convex and React's types, for tsc on code using `threadline codegen typescript`.
+$(TS_CODEGEN)/node_modules/.installed: $(TS_CODEGEN)/package-lock.json
+	npm ci --prefix $(TS_CODEGEN) --no-fund --no-audit --loglevel=error
 	touch $@
 
 # The example React frontend (Vite, convex, @convex-dev/auth), built by its browser test.

@@ -6,6 +6,8 @@ threadline create-api-key --name my-backend      (prints the key as the last lin
 threadline list-api-keys
 threadline revoke-api-key key_...
 threadline desktop [--url URL]                   (the console in a native window)
+threadline codegen typescript OUT_DIR            (api.ts: typed references for npm convex)
+threadline codegen docs [docs/api.md]            (rewrites the generated function reference)
 """
 
 from __future__ import annotations
@@ -130,6 +132,17 @@ def cmd_desktop(options: argparse.Namespace) -> int:
         return 2
 
 
+def cmd_codegen(options: argparse.Namespace) -> None:
+    from api import codegen
+
+    if options.target == "typescript":
+        if not options.path:
+            raise FunctionError("codegen typescript needs OUT_DIR")
+        print(f"wrote {codegen.write_typescript(options.path)}")
+    else:
+        print(f"wrote {codegen.write_docs(options.path or 'docs/api.md')}")
+
+
 def _user_id(email_or_id: str) -> str:
     if email_or_id.startswith("usr_"):
         return email_or_id
@@ -198,6 +211,13 @@ def build_parser() -> argparse.ArgumentParser:
     create_key.set_defaults(run=cmd_create_api_key)
 
     commands.add_parser("list-api-keys", help="list API keys").set_defaults(run=cmd_list_api_keys)
+
+    codegen = commands.add_parser(
+        "codegen", help="write TypeScript references or docs/api.md's reference from the registry"
+    )
+    codegen.add_argument("target", choices=["typescript", "docs"])
+    codegen.add_argument("path", nargs="?", help="OUT_DIR for typescript; the file for docs")
+    codegen.set_defaults(run=cmd_codegen)
 
     revoke = commands.add_parser("revoke-api-key", help="revoke an API key at once")
     revoke.add_argument("api_key_id")

@@ -92,6 +92,10 @@ def function_schemas() -> tuple[dict[str, dict], dict[str, dict], dict[str, dict
         name: args_schema_name(paths[0]) if len(paths) == 1 else re.sub(r".*__", "", name)
         for name, paths in users.items()
     }
+    for name in definitions:
+        if name.startswith("Page_"):  # pydantic's Page[Thread] -> ThreadPage
+            parts = re.findall(r"[A-Z][A-Za-z0-9]*", name[5:])
+            renames[name] = "Or".join(part for part in parts if part != "Union") + "Page"
     definitions = {
         renames.get(name, name): _drop_null_defaults(_rename_refs(schema, renames))
         for name, schema in definitions.items()
