@@ -233,3 +233,44 @@ def test_mutation_answer_then_covering_transition_and_resend_not_applied_twice(
 
     messages = asyncio.run(call("messages:list", {"threadId": thread_id}, CLI_CALLER))
     assert [(m["order"], m["_id"]) for m in messages] == [(5, first)]
+
+
+def test_an_expiring_jwt_ends_with_an_auth_error_the_client_refreshes_on(
+    client, people, monkeypatch
+):
+    import asyncio
+
+    from api.sync import convex_auth
+
+    async def sign_in():
+        return await convex_auth.run_action(
+            "auth:signIn",
+            {
+                "provider": "password",
+                "params": {
+                    "email": people["viewer"]["email"],
+                    "password": people["viewer"]["password"],
+                },
+            },
+            None,
+            None,
+        )
+
+    monkeypatch.setattr(convex_auth, "JWT_SECONDS", 2)
+    token = asyncio.run(sign_in())["tokens"]["token"]
+    with client.websocket_connect("/api/1.48.0/sync") as ws:
+        ws.send_text(json.dumps(CONNECT))
+        ws.send_text(
+            json.dumps(
+                {"type": "Authenticate", "tokenType": "User", "value": token, "baseVersion": 0}
+            )
+        )
+        confirmed = json.loads(ws.receive_text())
+        assert confirmed["type"] == "Transition" and confirmed["endVersion"]["identity"] == 1
+        expired = json.loads(ws.receive_text())  # the heartbeat notices the expiry
+        assert expired == {
+            "type": "AuthError",
+            "error": "The token has expired",
+            "baseVersion": 1,
+            "authUpdateAttempted": False,
+        }
