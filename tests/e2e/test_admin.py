@@ -422,3 +422,27 @@ def test_screenshot_every_account_page(tabs, console, screenshots, scheme):
             )
             assert overflow <= 1, f"{name} overflows horizontally by {overflow}px at {width}px"
             page.screenshot(path=str(screenshots / f"{name}-{size}-{scheme}.png"), full_page=True)
+
+
+def test_the_keys_page_flags_a_key_whose_creator_is_disabled(tabs, console):
+    """Keys belong to the installation: they outlive their creator's account, and the keys page
+    says so, with the creator and the key's last use."""
+    creator = add_person(console, "Kim Keymaker", role="admin", password="kim-password-1")
+    signed_in = console.http.post(
+        "/api/auth/signin", json={"email": creator["email"], "password": "kim-password-1"}
+    )
+    created = console.mutation(
+        "apiKeys:create", {"name": "kim's backend"}, token=signed_in.json()["token"]
+    )
+    console.mutation(
+        "users:setDisabled",
+        {"userId": creator["id"], "disabled": True},
+        token=console.token("admin"),
+    )
+
+    admin = tabs.open("admin", "/admin/keys")
+    row = admin.locator(f'[data-testid="key-row"][data-prefix="{created["key"][:12]}"]')
+    expect(row.get_by_test_id("key-creator")).to_contain_text(creator["email"])
+    expect(row.get_by_test_id("key-creator")).to_contain_text("creator disabled")
+    expect(row).to_contain_text("never")
+    expect(row.get_by_test_id("key-status")).to_have_text("active")
