@@ -142,6 +142,10 @@ async def complete_setup(token: str, email: str, name: str, password: str) -> st
         args = CreateUserArgs.model_validate({"email": email, "name": name, "role": "admin"})
     except Exception as exc:
         raise FunctionError(f"Check the form: {exc}") from None
+    # Anyone can send this form (a forged console event needs no page): look at the link before
+    # spending bcrypt's CPU on the password. The claim below stays the check that counts.
+    if not setup_link_is_valid(token):
+        raise FunctionError("This setup link is not valid any more (used, replaced or expired)")
     password_hash = await auth.hash_password_async(password)
 
     def run(conn):
@@ -193,6 +197,9 @@ def password_link_info(token: str) -> dict[str, str] | None:
 async def redeem_password_link(token: str, password: str) -> str:
     """Sets the password of the link's person, ends their sessions, retires the link.
     Returns their email (to sign them in)."""
+    # As for setup: no bcrypt for a token that is no live link (the claim below still decides).
+    if password_link_info(token) is None:
+        raise FunctionError("This link is not valid any more (used, replaced or expired)")
     password_hash = await auth.hash_password_async(password)
 
     def run(conn):

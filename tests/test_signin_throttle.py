@@ -405,3 +405,39 @@ async def test_auth_sign_in_action_has_the_same_limits(
         headers={"X-Forwarded-For": OWNER_HOME},
     )
     assert owner.json()["status"] == "success"
+
+
+@pytest.fixture
+def bcrypt_hashes(monkeypatch) -> list[int]:
+    calls: list[int] = []
+    real = bcrypt.hashpw
+
+    def counting(password, salt):
+        calls.append(1)
+        return real(password, salt)
+
+    monkeypatch.setattr(bcrypt, "hashpw", counting)
+    return calls
+
+
+async def test_setup_and_password_links_hash_nothing_for_a_dead_token(
+    people, bcrypt_hashes, as_role
+):
+    from api.errors import FunctionError
+
+    for token in ("", "tlo_guess", "x" * 5000):
+        with pytest.raises(FunctionError, match="setup link is not valid any more"):
+            await links.complete_setup(token, "x@example.com", "X", "a good password")
+        with pytest.raises(FunctionError, match="link is not valid any more"):
+            await links.redeem_password_link(token, "a good password")
+    assert bcrypt_hashes == []
+    # A live link does hash (so the counter counts), and a too-long password is refused first.
+    issued = await as_role("admin").mutation(
+        "users:passwordLink", {"userId": people["viewer"]["id"]}
+    )
+    token = issued["path"].split("token=", 1)[1]
+    with pytest.raises(FunctionError, match="at most 72 bytes"):
+        await links.redeem_password_link(token, "p" * 73)
+    assert bcrypt_hashes == []
+    await links.redeem_password_link(token, "a good password")
+    assert bcrypt_hashes == [1]
