@@ -3,7 +3,9 @@ GET /api/openapi.json, generated requests must get no server error, answers that
 description, within 10 s — and a refused call (4xx, or `status: error`) must leave the database
 as it was.
 
-FUZZ_EXAMPLES sets the examples per operation (default 25: about two minutes on two cores).
+Per operation: FUZZ_EXAMPLES valid requests (default 20) and FUZZ_NEGATIVE_EXAMPLES invalid ones
+(default 6), about three minutes on two cores. People-only operations run with an admin's
+session; half the calls carry the ids of a real thread, artifact and pending approval request.
 """
 
 from __future__ import annotations
@@ -13,9 +15,13 @@ import sqlite3
 import subprocess
 import sys
 
+import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+from hypothesis.errors import Unsatisfiable
+from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
@@ -23,7 +29,8 @@ from api import migrations
 from api.openapi import build_spec
 from tests.server_process import ROOT, ServerProcess
 
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "20"))
+NEGATIVE = int(os.environ.get("FUZZ_NEGATIVE_EXAMPLES", "6"))
 MAX_SECONDS = 10.0
 # Columns a refused call may still touch: when a credential was last used.
 TOUCHED = {"api_keys": {"last_used_time"}, "auth_sessions": {"last_seen_time"}}
@@ -35,7 +42,8 @@ class LiveServer:
     def __init__(self, path, server: ServerProcess, key: str) -> None:
         self.path, self.server, self.key = path, server, key
         self.url = server.url
-        self.refused = 0
+        self.admin = ""
+        self.ids: dict[str, str] = {}
 
 
 def _snapshot(path) -> dict[str, list]:
@@ -64,23 +72,67 @@ def _snapshot(path) -> dict[str, list]:
         conn.close()
 
 
-@pytest.fixture(scope="module")
-def live_server(tmp_path_factory):
-    path = tmp_path_factory.mktemp("fuzz") / "threadline.db"
-    url = f"sqlite:///{path}"
-    migrations.upgrade(url)
-    created = subprocess.run(
-        [sys.executable, "-m", "api.cli", "create-api-key", "--name", "fuzz"],
+def _cli(url: str, *args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "api.cli", *args],
         cwd=ROOT,
-        env={**os.environ, "DATABASE_URL": url, "PYTHONPATH": str(ROOT)},
+        env={**os.environ, "DATABASE_URL": url, "PYTHONPATH": str(ROOT), "BCRYPT_ROUNDS": "4"},
         capture_output=True,
         text=True,
         check=True,
     )
-    key = created.stdout.strip().splitlines()[-1]
+    return done.stdout.strip().splitlines()[-1]
+
+
+def _value(response: httpx.Response):
+    body = response.json()
+    assert body["status"] == "success", body
+    return body["value"]
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory):
+    """A server with an API key, an admin's session (for the people-only functions) and one
+    thread with an artifact and a pending approval request, whose ids half of the generated
+    calls use, so that calls reach past "not found"."""
+    path = tmp_path_factory.mktemp("fuzz") / "threadline.db"
+    url = f"sqlite:///{path}"
+    migrations.upgrade(url)
+    key = _cli(url, "create-api-key", "--name", "fuzz")
+    password = "fuzz-admin-password"
+    _cli(
+        url,
+        "create-user",
+        "--email",
+        "fuzz@example.com",
+        "--name",
+        "Fuzz",
+        "--role",
+        "admin",
+        "--password",
+        password,
+    )
     server = ServerProcess(url).start()
     try:
-        yield LiveServer(path, server, key)
+        live = LiveServer(path, server, key)
+        signin = {"email": "fuzz@example.com", "password": password}
+        live.admin = httpx.post(f"{live.url}/api/auth/signin", json=signin).json()["token"]
+
+        def mutation(path_, args):
+            headers = {"Authorization": f"Bearer {key}"}
+            body = {"path": path_, "args": args}
+            return _value(httpx.post(f"{live.url}/api/mutation", json=body, headers=headers))
+
+        thread = mutation("threads:create", {"title": "fuzz"})
+        artifact = mutation(
+            "artifacts:create", {"threadId": thread, "type": "plan", "content": "x"}
+        )
+        request = mutation(
+            "approvalRequests:create",
+            {"threadId": thread, "planContent": "x", "artifactId": artifact},
+        )
+        live.ids = {"threadId": thread, "artifactId": artifact, "approvalRequestId": request}
+        yield live
     finally:
         server.stop()
 
@@ -97,28 +149,55 @@ COUNTS = {"operations": 0, "examples": 0, "refused": 0}
 def test_generated_calls(label, live_server):
     operation = OPERATIONS[label]
     COUNTS["operations"] += 1
+    for mode, examples in (
+        (GenerationMode.POSITIVE, EXAMPLES),
+        (GenerationMode.NEGATIVE, NEGATIVE),
+    ):
 
-    @settings(
-        max_examples=EXAMPLES,
-        deadline=None,
-        derandomize=True,
-        database=None,
-        phases=[Phase.explicit, Phase.generate],
-        suppress_health_check=list(HealthCheck),
-    )
-    @given(case=operation.as_strategy())
-    def call(case):
-        COUNTS["examples"] += 1
-        check_call(case, live_server)
+        @settings(
+            max_examples=examples,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            phases=[Phase.explicit, Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
+        @given(case=operation.as_strategy(mode), real_ids=st.booleans())
+        def call(case, real_ids):
+            COUNTS["examples"] += 1
+            if real_ids:
+                _use_real_ids(case, live_server.ids)
+            check_call(case, live_server)
 
-    call()
+        try:
+            call()
+        except Unsatisfiable:
+            # Nothing in this operation can be made invalid (GET /version, say).
+            assert mode is GenerationMode.NEGATIVE
+
+
+def _use_real_ids(case, ids: dict[str, str]) -> None:
+    body = case.body if isinstance(case.body, dict) else {}
+    args = body.get("args")
+    if isinstance(args, dict):
+        for name, value in ids.items():
+            if name in args:
+                args[name] = value
+
+
+def _credential(case, live_server) -> str:
+    """The API key, or the admin's session for operations API keys may not call."""
+    security = case.operation.definition.raw.get("security") or []
+    if security and not any("apiKey" in option for option in security):
+        return live_server.admin
+    return live_server.key
 
 
 def check_call(case, live_server) -> None:
     before = _snapshot(live_server.path)
     response = case.call_and_validate(
         base_url=live_server.url,
-        headers={"Authorization": f"Bearer {live_server.key}"},
+        headers={"Authorization": f"Bearer {_credential(case, live_server)}"},
         checks=[not_a_server_error, response_schema_conformance],
         timeout=30,
     )
