@@ -42,6 +42,12 @@ def test_subscription_gets_live_updates_in_order(server, api_key, people, thread
     assert "ok unrelated query not updated" in lines
 
 
+def test_artifact_and_approval_subscriptions_update_live(server, api_key, people, threads):
+    lines = run_scenario("families", server.url, **_env(api_key, people, threads))
+    assert "ok artifacts:get updates live" in lines
+    assert "ok approvalRequests:list updates live" in lines
+
+
 def test_mutation_over_the_socket(server, api_key, people, threads):
     lines = run_scenario("mutation", server.url, **_env(api_key, people, threads))
     assert "ok read your writes" in lines

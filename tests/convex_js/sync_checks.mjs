@@ -118,6 +118,31 @@ const scenarios = {
     await c.close();
   },
 
+  // Other query families: an artifact (its id, no threadId argument) and a thread's approvals.
+  async families() {
+    const c = client();
+    c.setAuth(async () => env.TL_TOKEN);
+    const thread = env.TL_THREAD;
+    const artifactId = await httpWrite("artifacts:create", {
+      threadId: thread,
+      type: "plan",
+      content: "v1",
+    });
+    await waitFor(c, api.artifacts.get, { artifactId }, (a) => a && a.content === "v1");
+    const updated = waitFor(c, api.artifacts.get, { artifactId }, (a) => a.content === "v2");
+    await httpWrite("artifacts:update", { artifactId, content: "v2" });
+    const artifact = await updated;
+    check("artifacts:get updates live", artifact.content === "v2", JSON.stringify(artifact));
+    const args = { threadId: thread, paginationOpts: { numItems: 10, cursor: null } };
+    await waitFor(c, api.approvalRequests.list, args, (p) => p.page.length === 0);
+    const listed = waitFor(c, api.approvalRequests.list, args, (p) => p.page.length === 1);
+    await httpWrite("approvalRequests:create", { threadId: thread, planContent: "do it" });
+    const page = await listed;
+    check("approvalRequests:list updates live", page.page[0].planContent === "do it",
+      JSON.stringify(page));
+    await c.close();
+  },
+
   // A mutation over the socket resolves, and its own subscription already shows the row.
   async mutation() {
     const c = client();
