@@ -35,7 +35,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import httpx
 
@@ -167,6 +167,10 @@ class EmbeddedServer:
         env.setdefault("REFLEX_USE_SYSTEM_BUN", "1")
         env.setdefault("REFLEX_CHECK_LATEST_VERSION", "false")
         env.setdefault("REFLEX_TELEMETRY_ENABLED", "false")
+        # No prerendered pages: a window has no search engines to serve, and prerendering is the
+        # build step that times out on a busy machine (React Router's 10 s limit). Every route
+        # then serves the single-page shell, which renders in the window.
+        env.setdefault("REFLEX_SSR", "false")
         return env
 
     def _cli(self, *args: str) -> str:
@@ -198,7 +202,7 @@ class EmbeddedServer:
             *("run", "--env", "prod", "--single-port", "--backend-host", "127.0.0.1"),
             *("--frontend-port", port, "--backend-port", port),
         ]
-        with self._lock, open(self.log_path, "ab") as output:
+        with self._lock, open(self.log_path, "wb") as output:
             self.process = subprocess.Popen(
                 command,
                 cwd=ROOT,
@@ -374,7 +378,9 @@ class Watcher:
             await notifier.send(
                 title="A plan waits for review",
                 message=notification_text(request.get("threadTitle", "")),
-                on_clicked=lambda rid=request_id: self.open_path(f"/approvals/{rid}"),
+                on_clicked=lambda rid=request_id: self.open_path(
+                    f"/approvals/{quote(rid, safe='')}"
+                ),
             )
         self._warned = False
 
@@ -389,12 +395,12 @@ class Watcher:
 
 
 def _probe(window: Any, path: Path, stopped: threading.Event) -> None:
-    """THREADLINE_DESKTOP_PROBE=file: appends the window's URL at each change (for the tests;
-    no credentials, no page content)."""
+    """THREADLINE_DESKTOP_PROBE=file: appends the window's URL at each change, for the tests;
+    without its query (a setup link's token stays out of the file) and no page content."""
     last = None
     while not stopped.is_set():
         with contextlib.suppress(Exception):
-            url = window.get_current_url()
+            url = (window.get_current_url() or "").split("?", 1)[0]
             if url and url != last:
                 with open(path, "a") as out:
                     out.write(json.dumps({"url": url}) + "\n")

@@ -163,6 +163,12 @@ def test_session_token_is_read_for_the_console_host_only():
     assert desktop.session_token([plain, other], "http://localhost:3000") is None
 
 
+def test_session_cookie_name_is_the_consoles():
+    from app.state import SESSION_COOKIE
+
+    assert desktop.SESSION_COOKIE == SESSION_COOKIE
+
+
 def test_notification_text_is_one_escaped_line():
     text = desktop.notification_text('<b onclick="x">Fix</b> &\n  the   build' + "x" * 200)
     assert "<" not in text and "&lt;b" in text and "&amp;" in text and "\n" not in text
@@ -325,6 +331,28 @@ def screenshots() -> Path:
     return folder
 
 
+def _launch(app: Desktop, output: Path) -> bool:
+    """Starts `threadline desktop`; True once its window is up, False if it exited first."""
+    with open(output, "wb") as out:
+        app.process = subprocess.Popen(
+            [sys.executable, "-m", "api.cli", "desktop"],
+            cwd=REPO,
+            env=app.env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    _wait(
+        lambda: "Starting Threadline on" in output.read_text() or app.process.poll() is not None,
+        60,
+        "the desktop command to start its server",
+    )
+    assert "Starting Threadline on" in output.read_text(), output.read_text()
+    app.base_url = output.read_text().split("Starting Threadline on ")[1].split()[0]
+    _wait(lambda: app.window() or app.process.poll() is not None, 400, "the window")
+    return app.process.poll() is None
+
+
 @pytest.fixture(scope="module")
 def running(tmp_path_factory):
     """`threadline desktop` on a virtual screen, a session bus and a test notification service;
@@ -363,24 +391,11 @@ def running(tmp_path_factory):
         )
         app.api_key = app.cli("create-api-key", "--name", "desktop tests").splitlines()[-1]
         with NotificationDaemon(app.env["DBUS_SESSION_BUS_ADDRESS"]) as daemon:
-            output = root / "desktop.out"
-            with open(output, "wb") as out:
-                app.process = subprocess.Popen(
-                    [sys.executable, "-m", "api.cli", "desktop"],
-                    cwd=REPO,
-                    env=app.env,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-            started = _wait(
-                lambda: "Starting Threadline on" in output.read_text() or app.process.poll(),
-                60,
-                "the desktop command to start its server",
-            )
-            assert started is True, output.read_text()
-            app.base_url = output.read_text().split("Starting Threadline on ")[1].split()[0]
-            _wait(lambda: app.window() or app.process.poll() is not None, 400, "the window")
+            # Under load the frontend build can hit React Router's prerender limit: once more.
+            for attempt in (1, 2):
+                output = root / f"desktop-{attempt}.out"
+                if _launch(app, output) or attempt == 2:
+                    break
             assert app.process.poll() is None, output.read_text()[-3000:]
             yield app, daemon
     finally:
@@ -454,6 +469,17 @@ def _command_line(process: psutil.Process) -> str:
         return ""
 
 
+def _in_group(pgid: int) -> list[int]:
+    members = []
+    for process in psutil.process_iter():
+        try:
+            if os.getpgid(process.pid) == pgid and process.status() != psutil.STATUS_ZOMBIE:
+                members.append(process.pid)
+        except (OSError, psutil.Error):
+            continue
+    return members
+
+
 def _close_window(env: dict, window: str) -> None:
     """What a window manager does when the close button is pressed: WM_DELETE_WINDOW."""
     from Xlib import X, display
@@ -477,11 +503,13 @@ def test_closing_the_window_stops_the_server(running):
     app, _ = running
     children = psutil.Process(app.process.pid).children(recursive=True)
     port = int(app.base_url.rsplit(":", 1)[1])
-    assert any("reflex" in _command_line(c) for c in children)
+    server_groups = {c.pid for c in children if "reflex" in _command_line(c)}
+    assert server_groups, "no server among the command's children"
     _close_window(app.env, app.window())
     assert app.process.wait(60) == 0
     _gone, alive = psutil.wait_procs(children, timeout=30)
     assert alive == [], [p.cmdline() for p in alive]
+    assert not any(_in_group(group) for group in server_groups)
     with socket.socket() as probe:
         assert probe.connect_ex(("127.0.0.1", port)) != 0, "the server's port is still open"
     saved = json.loads((Path(app.env["XDG_CONFIG_HOME"]) / "threadline/desktop.json").read_text())
@@ -489,8 +517,10 @@ def test_closing_the_window_stops_the_server(running):
 
 
 @pytest.mark.desktop
-def test_sigterm_while_starting_leaves_no_server(tmp_path):
-    """SIGTERM (or Ctrl-C) during the start: the server's whole process group goes too."""
+@pytest.mark.parametrize("stop_with", [signal.SIGTERM, signal.SIGKILL])
+def test_stopping_the_command_while_starting_leaves_no_server(tmp_path, stop_with):
+    """SIGTERM (or Ctrl-C) during the start: the server's whole process group goes too; after a
+    SIGKILL (no cleanup possible) the server still ends, told by the kernel (PR_SET_PDEATHSIG)."""
     _require_desktop_tools()
     app = Desktop(tmp_path)
     app.env["DISPLAY"] = os.environ.get("DISPLAY", ":0")  # not reached: stopped before the window
@@ -512,10 +542,13 @@ def test_sigterm_while_starting_leaves_no_server(tmp_path):
         )
         time.sleep(1)
         group = [server[0], *server[0].children(recursive=True)]
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(60) == 128 + signal.SIGTERM
+        process.send_signal(stop_with)
+        code = process.wait(60)
+        assert code == (128 + signal.SIGTERM if stop_with == signal.SIGTERM else -signal.SIGKILL)
         _gone, alive = psutil.wait_procs(group, timeout=30)
         assert alive == []
+        # Nor anything started later in the server's process group (the build's bun, say).
+        _wait(lambda: not _in_group(server[0].pid), 30, "the server's process group to end")
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
