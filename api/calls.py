@@ -247,11 +247,17 @@ async def _run_query(spec: FunctionSpec, args: Any, caller: Caller) -> Any:
                 f"The database refused the query: {type(exc.orig).__name__}"
             ) from None
 
+    async def read_async() -> Any:
+        if engine.dialect.name == "sqlite":  # CPU under the GIL: cheapest on the loop itself
+            return read()
+        # PostgreSQL: the read waits on the network; a thread waits instead of the event loop.
+        return await asyncio.to_thread(read)
+
     if spec.wait is None:
-        return read()
+        return await read_async()
     topic, seconds, settled = spec.wait(args)
     if seconds <= 0:
-        return read()
+        return await read_async()
 
     # Listen before the first read, so that a change landing in between is not missed.
     loop = asyncio.get_running_loop()
@@ -262,7 +268,7 @@ async def _run_query(spec: FunctionSpec, args: Any, caller: Caller) -> Any:
         deadline = loop.time() + seconds
         while True:
             changed.clear()
-            result = read()
+            result = await read_async()
             remaining = deadline - loop.time()
             if settled(result) or remaining <= 0:
                 return result

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -365,14 +366,16 @@ def _who(caller: Caller) -> str:
 
 
 _last_now = 0.0
+_now_lock = threading.Lock()  # the PostgreSQL writer and readers call this from their threads
 
 
 def next_creation_time() -> float:
     """Milliseconds since the epoch, strictly increasing within this process, so that documents
     created in one batch keep their order of arrival."""
     global _last_now
-    now = time.time() * 1000.0
-    if now <= _last_now:
-        now = _last_now + 0.001
-    _last_now = now
-    return now
+    with _now_lock:
+        now = time.time() * 1000.0
+        if now <= _last_now:
+            now = _last_now + 0.001
+        _last_now = now
+        return now

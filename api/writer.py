@@ -4,9 +4,12 @@ Every mutation is queued here. One writer task per event loop takes everything q
 transaction, runs each mutation in its own SAVEPOINT (a failing one is rolled back alone, the others
 stay), commits once, and only then answers every caller. A 200 therefore always means committed.
 
-The writer runs the batch synchronously on the event-loop thread: while it writes, new requests pile
-up in the queue and make the next batch larger, which is what lets one SQLite writer keep up with
-the HTTP layer. (A writer thread was tried in the prototype; it starved under load.)
+On SQLite the writer runs the batch synchronously on the event-loop thread: while it writes, new
+requests pile up in the queue and make the next batch larger, which is what lets one SQLite writer
+keep up with the HTTP layer (a writer thread was tried in the prototype; it starved under load:
+SQLite's work is CPU under the GIL). On PostgreSQL a batch is mostly waiting for the server's
+answers, so it runs on a thread of its own (one batch at a time, in order), and the event loop
+serves requests meanwhile; only the answering (futures, events) happens back on the loop.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,6 +67,12 @@ class GroupCommitWriter:
         self._queue: deque[Job] = deque()
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
+        # PostgreSQL: batches run on this one thread, off the event loop (see the module doc).
+        self._thread = (
+            None
+            if engine.dialect.name == "sqlite"
+            else ThreadPoolExecutor(max_workers=1, thread_name_prefix="threadline-writer")
+        )
         # Figures for the benchmarks and the health page.
         self.batches = 0
         self.jobs = 0
@@ -99,10 +109,20 @@ class GroupCommitWriter:
                 batch = [
                     self._queue.popleft() for _ in range(min(self.max_batch, len(self._queue)))
                 ]
-                self._write(batch)
+                if self._thread is None:
+                    self._write(batch)
+                else:
+                    loop = asyncio.get_running_loop()
+                    await loop.run_in_executor(self._thread, self._apply, batch)
+                    self._settle(batch)
                 log.debug("committed a batch of %d mutations", len(batch))
 
     def _write(self, batch: list[Job]) -> None:
+        self._apply(batch)
+        self._settle(batch)
+
+    def _apply(self, batch: list[Job]) -> None:
+        """Run and commit the batch; sets each job's outcome. Touches no event-loop object."""
         try:
             with self.engine.connect().execution_options(writer=True) as conn:
                 with conn.begin():
@@ -121,6 +141,9 @@ class GroupCommitWriter:
                 if job.outcome is not None and job.outcome[0] == "retry":
                     continue
                 job.outcome = ("error", Unavailable(f"the database did not commit: {exc}"))
+
+    def _settle(self, batch: list[Job]) -> None:
+        """On the event loop, after the commit: count, publish, answer every caller."""
         self.batches += 1
         self.jobs += len(batch)
         _publish_touched(batch)

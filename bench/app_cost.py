@@ -65,6 +65,70 @@ async def drive(
     return (time.process_time() - start) / len(bodies) * 1e6
 
 
+def _per_call(function, count: int) -> float:
+    start = time.process_time()
+    for _ in range(count):
+        function()
+    return (time.process_time() - start) / count * 1e6
+
+
+async def stages(key: str, threads: list[str], bodies: list[bytes], lane_total: float) -> None:
+    """The ingest lane's CPU per request by stage, each stage timed alone (µs)."""
+    import orjson
+
+    from api import auth
+    from api.db import get_engine
+    from api.functions.messages import create_many
+    from api.ingest import _plain_create_args
+    from api.registry import REGISTRY, Context, check_allowed, next_creation_time
+
+    count = 20_000
+    credential = auth.parse_authorization(f"Bearer {key}")
+    caller = await auth.caller_for(credential)
+    spec = REGISTRY["messages:create"]
+
+    async def authenticate() -> float:
+        start = time.process_time()
+        for _ in range(count):
+            await auth.caller_for(credential)
+        return (time.process_time() - start) / count * 1e6
+
+    figures = {
+        "auth (cached credential)": await authenticate(),
+        "decode + validate (orjson, lane checks)": _per_call(
+            lambda: _plain_create_args(orjson.loads(bodies[0])), count
+        ),
+        "registry + permission": _per_call(lambda: check_allowed(spec, caller), count),
+        "answer (encode)": _per_call(
+            lambda: orjson.dumps({"status": "success", "value": "msg_x", "logLines": []}), count
+        ),
+    }
+    # SQL and commit: the batch path for 50 calls in one transaction, as the writer runs it.
+    args = [_plain_create_args(orjson.loads(body)) for body in bodies[:50]]
+    engine = get_engine()
+    sql = commit = 0.0
+    rounds = 100
+    for _ in range(rounds):
+        with engine.connect().execution_options(writer=True) as conn:
+            transaction = conn.begin()
+            start = time.process_time()
+            create_many(
+                [(Context(conn=conn, caller=caller, now=next_creation_time()), a) for a in args]
+            )
+            sql += time.process_time() - start
+            start = time.process_time()
+            transaction.commit()
+            commit += time.process_time() - start
+    figures["SQL (lock + highest orders + insert, batch of 50)"] = sql / rounds / 50 * 1e6
+    figures["commit (one per batch of 50)"] = commit / rounds / 50 * 1e6
+    measured = sum(figures.values())
+    figures["rest: ASGI calls, queue, futures, batching"] = lane_total - measured
+    print("\ningest lane, CPU per request by stage (in-process, no server):")
+    for name, micros in figures.items():
+        print(f"  {name:<52} {micros:7.1f} µs")
+    print(f"  {'total (ingest lane above)':<52} {lane_total:7.1f} µs")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=5000)
@@ -113,6 +177,7 @@ def main() -> None:
             print(f"{name:<16} {micros:8.1f} µs CPU per request")
         for name in ("threadline api", "ingest lane"):
             print(f"{name} / bare = {figures[name] / figures['bare']:.2f}x")
+        await stages(key, threads, bodies, figures["ingest lane"])
 
     import uvloop  # the loop granian serves with in production
 

@@ -93,7 +93,8 @@ def fill_thread(url: str, thread_id: str, count: int) -> None:
             conn.execute(
                 sa.text(
                     'INSERT INTO messages (id, creation_time, thread_id, role, content, "order") '
-                    "SELECT 'msg_fill' || lpad(i::text, 22, '0'), 1, :t, 'assistant', :c, i "
+                    "SELECT 'msg_fill' || right(:t, 8) || lpad(i::text, 14, '0'), "
+                    "1, :t, 'assistant', :c, i "
                     "FROM generate_series(0, :n - 1) AS i"
                 ),
                 {"t": thread_id, "c": content, "n": count},
