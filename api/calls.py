@@ -5,6 +5,12 @@
 Validates the arguments, checks that the caller may call the function, then runs a query on a
 read connection or hands a mutation to the group-commit writer. Raises FunctionError (the caller
 sees `status: error`) or Unavailable (nothing committed; retry).
+
+Queries run in a small pool of threads, never on the event loop: their cost grows with what
+writers stored (`messages:list` of a 200,000-message thread, every 8 MiB version of an artifact),
+and on the loop one such read stopped the API, the console and the group-commit writer together.
+The pool is bounded (QUERY_THREADS) so that heavy reads queue among themselves and cannot take
+every database connection.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
 import sqlalchemy as sa
@@ -40,6 +47,15 @@ from models import IdempotencyRecord
 # worker that could not publish); events normally end the wait long before.
 LONG_POLL_RECHECK_SECONDS = 5.0
 MAX_IDEMPOTENCY_KEY = 200
+# Threads that run queries. Fewer than the engine's pooled connections (SQLite: 5 + 10 overflow;
+# PostgreSQL: 10 + 20), so /api/health and the writer always find one.
+QUERY_THREADS = 4
+_query_pool = ThreadPoolExecutor(max_workers=QUERY_THREADS, thread_name_prefix="threadline-query")
+
+
+async def off_loop(function, *args: Any) -> Any:
+    """Runs `function(*args)` in the query threads and waits for it without blocking the loop."""
+    return await asyncio.get_running_loop().run_in_executor(_query_pool, function, *args)
 
 
 async def call(
@@ -248,10 +264,9 @@ async def _run_query(spec: FunctionSpec, args: Any, caller: Caller) -> Any:
             ) from None
 
     async def read_async() -> Any:
-        if engine.dialect.name == "sqlite":  # CPU under the GIL: cheapest on the loop itself
-            return read()
-        # PostgreSQL: the read waits on the network; a thread waits instead of the event loop.
-        return await asyncio.to_thread(read)
+        # On SQLite too: a read's cost grows with what writers stored (every message of a
+        # 200,000-message thread), and on the loop it stopped the API, console and writer.
+        return await off_loop(read)
 
     if spec.wait is None:
         return await read_async()

@@ -30,7 +30,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
 from api import __version__, auth, clients, signin
-from api.calls import call
+from api.calls import call, off_loop
 from api.db import get_engine
 from api.errors import FunctionError, Unavailable
 from api.registry import MAX_JSON_DEPTH, Caller, has_unstorable_text
@@ -149,11 +149,24 @@ async def _function_endpoint(request: Request, kind: str | None, path: str | Non
         return JSONResponse(payload)
     except Unavailable as exc:
         return _error_response(HttpError(503, "Unavailable", str(exc), {"Retry-After": "1"}))
-    return JSONResponse(
-        {"status": "success", "value": value, "logLines": []},
-        # Which worker process answered (for operators and the multi-worker tests).
-        headers={"X-Threadline-Worker": str(os.getpid())},
-    )
+    payload = {"status": "success", "value": value, "logLines": []}
+    # Which worker process answered (for operators and the multi-worker tests).
+    headers = {"X-Threadline-Worker": str(os.getpid())}
+    if isinstance(value, dict | list):
+        # A document or list can be as large as writers made it (every message of a long
+        # thread): encoded in the query threads, so the event loop never waits on it.
+        return Response(await off_loop(_encode, payload), headers=headers, media_type=JSON_TYPE)
+    return JSONResponse(payload, headers=headers)
+
+
+JSON_TYPE = "application/json"
+
+
+def _encode(payload: Any) -> bytes:
+    """What JSONResponse would send, built off the loop."""
+    return json.dumps(
+        payload, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
+    ).encode("utf-8")
 
 
 async def mutation_endpoint(request: Request) -> Response:

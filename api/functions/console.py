@@ -1,7 +1,8 @@
 """Read models for the review console: the inbox, decided requests, a thread's timeline, the
 thread index with session phases, and dashboard figures.
 
-inbox:pending, inbox:decided, inbox:detail, timeline:list, console:threads, dashboard:stats.
+inbox:pending, inbox:decided, inbox:detail, timeline:list, console:threads, dashboard:stats,
+console:artifactVersions, console:artifactVersionText.
 
 Each is one or two SQL statements over the indexes the tables already have, so the console stays
 fast at 100k threads and 10k-message threads. People only read here; nothing is written.
@@ -28,11 +29,12 @@ from api.functions._common import (
     encode_cursor,
 )
 from api.functions.approval_requests import RequestStatus
+from api.functions.artifacts import _visible as visible_artifact
 from api.functions.messages import Role as MessageRole
 from api.functions.threads import ThreadStatus, title_matches
 from api.functions.tool_calls import ToolStatus
 from api.registry import KEY, Args, Context, query
-from models import ApprovalRequest, Message, Session, Thread, ToolCall, User
+from models import ApprovalRequest, ArtifactVersion, Message, Session, Thread, ToolCall, User
 
 requests = ApprovalRequest.__table__
 threads = Thread.__table__
@@ -40,6 +42,7 @@ messages = Message.__table__
 tool_calls = ToolCall.__table__
 sessions = Session.__table__
 users = User.__table__
+artifact_versions = ArtifactVersion.__table__
 
 # The console's read models are for staff and backends; end users see their own threads through
 # the contract functions.
@@ -449,3 +452,115 @@ def _day_number(ctx: Context, ms: sa.ColumnElement) -> sa.ColumnElement:
     if ctx.conn.dialect.name == "sqlite":
         return sa.cast(ms / DAY_MS, sa.Integer)
     return sa.cast(sa.func.floor(ms / DAY_MS), sa.BigInteger)
+
+
+# ---- artifact versions without their content -------------------------------------------------
+# An artifact may have many versions of up to 8 MiB each: the console lists them by size and
+# fetches the text of only the versions it shows, cut to what it renders.
+
+
+def _line_count(content: sa.ColumnElement) -> sa.ColumnElement:
+    """Lines in a text, counted by the database: newlines, plus one for a last unended line."""
+    newlines = sa.func.length(content) - sa.func.length(sa.func.replace(content, "\n", ""))
+    unended = sa.case((sa.func.substr(content, sa.func.length(content), 1) == "\n", 0), else_=1)
+    return sa.case((sa.func.length(content) == 0, 0), else_=newlines + unended)
+
+
+class ArtifactVersionsArgs(Args):
+    artifactId: Id
+
+
+class ArtifactVersionSize(Result):
+    version: int
+    status: str
+    createdBy: str
+    creationTime_: float = Field(alias="_creationTime")
+    chars: int
+    lines: int
+
+
+class ArtifactVersionText(Result):
+    version: int
+    status: str
+    content: str
+    chars: int
+    truncated: bool
+
+
+@query(
+    "console:artifactVersions",
+    args=ArtifactVersionsArgs,
+    returns=list[ArtifactVersionSize],
+    allow=STAFF,
+)
+def artifact_version_list(ctx: Context, args: ArtifactVersionsArgs) -> list[dict[str, Any]]:
+    """Every version of an artifact, oldest first, as {version, status, createdBy,
+    _creationTime, chars, lines}: sizes instead of content."""
+    if visible_artifact(ctx, args.artifactId) is None:
+        return []
+    content = artifact_versions.c.content
+    rows = ctx.conn.execute(
+        sa.select(
+            artifact_versions.c.version,
+            artifact_versions.c.status,
+            artifact_versions.c.created_by,
+            artifact_versions.c.creation_time,
+            sa.func.length(content).label("chars"),
+            _line_count(content).label("lines"),
+        )
+        .where(artifact_versions.c.artifact_id == args.artifactId)
+        .order_by(artifact_versions.c.version)
+    ).all()
+    return [
+        {
+            "version": row.version,
+            "status": row.status,
+            "createdBy": row.created_by,
+            "_creationTime": row.creation_time,
+            "chars": row.chars,
+            "lines": row.lines,
+        }
+        for row in rows
+    ]
+
+
+class ArtifactVersionTextArgs(Args):
+    artifactId: Id
+    version: int = Field(ge=1, le=2**31 - 1)
+    # At most this many characters of the content (the database cuts it); all when absent.
+    maxChars: int | None = Field(default=None, ge=1, le=8 * 1024 * 1024)
+
+
+@query(
+    "console:artifactVersionText",
+    args=ArtifactVersionTextArgs,
+    returns=ArtifactVersionText | None,
+    allow=STAFF,
+)
+def artifact_version_text(ctx: Context, args: ArtifactVersionTextArgs) -> dict[str, Any] | None:
+    """{version, status, content, chars, truncated}: one version's text, cut to maxChars.
+    None when the artifact or the version does not exist."""
+    if visible_artifact(ctx, args.artifactId) is None:
+        return None
+    content = artifact_versions.c.content
+    shown = content if args.maxChars is None else sa.func.substr(content, 1, args.maxChars)
+    row = ctx.conn.execute(
+        sa.select(
+            artifact_versions.c.version,
+            artifact_versions.c.status,
+            shown.label("shown"),
+            sa.func.length(content).label("chars"),
+        ).where(
+            artifact_versions.c.artifact_id == args.artifactId,
+            artifact_versions.c.version == args.version,
+        )
+    ).first()
+    if row is None:
+        return None
+    return {
+        "version": row.version,
+        "status": row.status,
+        "content": row.shown,
+        "chars": row.chars,
+        "truncated": len(row.shown) < row.chars,
+    }

@@ -9,7 +9,7 @@ from typing import Any
 import reflex as rx
 
 from api.errors import FunctionError, Unavailable
-from app.components.diff import diff_lines, diff_stats, diff_view
+from app.components.diff import diff_stats, diff_view
 from app.components.layout import page_frame, signed_in_page
 from app.components.markdown import safe_markdown
 from app.components.timeline import timeline_entry
@@ -19,6 +19,14 @@ from app.components.ui import (
     field_row,
     relative_time,
     status_badge,
+)
+from app.components.versions import (
+    MAX_RENDER_CHARS,
+    cut_for_display,
+    shown_notice,
+    size_text,
+    version_diff,
+    version_rows,
 )
 from app.formatting import duration, pretty_json, when, with_times
 from app.state import (
@@ -65,6 +73,7 @@ class ApprovalState(AuthState):
     diff_from: str = ""
     diff_to: str = ""
     diff: list[dict[str, Any]] = []
+    diff_notice: str = ""
     comment: str = ""
     editing: bool = False
     edited_plan: str = ""
@@ -122,48 +131,78 @@ class ApprovalState(AuthState):
             {"threadId": thread_id, "paginationOpts": {"numItems": RECENT_ENTRIES, "cursor": None}},
         )
         self.recent = [timeline_row(entry) for entry in reversed(timeline["page"])]
+        self.diff_notice = ""
         if doc.get("artifactId"):
-            versions = await self._call("artifacts:versions", {"artifactId": doc["artifactId"]})
-            self.versions = [
-                {
-                    "version": version["version"],
-                    "status": version["status"],
-                    "content": version["content"],
-                    "createdBy": version["createdBy"],
-                    "createdText": when(version["_creationTime"]),
-                }
-                for version in versions
-            ]
+            self.versions = await version_rows(self._call, doc["artifactId"])
             if len(self.versions) >= 2:
                 self.diff_from = str(self.versions[-2]["version"])
                 self.diff_to = str(self.versions[-1]["version"])
-                self._compute_diff()
+                await self._compute_diff()
 
     def _request_row(self, doc: dict[str, Any]) -> dict[str, Any]:
         row = with_times(doc, "decidedTime")
         row["decidedByName"] = doc.get("decidedByName") or doc.get("decidedBy") or ""
         row["comment"] = doc.get("comment") or ""
-        row["editedPlan"] = doc.get("editedPlan") or ""
+        # Plans are up to 8 MiB: the page gets what it renders (see app/components/versions.py).
+        row["planContent"], row["planNotice"] = cut_for_display(doc["planContent"])
+        row["planChars"] = len(doc["planContent"])
+        row["editedPlan"], row["editedPlanNotice"] = cut_for_display(doc.get("editedPlan") or "")
         row["artifactId"] = doc.get("artifactId") or ""
         row["nextPendingId"] = doc.get("nextPendingId") or ""
         row["previousPendingId"] = doc.get("previousPendingId") or ""
         row["statusText"] = DECISIONS.get(doc["status"], doc["status"].replace("_", " "))
         return row
 
-    def _compute_diff(self) -> None:
-        by_number = {str(v["version"]): v["content"] for v in self.versions}
-        old, new = by_number.get(self.diff_from), by_number.get(self.diff_to)
-        self.diff = [] if old is None or new is None else diff_lines(old, new)
+    async def _compute_diff(self) -> None:
+        """The bounded diff between the chosen versions (versions this page lists only)."""
+        numbers = self.version_numbers
+        artifact_id = self.request.get("artifactId")
+        if not artifact_id or self.diff_from not in numbers or self.diff_to not in numbers:
+            self.diff, self.diff_notice = [], ""
+            return
+        comparison = await version_diff(
+            self._call, artifact_id, int(self.diff_from), int(self.diff_to)
+        )
+        self.diff, self.diff_notice = comparison.lines, comparison.notice
+
+    async def _set_diff(self, which: str, version: str):
+        setattr(self, which, version)
+        try:
+            await self._compute_diff()
+        except NotSignedIn:
+            return self._to_signin()
+        except (FunctionError, Unavailable) as exc:
+            return error_toast(exc)
+        return None
 
     @rx.event
-    def set_diff_from(self, version: str):
-        self.diff_from = version
-        self._compute_diff()
+    async def set_diff_from(self, version: str):
+        return await self._set_diff("diff_from", version)
 
     @rx.event
-    def set_diff_to(self, version: str):
-        self.diff_to = version
-        self._compute_diff()
+    async def set_diff_to(self, version: str):
+        return await self._set_diff("diff_to", version)
+
+    async def _whole_plan(self) -> str | None:
+        doc = await self._call("approvalRequests:get", {"approvalRequestId": self.request_id})
+        return None if doc is None else doc["planContent"]
+
+    @rx.event
+    async def download_plan(self):
+        """The whole plan as a file, on demand (the page holds only what it renders)."""
+        try:
+            plan = await self._whole_plan()
+        except NotSignedIn:
+            return self._to_signin()
+        except (FunctionError, Unavailable) as exc:
+            return error_toast(exc)
+        if plan is None:
+            return rx.toast.error("This request is not available any more.")
+        return rx.download(
+            data=plan,
+            filename=f"{self.request_id}-plan.md",
+            mime_type="text/markdown;charset=utf-8",
+        )
 
     @rx.event
     def set_comment(self, text: str):
@@ -177,6 +216,13 @@ class ApprovalState(AuthState):
     def start_edit(self):
         if not self.may_decide or not self.is_pending:
             return rx.toast.error("Only reviewers and admins can edit a pending plan.")
+        if self.request.get("planNotice"):
+            # Every keystroke would send the whole text back to the server.
+            size = size_text(self.request.get("planChars", 0))
+            return rx.toast.error(
+                f"This plan ({size}) is too long to edit in the browser (at most "
+                f"{size_text(MAX_RENDER_CHARS)}): approve, reject or request changes instead."
+            )
         self.edited_plan = self.request.get("planContent", "")
         self.editing = True
         return rx.set_focus("edited-plan")
@@ -477,7 +523,7 @@ def _versions() -> rx.Component:
                             align="center",
                             wrap="wrap",
                         ),
-                        diff_view(ApprovalState.diff),
+                        diff_view(ApprovalState.diff, ApprovalState.diff_notice),
                         width="100%",
                     ),
                     rx.text("Only one version so far.", size="2", color_scheme="gray"),
@@ -645,6 +691,7 @@ def _detail() -> rx.Component:
                 rx.card(
                     rx.vstack(
                         rx.heading("Plan", size="3"),
+                        shown_notice(request["planNotice"].to(str), ApprovalState.download_plan),
                         rx.box(
                             safe_markdown(request["planContent"].to(str)),
                             class_name="plan-box",
@@ -665,6 +712,10 @@ def _detail() -> rx.Component:
                                 "Plan as approved (edited by the reviewer)",
                             ),
                             size="3",
+                        ),
+                        rx.cond(
+                            request["editedPlanNotice"].to(str) != "",
+                            rx.text(request["editedPlanNotice"], size="1", color_scheme="gray"),
                         ),
                         rx.box(safe_markdown(request["editedPlan"].to(str)), class_name="plan-box"),
                         width="100%",

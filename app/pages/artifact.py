@@ -8,11 +8,18 @@ from typing import Any
 import reflex as rx
 
 from api.errors import FunctionError, Unavailable
-from app.components.diff import diff_lines, diff_stats, diff_view
+from app.components.diff import diff_stats, diff_view
 from app.components.layout import page_frame, signed_in_page
 from app.components.markdown import safe_markdown
 from app.components.ui import choice, detail_or_missing, status_badge
-from app.formatting import when, with_times
+from app.components.versions import (
+    open_artifact,
+    shown_notice,
+    shown_text,
+    version_diff,
+    whole_text,
+)
+from app.formatting import with_times
 from app.state import (
     AuthState,
     NotSignedIn,
@@ -27,11 +34,16 @@ class ArtifactState(AuthState):
     loading: bool = True
     found: bool = True
     artifact: dict[str, Any] = {}
+    # Number, status, author, time and size of each version; never their content.
     versions: list[dict[str, Any]] = []
     shown_version: str = ""
+    # The shown version's text as rendered (cut to versions.MAX_RENDER_CHARS) and what was cut.
+    shown_content: str = ""
+    shown_notice: str = ""
     diff_from: str = ""
     diff_to: str = ""
     diff: list[dict[str, Any]] = []
+    diff_notice: str = ""
     saving: bool = False
 
     @rx.var
@@ -43,13 +55,6 @@ class ArtifactState(AuthState):
         return [str(version["version"]) for version in self.versions]
 
     @rx.var
-    def shown_content(self) -> str:
-        for version in self.versions:
-            if str(version["version"]) == self.shown_version:
-                return version["content"]
-        return self.artifact.get("content", "")
-
-    @rx.var
     def diff_summary(self) -> str:
         return diff_stats(self.diff) if self.diff else ""
 
@@ -59,6 +64,7 @@ class ArtifactState(AuthState):
             yield self._to_signin()
             return
         self.loading, self.artifact, self.versions, self.diff = True, {}, [], []
+        self.shown_content = self.shown_notice = self.diff_notice = ""
         yield
         try:
             await self._load()
@@ -70,48 +76,81 @@ class ArtifactState(AuthState):
             self.loading = False
 
     async def _load(self) -> None:
-        doc = await self._call("artifacts:get", {"artifactId": self.artifact_id})
-        self.found = doc is not None
-        if doc is None:
+        opened = await open_artifact(self._call, self.artifact_id)
+        self.found = opened is not None
+        if opened is None:
             return
+        doc = opened["artifact"]
         row = with_times(doc, "updatedTime")
         row["title"] = doc.get("title") or ""
         self.artifact = row
-        versions = await self._call("artifacts:versions", {"artifactId": self.artifact_id})
-        self.versions = [
-            {
-                "version": version["version"],
-                "status": version["status"],
-                "content": version["content"],
-                "createdBy": version["createdBy"],
-                "createdText": when(version["_creationTime"]),
-            }
-            for version in versions
-        ]
+        self.versions = opened["versions"]
         self.shown_version = str(doc["version"])
-        if len(self.versions) >= 2:
-            self.diff_from = str(self.versions[-2]["version"])
-            self.diff_to = str(self.versions[-1]["version"])
-            self._compute_diff()
+        self.shown_content, self.shown_notice = opened["text"], opened["notice"]
+        self.diff_from, self.diff_to = opened["diffFrom"], opened["diffTo"]
+        self.diff, self.diff_notice = opened["diff"].lines, opened["diff"].notice
 
-    def _compute_diff(self) -> None:
-        by_number = {str(v["version"]): v["content"] for v in self.versions}
-        old, new = by_number.get(self.diff_from), by_number.get(self.diff_to)
-        self.diff = [] if old is None or new is None else diff_lines(old, new)
+    def _version(self, version: str) -> int | None:
+        """A version number this page lists (event arguments are untrusted), else None."""
+        return int(version) if version in self.version_numbers else None
+
+    async def _compute_diff(self):
+        old, new = self._version(self.diff_from), self._version(self.diff_to)
+        if old is None or new is None:
+            self.diff, self.diff_notice = [], ""
+            return None
+        try:
+            comparison = await version_diff(self._call, self.artifact_id, old, new)
+        except NotSignedIn:
+            return self._to_signin()
+        except (FunctionError, Unavailable) as exc:
+            return error_toast(exc)
+        self.diff, self.diff_notice = comparison.lines, comparison.notice
+        return None
 
     @rx.event
-    def set_diff_from(self, version: str):
+    async def set_diff_from(self, version: str):
         self.diff_from = version
-        self._compute_diff()
+        return await self._compute_diff()
 
     @rx.event
-    def set_diff_to(self, version: str):
+    async def set_diff_to(self, version: str):
         self.diff_to = version
-        self._compute_diff()
+        return await self._compute_diff()
 
     @rx.event
-    def show_version(self, version: str):
-        self.shown_version = version
+    async def show_version(self, version: str):
+        number = self._version(version)
+        if number is None:
+            return rx.toast.error(f"Unknown version {version!r}")
+        try:
+            text, notice = await shown_text(self._call, self.artifact_id, number)
+        except NotSignedIn:
+            return self._to_signin()
+        except (FunctionError, Unavailable) as exc:
+            return error_toast(exc)
+        self.shown_version, self.shown_content, self.shown_notice = version, text, notice
+        return None
+
+    @rx.event
+    async def download_version(self):
+        """The whole shown version as a file, on demand (it is not kept in the page)."""
+        number = self._version(self.shown_version)
+        if number is None:
+            return rx.toast.error("No version is shown.")
+        try:
+            text = await whole_text(self._call, self.artifact_id, number)
+        except NotSignedIn:
+            return self._to_signin()
+        except (FunctionError, Unavailable) as exc:
+            return error_toast(exc)
+        if text is None:
+            return rx.toast.error("This version is not available any more.")
+        return rx.download(
+            data=text,
+            filename=f"{self.artifact_id}-v{number}.md",
+            mime_type="text/markdown;charset=utf-8",
+        )
 
     @rx.event
     async def set_status(self, status: str):
@@ -150,6 +189,7 @@ def _history() -> rx.Component:
                     status_badge(v["status"].to(str)),
                     rx.text(v["createdText"], size="1", color_scheme="gray"),
                     rx.text(v["createdBy"], size="1", color_scheme="gray", class_name="mono"),
+                    rx.text(v["sizeText"], size="1", color_scheme="gray"),
                     spacing="2",
                     align="center",
                     wrap="wrap",
@@ -183,7 +223,7 @@ def _history() -> rx.Component:
                         align="center",
                         wrap="wrap",
                     ),
-                    diff_view(ArtifactState.diff),
+                    diff_view(ArtifactState.diff, ArtifactState.diff_notice),
                     width="100%",
                 ),
             ),
@@ -249,6 +289,7 @@ def _detail() -> rx.Component:
             rx.card(
                 rx.vstack(
                     rx.heading("Version ", ArtifactState.shown_version, size="3"),
+                    shown_notice(ArtifactState.shown_notice, ArtifactState.download_version),
                     rx.box(
                         safe_markdown(ArtifactState.shown_content),
                         class_name="plan-box",
