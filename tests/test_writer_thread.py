@@ -1,6 +1,6 @@
 """Where the group-commit writer runs a batch: on PostgreSQL on a thread of its own, so that the
 event loop serves requests while the database answers; on SQLite on the event loop itself.
-Queries on PostgreSQL read on a thread too. Answers still come back on the loop."""
+Queries read on a thread on both (see api/calls.py). Answers still come back on the loop."""
 
 from __future__ import annotations
 
