@@ -327,6 +327,11 @@ def main() -> None:
         results[f"{deep_name}/threadline"] = run_wrk(
             wrk, threadline_url, deep, key, options.duration, options.connections
         )
+        # A new thread again right after: the long thread is compared with the mean of the runs
+        # either side of it, so that the machine's drift between runs does not pose as a ratio.
+        results["one thread, again/threadline"] = run_wrk(
+            wrk, threadline_url, one, key, options.duration, options.connections
+        )
         results["many threads + reads/threadline"], reads = run_wrk_with_side_load(
             wrk, threadline_url, many, key, options, (read_thread, page_thread, approvals)
         )
@@ -365,8 +370,10 @@ def main() -> None:
         row(scenario, "bare")
         ratio = rps(f"{scenario}/threadline") / rps(f"{scenario}/bare")
         row(scenario, "threadline", f"{ratio:.2f} of bare (goal ≥ 0.80 SQLite, ≥ 0.50 PostgreSQL)")
-    ratio = rps(f"{deep_name}/threadline") / rps("one thread/threadline")
-    row(deep_name, "threadline", f"{ratio:.2f} of a new thread (goal ≥ 0.95)")
+    row("one thread, again", "threadline")
+    new_thread = (rps("one thread/threadline") + rps("one thread, again/threadline")) / 2
+    ratio = rps(f"{deep_name}/threadline") / new_thread
+    row(deep_name, "threadline", f"{ratio:.2f} of a new thread, runs either side (goal ≥ 0.95)")
     ratio = rps("many threads + reads/threadline") / rps("many threads/threadline")
     row("many threads + reads", "threadline", f"{ratio:.2f} of ingest alone (goal ≥ 0.80)")
     labels = {
