@@ -242,8 +242,8 @@ async def _sign_in(
                 users.c.email == email
             )
         ).first()
-    if not after_link:
-        throttle(email, ip, user_id=user.id if user is not None else None)
+    if not after_link:  # (database reads: off the event loop, like the bcrypt check)
+        await asyncio.to_thread(throttle, email, ip, user_id=user.id if user is not None else None)
     password_hash = user.password_hash if user is not None else None
     ok = await asyncio.to_thread(auth.verify_password, password or "", password_hash)
     writer = get_writer(get_engine(), get_settings().max_batch)

@@ -69,8 +69,11 @@ class AuditEntry(SQLModel, table=True):
         sa.Index("ix_audit_log_actor_creation", "actor", "creation_time"),
         sa.Index("ix_audit_log_action_creation", "action", "creation_time"),
         sa.Index("ix_audit_log_target_creation", "target", "creation_time"),
-        # the sign-in throttle's per-client count (api/signin.py)
-        sa.Index("ix_audit_log_actor_label_creation", "actor_label", "creation_time"),
+        # the sign-in throttle's counts per client and per account (api/signin.py)
+        sa.Index(
+            "ix_audit_log_actor_label_action_creation", "actor_label", "action", "creation_time"
+        ),
+        sa.Index("ix_audit_log_target_action_creation", "target", "action", "creation_time"),
     )
 
     id: str = Field(primary_key=True, max_length=40)

@@ -245,7 +245,9 @@ async def _check_current_password(args: ChangePasswordArgs, caller: Caller) -> N
     try:
         # A live session of this account: held back only by its own failures (per account, from
         # no client address), not by strangers guessing at the sign-in page.
-        signin.throttle(person.email, None, user_id=caller.id, known_client=True)
+        await asyncio.to_thread(
+            signin.throttle, person.email, None, user_id=caller.id, known_client=True
+        )
     except signin.TooManyAttempts as exc:
         raise FunctionError(str(exc)) from None
     if not await asyncio.to_thread(
