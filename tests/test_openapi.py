@@ -70,7 +70,7 @@ def test_errors_and_security_schemes_are_described(spec):
     assert admin_only["security"] == [{"sessionToken": []}]
     signin = spec["paths"]["/api/auth/signin"]["post"]
     assert {"200", "400", "401", "413", "429"} <= set(signin["responses"])
-    for path in ("/api/auth/signout", "/api/health", "/version"):
+    for path in ("/api/auth/signout", "/api/action", "/api/health", "/version"):
         assert path in spec["paths"]
 
 
