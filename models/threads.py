@@ -135,3 +135,5 @@ class ApprovalRequest(SQLModel, table=True):
     decided_time: float | None = None
     comment: str | None = None
     edited_plan: str | None = None
+    # The version of the linked artifact the decision was made on (approvalRequests:resolve).
+    artifact_version: int | None = None

@@ -524,3 +524,85 @@ async def test_get_refuses_a_bad_waitMs(api, wait):
     )
 
     assert "waitMs: " in message
+
+
+# ---- decisions bound to the version the reviewer saw (issue 9, item 5) -------------------------
+
+
+async def resolve_seen(reviewer, request_id: str, seen: int, decision: str = "approved"):
+    args = {"approvalRequestId": request_id, "decision": decision, "artifactVersion": seen}
+    if decision != "approved":
+        args["comment"] = "why"
+    return args
+
+
+async def test_resolve_refuses_a_decision_on_a_version_the_artifact_has_moved_past(
+    api, as_role, thread_id
+):
+    artifact_id = await plan_artifact(api, thread_id, "1. Original")
+    request_id = await request(api, thread_id, "1. Original", artifactId=artifact_id)
+    await api.mutation("artifacts:update", {"artifactId": artifact_id, "content": "1. Sneaky"})
+    reviewer = as_role("reviewer")
+
+    message = await reviewer.mutation_error(
+        "approvalRequests:resolve", await resolve_seen(reviewer, request_id, 1)
+    )
+
+    assert "version 2" in message and "you saw version 1" in message
+    assert (await get(api, request_id))["status"] == "pending"
+    artifact = await api.query("artifacts:get", {"artifactId": artifact_id})
+    assert artifact["status"] == "pending_review"
+
+
+async def test_the_decided_request_records_the_version_it_was_decided_on(
+    api, as_role, thread_id
+):
+    artifact_id = await plan_artifact(api, thread_id, "1. Original")
+    request_id = await request(api, thread_id, "1. Original", artifactId=artifact_id)
+    await api.mutation("artifacts:update", {"artifactId": artifact_id, "content": "1. Second"})
+    reviewer = as_role("reviewer")
+
+    await reviewer.mutation("approvalRequests:resolve", await resolve_seen(reviewer, request_id, 2))
+
+    doc = await get(api, request_id)
+    assert (doc["status"], doc["artifactVersion"]) == ("approved", 2)
+
+
+async def test_resolve_without_artifact_version_records_the_current_one(api, as_role, thread_id):
+    artifact_id = await plan_artifact(api, thread_id)
+    request_id = await request(api, thread_id, artifactId=artifact_id)
+
+    await as_role("reviewer").mutation(
+        "approvalRequests:resolve", {"approvalRequestId": request_id, "decision": "approved"}
+    )
+
+    assert (await get(api, request_id))["artifactVersion"] == 1
+
+
+async def test_artifact_version_on_a_request_without_an_artifact_is_refused(
+    api, as_role, thread_id
+):
+    request_id = await request(api, thread_id)
+    reviewer = as_role("reviewer")
+
+    message = await reviewer.mutation_error(
+        "approvalRequests:resolve", await resolve_seen(reviewer, request_id, 1)
+    )
+
+    assert message == f"artifactVersion: approval request {request_id} has no linked artifact"
+
+
+async def test_an_approved_artifact_whose_content_changes_is_a_draft_again(
+    api, as_role, thread_id
+):
+    artifact_id = await plan_artifact(api, thread_id, "1. Original")
+    request_id = await request(api, thread_id, "1. Original", artifactId=artifact_id)
+    reviewer = as_role("reviewer")
+    await reviewer.mutation("approvalRequests:resolve", await resolve_seen(reviewer, request_id, 1))
+
+    await api.mutation("artifacts:update", {"artifactId": artifact_id, "content": "1. Rewritten"})
+
+    artifact = await api.query("artifacts:get", {"artifactId": artifact_id})
+    assert (artifact["version"], artifact["status"]) == (2, "draft")
+    versions = await api.query("artifacts:versions", {"artifactId": artifact_id})
+    assert [(v["version"], v["status"]) for v in versions] == [(1, "pending_review"), (2, "draft")]

@@ -334,15 +334,18 @@ class AsyncApprovals(_Resource):
         *,
         comment: str | None = None,
         edited_plan: str | None = None,
+        artifact_version: int | None = None,
     ) -> None:
         """approvalRequests:resolve. A person's decision: needs a reviewer's or admin's session
         token as the client's credential (API keys are refused). The first decision stands;
         `edited_plan` with approved (the plan that will run) or changes_requested (a suggested
-        revision), never with rejected."""
+        revision), never with rejected. `artifact_version`: the version of the linked artifact
+        the reviewer saw; refused if the artifact has moved on since."""
         args = compact(
             approvalRequestId=request_id,
             decision=decision,
             comment=comment,
             editedPlan=edited_plan,
+            artifactVersion=artifact_version,
         )
         await self._client.mutation("approvalRequests:resolve", args)

@@ -147,12 +147,17 @@ class ResolveArgs(Args):
     decision: Decision
     comment: Text | None = None
     editedPlan: Text | None = None
+    # The version of the linked artifact the reviewer saw (the console always sends it).
+    artifactVersion: int | None = Field(default=None, ge=1, le=2**31 - 1)
 
 
 @mutation("approvalRequests:resolve", args=ResolveArgs, returns=NULL, allow=DECIDERS)
 def resolve(ctx: Context, args: ResolveArgs) -> None:
     """Records a person's decision. Only a pending request can be decided; the first decision
-    stands (the conditional UPDATE makes that hold between concurrent reviewers and workers)."""
+    stands (the conditional UPDATE makes that hold between concurrent reviewers and workers).
+    `artifactVersion` is the version of the linked artifact the reviewer saw: if the artifact has
+    moved on since, the decision is refused, naming both versions. The decided request records
+    the version it was decided on (`artifactVersion`)."""
     request_id = ctx.require_id("approval_requests", args.approvalRequestId, "approvalRequestId")
     if args.editedPlan is not None and args.decision == "rejected":
         raise FunctionError(
@@ -160,6 +165,7 @@ def resolve(ctx: Context, args: ResolveArgs) -> None:
             "(the plan that will run) or 'changes_requested' (a suggested revision)"
         )
     comment = (args.comment or "").strip() or None
+    decided_version = _check_seen_version(ctx, request_id, args.artifactVersion)
     decided = ctx.conn.execute(
         sa.update(requests)
         .where(requests.c.id == request_id, requests.c.status == "pending")
@@ -169,6 +175,7 @@ def resolve(ctx: Context, args: ResolveArgs) -> None:
             decided_time=ctx.now,
             comment=comment,
             edited_plan=args.editedPlan,
+            artifact_version=decided_version,
         )
         .returning(requests.c.thread_id, requests.c.artifact_id)
     ).first()
@@ -188,6 +195,36 @@ def resolve(ctx: Context, args: ResolveArgs) -> None:
         },
     )
     _changed(ctx, request_id, decided.thread_id, args.decision)
+
+
+def _check_seen_version(ctx: Context, request_id: str, seen: int | None) -> int | None:
+    """The linked artifact's current version, which the decision is recorded on; refuses the
+    decision when the reviewer saw another version (the plan changed while they read it).
+    The artifact's row is locked (PostgreSQL) so that no new version lands in between."""
+    row = ctx.conn.execute(
+        sa.select(requests.c.artifact_id, requests.c.status).where(requests.c.id == request_id)
+    ).first()
+    if row is None or row.status != "pending":
+        return None  # the conditional UPDATE answers "not found" / "already decided"
+    if row.artifact_id is None:
+        if seen is not None:
+            raise FunctionError(
+                f"artifactVersion: approval request {request_id} has no linked artifact"
+            )
+        return None
+    current = ctx.conn.execute(
+        sa.select(artifacts.c.version).where(artifacts.c.id == row.artifact_id).with_for_update()
+    ).scalar()
+    if current is None:
+        return None
+    if seen is not None and seen != current:
+        moved = "has moved on to" if current > seen else "is at"
+        raise FunctionError(
+            f"The plan changed while you reviewed it: artifact {row.artifact_id} {moved} "
+            f"version {current}, you saw version {seen}. Look at what changed and decide again.",
+            {"artifactVersion": current, "seenVersion": seen},
+        )
+    return current
 
 
 def _update_plan_artifact(ctx: Context, artifact_id: str, args: ResolveArgs) -> None:

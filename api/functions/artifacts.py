@@ -90,6 +90,9 @@ def update(ctx: Context, args: UpdateArgs) -> None:
         changes["status"] = args.status
     status = args.status or current.status
     if args.content is not None and args.content != current.content:
+        # What was approved is the old content: a new version starts over as a draft.
+        if current.status == "approved" and args.status in (None, "approved"):
+            status = changes["status"] = "draft"
         changes["content"] = args.content
         changes["version"] = current.version + 1
         _add_version(ctx, args.artifactId, current.version + 1, args.content, status)
