@@ -77,6 +77,10 @@ class ApprovalState(AuthState):
     comment: str = ""
     editing: bool = False
     edited_plan: str = ""
+    # The plan artifact's version this page shows (sent with every decision), and, after a
+    # decision was refused because the artifact moved on, what the reviewer is told.
+    seen_version: int = 0
+    plan_changed: str = ""
     deciding: bool = False
 
     @rx.var
@@ -131,9 +135,11 @@ class ApprovalState(AuthState):
             {"threadId": thread_id, "paginationOpts": {"numItems": RECENT_ENTRIES, "cursor": None}},
         )
         self.recent = [timeline_row(entry) for entry in reversed(timeline["page"])]
-        self.diff_notice = ""
+        self.diff_notice, self.plan_changed, self.seen_version = "", "", 0
         if doc.get("artifactId"):
             self.versions = await version_rows(self._call, doc["artifactId"])
+            if self.versions:
+                self.seen_version = self.versions[-1]["version"]
             if len(self.versions) >= 2:
                 self.diff_from = str(self.versions[-2]["version"])
                 self.diff_to = str(self.versions[-1]["version"])
@@ -255,6 +261,8 @@ class ApprovalState(AuthState):
         args: dict[str, Any] = {"approvalRequestId": shown, "decision": decision}
         if comment:
             args["comment"] = comment
+        if self.request.get("artifactId") and self.seen_version:
+            args["artifactVersion"] = self.seen_version
         if decision == "approved" and self.editing:
             if not self.edited_plan.strip():
                 return rx.toast.error("The edited plan is empty.")
@@ -264,7 +272,12 @@ class ApprovalState(AuthState):
             await self._call("approvalRequests:resolve", args)
         except NotSignedIn:
             return self._to_signin()
-        except (FunctionError, Unavailable) as exc:
+        except FunctionError as exc:
+            self.deciding = False
+            if isinstance(exc.data, dict) and "seenVersion" in exc.data:
+                return await self._plan_moved_on(exc)
+            return [error_toast(exc), ApprovalState.refresh_request]
+        except Unavailable as exc:
             self.deciding = False
             return [error_toast(exc), ApprovalState.refresh_request]
         self.deciding = False
@@ -273,6 +286,26 @@ class ApprovalState(AuthState):
         next_id = (following or {}).get("nextPendingId") or (following or {}).get("firstPendingId")
         done = rx.toast.success(f"{DECISIONS[decision]}.")
         return [done, rx.redirect(f"/approvals/{next_id}" if next_id else "/approvals")]
+
+    async def _plan_moved_on(self, exc: FunctionError):
+        """The artifact changed after this page loaded: show the diff from the version the
+        reviewer saw to the current one; the next decision is on the current version."""
+        seen, current = exc.data["seenVersion"], exc.data["artifactVersion"]
+        try:
+            self.versions = await version_rows(self._call, self.request["artifactId"])
+            self.diff_from, self.diff_to = str(seen), str(current)
+            await self._compute_diff()
+        except NotSignedIn:
+            return self._to_signin()
+        except (FunctionError, Unavailable) as error:
+            return error_toast(error)
+        self.seen_version = current
+        self.plan_changed = (
+            f"The plan changed while you were reviewing it: version {current} replaced "
+            f"version {seen}, which you saw. What changed is shown under \"Plan artifact "
+            "versions\"; nothing was decided. Read it, then decide again."
+        )
+        return rx.toast.warning("The plan changed meanwhile: nothing was decided.")
 
     @rx.event
     async def refresh_request(self):
@@ -336,6 +369,16 @@ def _decision_panel() -> rx.Component:
     return rx.card(
         rx.vstack(
             rx.heading("Your decision", size="3"),
+            rx.cond(
+                ApprovalState.plan_changed != "",
+                rx.callout(
+                    ApprovalState.plan_changed,
+                    icon="triangle-alert",
+                    color_scheme="orange",
+                    width="100%",
+                    data_testid="plan-changed",
+                ),
+            ),
             rx.text_area(
                 id="decision-comment",
                 placeholder="Comment — optional to approve, required to reject or request changes",

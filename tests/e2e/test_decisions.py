@@ -129,3 +129,27 @@ def test_two_tabs_deciding_the_same_request_first_wins(tabs, console):
 
     decided = console.request(request_id)
     assert (decided["status"], decided["comment"]) == ("approved", "Ship it")
+
+
+def test_a_plan_changed_meanwhile_is_shown_and_decided_again(tabs, console):
+    """Issue 9, item 5: the console sends the artifact version it displayed; when the backend
+    posted a new version in between, nothing is decided, the reviewer sees what changed and
+    decides again, on the new version."""
+    _, artifact_id, request_id = console.plan_thread("Changed meanwhile")
+    page = _open_request(tabs, "reviewer", request_id)
+    console.mutation(
+        "artifacts:update",
+        {"artifactId": artifact_id, "content": "# Plan\n\n1. Read the code\n2. Delete prod"},
+    )
+
+    page.get_by_test_id("approve").click()
+
+    expect(page.get_by_test_id("plan-changed")).to_contain_text("version 2 replaced version 1")
+    expect(page.get_by_test_id("diff-view").locator(".diff-add")).to_contain_text("Delete prod")
+    assert console.request(request_id)["status"] == "pending"
+
+    page.get_by_test_id("decision-comment").fill("Not deleting prod.")
+    page.get_by_test_id("reject").click()
+    expect(page).to_have_url(re.compile(r"/approvals/?$"))
+    decided = console.request(request_id)
+    assert (decided["status"], decided["artifactVersion"]) == ("rejected", 2)
