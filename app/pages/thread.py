@@ -4,7 +4,9 @@ back through timeline:list, so a 10,000-message thread opens as fast as a short 
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
 from typing import Any
 
 import reflex as rx
@@ -190,35 +192,60 @@ class ThreadState(AuthState):
             return error_toast(exc)
         if data["thread"] is None:
             return rx.toast.error("This thread no longer exists.")
+        # A long thread's transcript is CPU work that grows with it: built off the event loop.
         if kind == "markdown":
             return rx.download(
-                data=thread_markdown(data),
+                data=await asyncio.to_thread(thread_markdown, data),
                 filename=f"{self.thread_id}.md",
-                mime_type="text/markdown",
+                mime_type="text/markdown;charset=utf-8",
             )
-        text = json.dumps(data, indent=2, ensure_ascii=False)
+        text = await asyncio.to_thread(json.dumps, data, indent=2, ensure_ascii=False)
         return rx.download(
-            data=text, filename=f"{self.thread_id}.json", mime_type="application/json"
+            data=text,
+            filename=f"{self.thread_id}.json",
+            mime_type="application/json;charset=utf-8",
         )
 
 
+_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+
+
+def inline_text(text: object) -> str:
+    """Agent-written text for one line of Markdown, inert: on one line, every ASCII punctuation
+    character backslash-escaped (CommonMark allows it for all of them), so no HTML, link,
+    image, autolink, entity or emphasis can start in it."""
+    flat = " ".join(str(text).split())
+    return _PUNCTUATION.sub(r"\\\1", flat)
+
+
+def fenced_text(text: str) -> list[str]:
+    """Agent-written text as a fenced block: a previewer shows it literally (no HTML runs, no
+    image loads). The fence is longer than any run of tildes in the text, so it cannot end
+    early."""
+    longest = max((len(run) for run in re.findall(r"~+", text)), default=0)
+    fence = "~" * max(3, longest + 1)
+    return [fence + "text", text, fence]
+
+
 def thread_markdown(data: dict[str, Any]) -> str:
-    """A readable transcript: header, session, then messages and tool calls in order."""
+    """A readable transcript: header, session, then messages and tool calls in order.
+    Everything agents or people wrote is inert (see inline_text and fenced_text): the file is
+    opened in Markdown previewers, which run raw HTML and load remote images."""
     thread = data["thread"]
-    lines = [f"# {thread.get('title') or '(untitled thread)'}", ""]
+    lines = [f"# {inline_text(thread.get('title') or '(untitled thread)')}", ""]
     lines.append(f"- id: `{thread['_id']}`")
     lines.append(f"- status: {thread['status']}")
     if thread.get("userId"):
-        lines.append(f"- user: `{thread['userId']}`")
+        lines.append(f"- user: {inline_text(thread['userId'])}")
     lines.append(f"- created: {when(thread['_creationTime'])}")
     session = data.get("session")
     if session:
         lines += ["", "## Session", ""]
         for key in ("sdkSessionId", "phase"):
             if session.get(key):
-                lines.append(f"- {key}: `{session[key]}`")
+                lines.append(f"- {key}: {inline_text(session[key])}")
         if session.get("plan"):
-            lines += ["", "### Plan", "", session["plan"]]
+            lines += ["", "### Plan", "", *fenced_text(session["plan"])]
     entries = [("message", doc) for doc in data["messages"]] + [
         ("toolCall", doc) for doc in data["toolCalls"]
     ]
@@ -227,10 +254,11 @@ def thread_markdown(data: dict[str, Any]) -> str:
     for kind, doc in entries:
         stamp = when(doc["_creationTime"])
         if kind == "message":
-            lines += [f"### {doc['role']} · #{doc['order']} · {stamp}", "", doc["content"], ""]
+            heading = f"### {doc['role']} · #{doc['order']} · {stamp}"
+            lines += [heading, "", *fenced_text(doc["content"]), ""]
         else:
             lines += [
-                f"### tool `{doc['toolName']}` · {doc['status']} · {stamp}",
+                f"### tool {inline_text(doc['toolName'])} · {doc['status']} · {stamp}",
                 "",
                 "```json",
                 json.dumps(doc.get("input"), indent=2, ensure_ascii=False),
@@ -247,7 +275,7 @@ def thread_markdown(data: dict[str, Any]) -> str:
     if data["approvalRequests"]:
         lines += ["## Approval requests", ""]
         for doc in data["approvalRequests"]:
-            detail = f" — {doc['comment']}" if doc.get("comment") else ""
+            detail = f" — {inline_text(doc['comment'])}" if doc.get("comment") else ""
             lines.append(f"- `{doc['_id']}` {doc['status']}{detail}")
     return "\n".join(lines) + "\n"
 

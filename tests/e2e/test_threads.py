@@ -156,4 +156,5 @@ def test_export_thread_as_json_and_markdown(tabs, console):
         page.get_by_test_id("export-markdown").click()
     text = open(download.value.path()).read()
     assert text.startswith("# Export me")
-    assert "### user · #0" in text and "tool `ls`" in text
+    assert "### user · #0" in text and "tool ls · started" in text
+    assert "~~~text\nHi\n~~~" in text  # agent and user text is fenced: inert in previewers
