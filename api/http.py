@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import base64
+import gc
 import json
 import logging
 import os
@@ -306,3 +307,12 @@ ROUTES = [
 
 def create_api() -> Starlette:
     return Starlette(routes=ROUTES)
+
+
+def freeze_startup_heap() -> None:
+    """Moves every object alive at startup (Reflex, SQLAlchemy, the pages: millions) out of the
+    garbage collector's sight. A full collection holds the GIL, and one triggered by a big
+    request's allocations (a diff of two 100,000-line versions) then scanned them all: measured
+    here, the event loop stalled 745 ms; 192 ms after freezing."""
+    gc.collect()
+    gc.freeze()

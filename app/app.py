@@ -7,7 +7,7 @@ in and the shared live approval queue, refreshed by an api.events listener.
 import reflex as rx
 
 from api.events import bus
-from api.http import create_api
+from api.http import create_api, freeze_startup_heap
 from api.ingest import IngestFront
 from app.pages import (
     account,
@@ -70,3 +70,6 @@ for page in (
 # every signed-in tab.
 queue_refresher.attach(app)
 bus.add_listener("approvals:changed", queue_refresher.on_event)
+
+# Last: everything loaded so far lives as long as the process (see freeze_startup_heap).
+freeze_startup_heap()

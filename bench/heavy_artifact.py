@@ -103,6 +103,10 @@ async def main(args: argparse.Namespace) -> None:
     reset_engines()
     migrations.upgrade(url)
     viewer, artifact_id = await seed(args.lines)
+    import api.http
+
+    if hasattr(api.http, "freeze_startup_heap"):  # as app/app.py does at startup
+        api.http.freeze_startup_heap()
 
     server = uvicorn.Server(
         uvicorn.Config(create_api(), host="127.0.0.1", port=args.port, log_level="warning")
