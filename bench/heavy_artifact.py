@@ -1,6 +1,6 @@
 """/api/health while a viewer opens an 8 MiB, 100,000-line artifact with two versions.
 
-    .venv/bin/python bench/heavy_artifact.py [--lines 100000] [--runs 3]
+    .venv/bin/python bench/heavy_artifact.py [--lines 100000] [--runs 3] [--repeated]
     THREADLINE_TREE=/path/to/an/older/checkout .venv/bin/python bench/heavy_artifact.py  # before
 
 One process, as in production: the API (uvicorn, serving api.http) and the viewer's page work run
@@ -30,16 +30,21 @@ import httpx  # noqa: E402
 import uvicorn  # noqa: E402
 
 
-def artifact_texts(lines: int) -> tuple[str, str]:
-    """About 8 MiB of numbered lines; the second version differs in two places."""
+def artifact_texts(lines: int, repeated: bool = False) -> tuple[str, str]:
+    """About 8 MiB of numbered lines; the second version differs in two places. `repeated`:
+    the issue's attack instead, two lines taking turns, the second version shifted by one."""
     width = 8 * 1024 * 1024 // lines - 1
+    if repeated:
+        step, check = "- step".ljust(width, "."), "- check".ljust(width, ".")
+        first = "\n".join(step if n % 2 == 0 else check for n in range(lines))
+        return first, "\n".join(check if n % 2 == 0 else step for n in range(lines))
     rows = [f"{number:07d} " + "x" * (width - 8) for number in range(lines)]
     first = "\n".join(rows)
     rows[10], rows[-10] = "changed near the top", "changed near the end"
     return first, "\n".join(rows)
 
 
-async def seed(lines: int):
+async def seed(lines: int, repeated: bool):
     from api.auth import caller_for
     from api.calls import call
     from api.cli import CLI_CALLER
@@ -51,7 +56,7 @@ async def seed(lines: int):
         CLI_CALLER,
     )
     viewer = await caller_for((await sign_in("v@example.com", "viewer-pass-1")).token)
-    first, second = artifact_texts(lines)
+    first, second = artifact_texts(lines, repeated)
     thread_id = await call("threads:create", {"title": "big"}, CLI_CALLER)
     artifact_id = await call(
         "artifacts:create", {"threadId": thread_id, "type": "plan", "content": first}, CLI_CALLER
@@ -102,7 +107,7 @@ async def main(args: argparse.Namespace) -> None:
     get_settings.cache_clear()
     reset_engines()
     migrations.upgrade(url)
-    viewer, artifact_id = await seed(args.lines)
+    viewer, artifact_id = await seed(args.lines, args.repeated)
     import api.http
 
     if hasattr(api.http, "freeze_startup_heap"):  # as app/app.py does at startup
@@ -141,5 +146,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--repeated", action="store_true", help="the repeated-lines attack")
     parser.add_argument("--port", type=int, default=3187)
     asyncio.run(main(parser.parse_args()))
