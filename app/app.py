@@ -1,12 +1,14 @@
 """The Reflex console, served with the HTTP API on one port.
 
 Pages live in app/pages (one module each, with its own state); app/state.py holds who is signed
-in and the shared live approval queue, refreshed by an api.events listener.
+in, each tab's live approval queue (pushed by an api.events listener) and the binding of each
+tab's state to its session cookie; app/session_cookie.py sets and clears that cookie.
 """
 
 import reflex as rx
 
 from api.events import bus
+from api.headers import security_headers
 from api.http import create_api, freeze_startup_heap
 from api.ingest import IngestFront
 from app.pages import (
@@ -25,23 +27,36 @@ from app.pages import (
     threads,
 )
 from app.pages.signin import SigninState, signin_page
-from app.state import queue_refresher
+from app.session_cookie import ROUTES as COOKIE_ROUTES
+from app.session_cookie import endpoints as cookie_endpoints
+from app.state import SessionBinding, live_queue
+
+api = create_api()
+api.router.routes[:0] = COOKIE_ROUTES
 
 
 class ThreadlineApp(rx.App):
     """Reflex's app with the ingest fast lane (api/ingest.py) in front of its whole ASGI stack:
     Reflex wraps `api_transformer` inside its own Starlette app and middlewares, so the lane
-    can only be outermost here, where the server gets the ASGI app."""
+    can only be outermost here, where the server gets the ASGI app. (The lane answers only
+    backends' messages:create, never a browser's request: those carry an Origin and take the
+    full stack, with its security headers.)"""
 
     def __call__(self):
         return IngestFront(super().__call__())
 
 
 app = ThreadlineApp(
-    api_transformer=create_api(),
+    # The API first, then security headers around everything served (API, pages, files).
+    api_transformer=[api, security_headers],
     stylesheets=["/console.css"],
-    head_components=[rx.script(src="/shortcuts.js", defer=True)],
+    head_components=[
+        rx.script(src="/shortcuts.js", defer=True),
+        rx.script(src="/session.js", defer=True),
+    ],
 )
+# Before any event is handled (hydrate included): wipe a tab's state that another session made.
+app.add_middleware(SessionBinding(), index=0)
 
 app.add_page(
     signin_page,
@@ -66,10 +81,12 @@ for page in (
 ):
     page.add(app)
 
-# Every committed change to an approval request refreshes the shared queue once and pushes it to
-# every signed-in tab.
-queue_refresher.attach(app)
-bus.add_listener("approvals:changed", queue_refresher.on_event)
+# Every committed change to an approval request is pushed to each signed-in tab of this worker
+# (other workers hear it through Redis); every ended session stops its tabs at once.
+live_queue.attach(app)
+cookie_endpoints.attach(app)
+bus.add_listener("approvals:changed", live_queue.on_approvals_changed)
+bus.add_listener("credentials:changed", live_queue.on_credentials_changed)
 
 # Last: everything loaded so far lives as long as the process (see freeze_startup_heap).
 freeze_startup_heap()

@@ -1,19 +1,34 @@
 """Who is signed in, checked against the database on every event, and the live approval queue.
 
 Every page state inherits `AuthState`; its handlers start with `caller = self._caller()`, which
-re-validates the opaque session token (api.auth.session_for_token) and answers None when the token
-is missing, expired, revoked or belongs to a disabled person. Roles are never taken from event
+re-validates the session token (api.auth.live_session) and answers None when the token is
+missing, expired, revoked or belongs to a disabled person. Roles are never taken from event
 arguments.
+
+The session token lives in an HttpOnly cookie that only the server sets (app/session_cookie.py);
+the server reads it from the websocket handshake, never from anything the page's script sends.
+Each tab's state is bound to the session it was made under (`SessionBinding`): a socket that
+presents another tab's client token, without that tab's session cookie, gets that state wiped
+before anything is sent.
+
+The pending queue is per tab (`PendingQueue`), loaded with the tab's own caller. `live_queue`
+pushes changes to the tabs connected to this worker whose session is still live at that moment.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import logging
+import secrets
+import time
+from http.cookies import CookieError, SimpleCookie
 from typing import Any
 from urllib.parse import urlencode
 
 import reflex as rx
+from reflex.middleware import Middleware
 
 from api import auth, signin
 from api.calls import call
@@ -27,10 +42,14 @@ CONSOLE_ROLES = frozenset({"admin", "reviewer", "viewer"})
 DECIDER_ROLES = frozenset({"admin", "reviewer"})
 ADMIN_ROLE = "admin"
 SESSION_COOKIE = "threadline_session"
-SHARED_QUEUE_TOKEN = "approvals-inbox"  # no underscores: Reflex's link tokens forbid them
 QUEUE_LIMIT = 500
-# Reads the pending queue for the shared state with a viewer's rights: read-only, least privilege.
-QUEUE_READER = Caller(kind="user", id="console-queue", label="console queue", role="viewer")
+# What the inbox shows of each request, cut to these many UTF-8 bytes (the row clamps both to a
+# line or two anyway): the title, and inbox:pending's 240-character preview of the plan. So a
+# change sends at most about 1 KB a request, whatever the plans' size or script.
+QUEUE_TITLE_BYTES = 240
+QUEUE_PREVIEW_BYTES = 480
+# A sign-in's hand-off code (sign-in -> HttpOnly cookie) is good for this long, once.
+HANDOFF_SECONDS = 30
 
 
 class NotSignedIn(Exception):
@@ -55,18 +74,84 @@ def safe_next(target: str | None) -> str:
     return target
 
 
+def cookie_token(cookie_header: str | None) -> str:
+    """The session token in a Cookie header ("" if none, or not a session token)."""
+    if not cookie_header:
+        return ""
+    jar: SimpleCookie = SimpleCookie()
+    try:
+        jar.load(cookie_header)
+    except CookieError:
+        return ""
+    morsel = jar.get(SESSION_COOKIE)
+    value = morsel.value if morsel is not None else ""
+    return value if value.startswith(auth.SESSION_TOKEN_PREFIX) and len(value) < 200 else ""
+
+
+def session_key(token: str) -> str:
+    """What a tab's state is bound to: the SHA-256 of its session token ("" for none)."""
+    return hashlib.sha256(token.encode()).hexdigest() if token else ""
+
+
+def _router_cookie(router_data: dict[str, Any]) -> str:
+    headers = router_data.get("headers") or {}
+    return cookie_token(headers.get("cookie", ""))
+
+
+def _console_states(cls: type[rx.State] | None = None) -> list[type[rx.State]]:
+    """AuthState and every state under it (every page's state)."""
+    cls = cls or AuthState
+    found = [cls]
+    for sub in cls.get_substates():
+        found.extend(_console_states(sub))
+    return found
+
+
+async def clear_tab(root: rx.State) -> None:
+    """Every console state of this tab back to its defaults: loaded threads, a key or link shown
+    once, the queue, who is signed in."""
+    for cls in _console_states():  # loaded first: with Redis, substates load on demand
+        await root.get_state(cls)
+    # reset() covers backend vars too, and every loaded substate.
+    (await root.get_state(AuthState)).reset()
+
+
+class SessionBinding(Middleware):
+    """Before every event (hydrate included): if the session cookie of this socket's handshake
+    is not the one this tab's state was made under, the state is wiped and bound to the new
+    one. So a client token copied from another tab, or a tab whose person signed out and in as
+    someone else, never sees what the state held."""
+
+    async def preprocess(self, app, state, event):
+        key = session_key(_router_cookie(state.router_data))
+        auth_state = await state.get_state(AuthState)
+        if auth_state._bound != key:
+            if auth_state._bound:
+                live_queue.forget(state.router_data.get("token", ""))
+            await clear_tab(state)
+            auth_state._bound = key
+        return None
+
+
 class AuthState(rx.State):
-    session_token: str = rx.Cookie(
-        "", name=SESSION_COOKIE, same_site="strict", max_age=14 * 24 * 3600, path="/"
-    )
     person_name: str = ""
     person_email: str = ""
     person_role: str = ""
+    # Set when the server ended this tab's session under it (revoked, disabled, role changed).
+    session_ended: bool = False
+    # session_key() of the session this tab's state belongs to (see SessionBinding).
+    _bound: str = ""
+    # A sign-in waiting for its cookie: {"code": sha256, "token": ..., "until": epoch seconds}.
+    _handoff: dict[str, Any] = {}
+
+    def _session_token(self) -> str:
+        """The session token from this socket's handshake cookie."""
+        return _router_cookie(self.router_data)
 
     def _caller(self) -> Caller | None:
         """The signed-in person as a Caller, re-checked against the database; None if not."""
-        token = self.session_token
-        if not token or not token.startswith(auth.SESSION_TOKEN_PREFIX):
+        token = self._session_token()
+        if not token or session_key(token) != self._bound:
             return None
         session = auth.live_session(token)
         if session is None or session["role"] not in CONSOLE_ROLES:
@@ -102,6 +187,21 @@ class AuthState(rx.State):
         """To /signin, and back to this page after signing in."""
         return signin_redirect(self.router.url.path)
 
+    def _signed_in(self, token: str, next_path: str) -> rx.event.EventSpec:
+        """After a sign-in on the server: the browser trades a one-time code for the HttpOnly
+        session cookie (POST /api/auth/console-session), then loads `next_path` afresh, so the
+        new socket's handshake carries the cookie. The token itself never reaches the page."""
+        code = secrets.token_urlsafe(32)
+        self._handoff = {
+            "code": hashlib.sha256(code.encode()).hexdigest(),
+            "token": token,
+            "until": time.time() + HANDOFF_SECONDS,
+        }
+        args = [backend_url(), self.router.session.client_token, code, safe_next(next_path)]
+        return rx.call_script(
+            "window.threadlineSession.handOff(" + ", ".join(json.dumps(a) for a in args) + ")"
+        )
+
     @rx.var
     def may_decide(self) -> bool:
         """For showing decision controls only; every handler checks again on the server."""
@@ -118,25 +218,35 @@ class AuthState(rx.State):
 
     @rx.event
     async def require_signed_in(self):
-        """First on_load event of every page: off to /signin unless signed in."""
-        if self._caller() is None:
-            self.session_token = ""
+        """First on_load event of every page: off to /signin unless signed in; the tab's own
+        copy of the pending queue is loaded (once) and kept live from then on."""
+        caller = self._caller()
+        if caller is None:
             return signin_redirect(self.router.url.path)
         queue = await self.get_state(PendingQueue)
-        return PendingQueue.link if not queue._linked_to else None
+        tab = self.router.session.client_token
+        if not live_queue.register(tab, self._bound) or not queue.loaded:
+            await queue._load(caller)
+        return None
 
     @rx.event
     async def sign_out(self):
-        token = self.session_token
-        self.session_token = ""
-        self.person_name = self.person_email = self.person_role = ""
+        token = self._session_token()
+        live_queue.forget(self.router.session.client_token)
         if token:
             await signin.sign_out(token)
-        queue = await self.get_state(PendingQueue)
-        events: list = []
-        if queue._linked_to:
-            events = list(await queue._unlink() or [])
-        return [*events, signin_redirect()]
+        await clear_tab(self._get_root_state())
+        self._bound = ""
+        # The browser drops the cookie (the server clears it) and loads /signin afresh.
+        return rx.call_script(f"window.threadlineSession.signOut({json.dumps(backend_url())})")
+
+
+def backend_url() -> str:
+    """Reflex's backend address as its frontend is built with (the page's script adjusts the
+    host the way Reflex's own does)."""
+    from reflex_base.config import get_config
+
+    return get_config().api_url
 
 
 def passwords_differ(form_data: dict) -> str:
@@ -158,13 +268,35 @@ def error_toast(exc: Exception) -> rx.event.EventSpec:
     return rx.toast.error(str(exc) or exc.__class__.__name__)
 
 
-class PendingQueue(rx.SharedState):
-    """The pending approval requests, oldest first, shared by every signed-in tab.
+def cut_utf8(text: str, limit: int) -> str:
+    """`text` in at most `limit` UTF-8 bytes, cut at a character, with "…" when cut."""
+    raw = text.encode()
+    if len(raw) <= limit:
+        return text
+    return raw[: limit - 3].decode(errors="ignore") + "…"
 
-    Linked (to SHARED_QUEUE_TOKEN) only after the tab's token checks out. An api.events listener
-    on "approvals:changed" refreshes it through `app.modify_state`, which pushes the change to
-    every linked tab: no per-tab polling.
-    """
+
+def queue_row(doc: dict[str, Any]) -> dict[str, Any]:
+    """What the inbox shows of one pending request, and nothing more."""
+    from app.formatting import iso
+
+    return {
+        "_id": doc["_id"],
+        "threadId": doc.get("threadId") or "",
+        "threadTitle": cut_utf8(doc.get("threadTitle") or "", QUEUE_TITLE_BYTES),
+        "artifactId": doc.get("artifactId") or "",
+        "planPreview": cut_utf8(doc.get("planPreview") or "", QUEUE_PREVIEW_BYTES),
+        "createdIso": iso(doc.get("_creationTime")),
+    }
+
+
+def queue_rows(inbox: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:
+    return [queue_row(doc) for doc in inbox["requests"]], int(inbox["count"])
+
+
+class PendingQueue(AuthState):
+    """This tab's copy of the pending approval requests, oldest first: loaded through the tab's
+    own session and refreshed by `live_queue` while that session lives."""
 
     requests: list[dict[str, Any]] = []
     count: int = 0
@@ -179,74 +311,175 @@ class PendingQueue(rx.SharedState):
         """True when `requests` holds every pending request (not cut at QUEUE_LIMIT)."""
         return self.count <= len(self.requests)
 
-    @rx.event
-    async def link(self):
-        auth_state = await self.get_state(AuthState)
-        if auth_state._caller() is None:
-            return auth_state._to_signin()
-        queue_refresher.loop = asyncio.get_running_loop()
-        linked = await self._link_to(SHARED_QUEUE_TOKEN)
-        # The shared state outlives server restarts (it is kept with the other states), and
-        # events published while no tab was linked were not applied: read it afresh.
-        inbox = await call("inbox:pending", {"limit": QUEUE_LIMIT}, QUEUE_READER)
-        linked._apply(inbox)
-        return None
+    async def _load(self, caller: Caller) -> None:
+        try:
+            inbox = await call("inbox:pending", {"limit": QUEUE_LIMIT}, caller)
+        except (FunctionError, Unavailable):
+            log.exception("loading the approval queue failed")
+            return
+        self._apply(*queue_rows(inbox))
 
-    def _apply(self, inbox: dict[str, Any]) -> None:
-        """Store a fresh inbox:pending result, touching only what changed (each change is
-        pushed to every linked tab)."""
-        if self.requests != inbox["requests"]:
-            self.requests = inbox["requests"]
-        if self.count != inbox["count"]:
-            self.count = inbox["count"]
+    def _apply(self, requests: list[dict[str, Any]], count: int) -> None:
+        """Store fresh rows, touching only what changed (each change is sent to the tab)."""
+        if self.requests != requests:
+            self.requests = requests
+        if self.count != count:
+            self.count = count
         if not self.loaded:
             self.loaded = True
 
 
-class QueueRefresher:
-    """Coalesces bursts of "approvals:changed" into one refresh at a time (plus one more if
-    anything changed while it ran).
+class LiveQueue:
+    """Pushes the pending queue to the tabs connected to this worker.
 
-    Works on the event loop the console's tabs linked from; events published on other loops (a
-    CLI, tests running beside an in-process server) have no tabs to update.
+    `tabs` maps a tab's client token to the session it registered under (its session_key).
+    On "approvals:changed" (from any worker, through Redis) each registered tab whose socket is
+    connected HERE is checked again: the session cookie of that socket's handshake must still be
+    the registered one, its session live and its role a console role; then the fresh rows go to
+    it through app.modify_state. On "credentials:changed" (sign-out, disabling, role change,
+    revocation, in any worker) the same check runs, and a tab that fails it is forgotten and
+    its state wiped at once.
+
+    One run at a time; events that arrive meanwhile make exactly one more run (bursts coalesce).
+    The rows are read once per run and role, with the caller of the first live tab of that role.
     """
+
+    PARALLEL = 16
 
     def __init__(self) -> None:
         self.app: rx.App | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.tabs: dict[str, str] = {}
         self.task: asyncio.Task | None = None
         self.again = False
+        self.refresh_rows = False
 
     def attach(self, app: rx.App) -> None:
         self.app = app
 
-    def on_event(self, _topic: str, _payload: dict[str, Any]) -> None:
+    def register(self, tab: str, key: str) -> bool:
+        """Records a signed-in tab; False if it was not registered under this session yet."""
+        self.loop = asyncio.get_running_loop()
+        known = self.tabs.get(tab) == key
+        self.tabs[tab] = key
+        return known
+
+    def forget(self, tab: str) -> None:
+        self.tabs.pop(tab, None)
+
+    def on_approvals_changed(self, _topic: str, _payload: dict[str, Any]) -> None:
+        self._schedule(rows=True)
+
+    def on_credentials_changed(self, _topic: str, _payload: dict[str, Any]) -> None:
+        self._schedule(rows=False)
+
+    def _schedule(self, rows: bool) -> None:
         try:
             running = asyncio.get_running_loop()
         except RuntimeError:
             return
-        if self.app is None or running is not self.loop:
+        if self.app is None or running is not self.loop or not self.tabs:
             return
+        self.refresh_rows = self.refresh_rows or rows
         if self.task is not None and not self.task.done():
             self.again = True
             return
-        self.task = asyncio.get_running_loop().create_task(self._run())
+        self.task = running.create_task(self._run())
+
+    def connected_here(self) -> dict[str, str]:
+        """Registered tab -> socket id, for the sockets connected to this worker (Reflex's own
+        token manager, not anything a browser says)."""
+        namespace = self.app.event_namespace if self.app is not None else None
+        if namespace is None:
+            return {}
+        manager = namespace._token_manager
+        here = {}
+        for tab in list(self.tabs):
+            record = manager.token_to_socket.get(tab)
+            if record is not None and record.instance_id == manager.instance_id:
+                here[tab] = record.sid
+        return here
+
+    def handshake_token(self, sid: str) -> str:
+        """The session token in the cookie this socket connected with."""
+        namespace = self.app.event_namespace
+        data = namespace._static_router_data.get(sid) if namespace is not None else None
+        return _router_cookie(data or {})
 
     async def _run(self) -> None:
         while True:
             self.again = False
+            rows, self.refresh_rows = self.refresh_rows, False
             try:
-                inbox = await call("inbox:pending", {"limit": QUEUE_LIMIT}, QUEUE_READER)
-                token = rx.BaseStateToken(ident=SHARED_QUEUE_TOKEN, cls=PendingQueue)
-                async with self.app.modify_state(token) as root:
-                    queue = await root.get_state(PendingQueue)
-                    queue._apply(inbox)
-            except (FunctionError, Unavailable):
-                log.exception("refreshing the shared approval queue failed")
+                await self._push_all(rows)
             except Exception:
                 log.exception("pushing the approval queue to open tabs failed")
             if not self.again:
                 return
 
+    async def _push_all(self, rows: bool) -> None:
+        sessions: dict[str, dict[str, Any] | None] = {}
+        inboxes: dict[str, tuple[list[dict[str, Any]], int] | None] = {}
+        live: list[tuple[str, str, Caller]] = []
+        for tab, sid in self.connected_here().items():
+            token = self.handshake_token(sid)
+            key = session_key(token)
+            if not token or key != self.tabs.get(tab):
+                await self._end(tab)
+                continue
+            if key not in sessions:
+                sessions[key] = auth.live_session(token)
+            session = sessions[key]
+            if session is None or session["role"] not in CONSOLE_ROLES:
+                await self._end(tab)
+                continue
+            live.append((tab, key, auth.caller_from_session(session)))
+        if not rows:
+            return
+        for _, _, caller in live:
+            if caller.role not in inboxes:
+                try:
+                    inbox = await call("inbox:pending", {"limit": QUEUE_LIMIT}, caller)
+                    inboxes[caller.role] = queue_rows(inbox)
+                except (FunctionError, Unavailable):
+                    log.exception("reading the approval queue failed")
+                    inboxes[caller.role] = None
+        limit = asyncio.Semaphore(self.PARALLEL)
 
-queue_refresher = QueueRefresher()
+        async def push(tab: str, key: str, role: str) -> None:
+            fresh = inboxes.get(role)
+            if fresh is None:
+                return
+            async with limit:
+                await self._push(tab, key, fresh)
+
+        await asyncio.gather(*(push(tab, key, caller.role) for tab, key, caller in live))
+
+    async def _push(self, tab: str, key: str, fresh: tuple[list[dict[str, Any]], int]) -> None:
+        try:
+            async with self.app.modify_state(
+                rx.BaseStateToken(ident=tab, cls=PendingQueue)
+            ) as root:
+                auth_state = await root.get_state(AuthState)
+                if auth_state._bound != key:  # the tab was wiped or rebound meanwhile
+                    self.forget(tab)
+                    return
+                queue = await root.get_state(PendingQueue)
+                queue._apply(*fresh)
+        except Exception:
+            log.exception("pushing the approval queue to a tab failed")
+
+    async def _end(self, tab: str) -> None:
+        """The tab's session ended (or its socket presents another one): nothing more reaches
+        it, and what its state held is wiped now."""
+        self.forget(tab)
+        try:
+            async with self.app.modify_state(rx.BaseStateToken(ident=tab, cls=AuthState)) as root:
+                await clear_tab(root)
+                auth_state = await root.get_state(AuthState)
+                auth_state.session_ended = True
+        except Exception:
+            log.exception("clearing an ended tab failed")
+
+
+live_queue = LiveQueue()

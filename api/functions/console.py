@@ -48,6 +48,8 @@ artifact_versions = ArtifactVersion.__table__
 # the contract functions.
 STAFF = frozenset({KEY, "admin", "reviewer", "viewer"})
 PREVIEW_CHARS = 240
+# How much of a plan inbox:pending reads to make its preview (whitespace runs shrink).
+PREVIEW_SOURCE_CHARS = 4 * PREVIEW_CHARS
 DAY_MS = 86_400_000
 Decision = Literal["approved", "rejected", "changes_requested"]
 DECISIONS = ("approved", "rejected", "changes_requested")
@@ -133,18 +135,42 @@ class PendingArgs(Args):
 
 @query("inbox:pending", args=PendingArgs, returns=PendingInbox, allow=STAFF)
 def pending(ctx: Context, args: PendingArgs) -> dict[str, Any]:
-    """{count, requests}: the pending requests, oldest first, each with its thread's title and a
-    one-line preview of the plan; `count` is the total even when `requests` is cut at `limit`."""
+    """{count, requests}: the pending requests, oldest first, each a summary (ids, creation time,
+    status, its thread's title and a one-line preview of the plan, never the whole plan: read it
+    with approvalRequests:get); `count` is the total even when `requests` is cut at `limit`."""
     where = requests.c.status == "pending"
     count = ctx.conn.execute(sa.select(sa.func.count()).select_from(requests).where(where))
+    # Only the start of each plan is read: a preview needs no more, whatever the plans' size.
     rows = ctx.conn.execute(
-        sa.select(requests, threads.c.title.label("thread_title"))
+        sa.select(
+            requests.c.id,
+            requests.c.creation_time,
+            requests.c.thread_id,
+            requests.c.artifact_id,
+            requests.c.status,
+            sa.func.substr(requests.c.plan_content, 1, PREVIEW_SOURCE_CHARS).label("plan_start"),
+            threads.c.title.label("thread_title"),
+        )
         .join(threads, threads.c.id == requests.c.thread_id)
         .where(where)
         .order_by(requests.c.creation_time, requests.c.id)
         .limit(args.limit)
     ).all()
-    return {"count": count.scalar_one(), "requests": [_with_thread(ctx, row) for row in rows]}
+    return {"count": count.scalar_one(), "requests": [_pending_summary(row) for row in rows]}
+
+
+def _pending_summary(row: Any) -> dict[str, Any]:
+    summary = {
+        "_id": row.id,
+        "_creationTime": row.creation_time,
+        "threadId": row.thread_id,
+        "status": row.status,
+        "threadTitle": row.thread_title or "",
+        "planPreview": _preview(row.plan_start),
+    }
+    if row.artifact_id is not None:
+        summary["artifactId"] = row.artifact_id
+    return summary
 
 
 class DecidedArgs(Args):

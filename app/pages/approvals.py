@@ -1,5 +1,6 @@
-"""/approvals: the reviewer's inbox. Pending requests come from the shared PendingQueue (pushed
-live to every signed-in tab); the "Decided" view pages through who decided what, and why."""
+"""/approvals: the reviewer's inbox. Pending requests come from the tab's own PendingQueue (kept
+live by app.state.live_queue while its session lasts); the "Decided" view pages through who
+decided what, and why."""
 
 from __future__ import annotations
 

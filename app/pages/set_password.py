@@ -9,7 +9,7 @@ from api import clients, links, signin
 from api.errors import FunctionError, Unavailable
 from app.components.layout import public_card
 from app.components.ui import field_row, form_error, loading_block, new_password_fields
-from app.state import CONSOLE_ROLES, AuthState, PendingQueue, error_toast, passwords_differ
+from app.state import CONSOLE_ROLES, AuthState, error_toast, passwords_differ
 
 
 class SetPasswordState(AuthState):
@@ -72,10 +72,7 @@ class SetPasswordState(AuthState):
             await signin.sign_out(session.token)
             self.phase = "elsewhere"
             return
-        self.session_token = session.token
-        self._caller()  # fills in the name, email and role shown in the top bar
-        yield PendingQueue.link
-        yield rx.redirect("/approvals")
+        yield self._signed_in(session.token, "/approvals")
 
 
 def _form() -> rx.Component:

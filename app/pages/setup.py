@@ -13,7 +13,7 @@ from api import clients, links, signin
 from api.errors import FunctionError, Unavailable
 from app.components.layout import public_card
 from app.components.ui import form_error, labelled_input, loading_block, new_password_fields
-from app.state import AuthState, PendingQueue, error_toast, passwords_differ
+from app.state import AuthState, error_toast, passwords_differ
 
 
 class SetupState(AuthState):
@@ -70,10 +70,7 @@ class SetupState(AuthState):
             return
         finally:
             self.busy = False
-        self.session_token = session.token
-        self._caller()  # fills in the name, email and role shown in the top bar
-        yield PendingQueue.link
-        yield rx.redirect("/admin/users")
+        yield self._signed_in(session.token, "/admin/users")
 
 
 def _form() -> rx.Component:

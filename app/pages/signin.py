@@ -5,7 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from api import clients, signin
-from app.state import CONSOLE_ROLES, AuthState, PendingQueue, safe_next
+from app.state import CONSOLE_ROLES, AuthState, safe_next
 
 
 class SigninState(AuthState):
@@ -50,10 +50,9 @@ class SigninState(AuthState):
                 "This console is for reviewers, viewers and admins. Ask an admin for access."
             )
             return
-        self.session_token = session.token
-        self._caller()  # fills in the name, email and role shown in the top bar
-        yield PendingQueue.link
-        yield rx.redirect(safe_next(self.router.url.query_parameters.get("next")))
+        yield self._signed_in(
+            session.token, safe_next(self.router.url.query_parameters.get("next"))
+        )
 
 
 def signin_page() -> rx.Component:

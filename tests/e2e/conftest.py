@@ -158,8 +158,15 @@ def console(tmp_path_factory) -> Iterator[Console]:
     user_ids, api_key = asyncio.run(_seed())
     writer.reset_writers()
 
+    import reflex.utils.exec as reflex_exec
     from reflex.testing import AppHarnessProd
 
+    from api.headers import SecurityHeaders
+
+    # The harness serves the built pages from a server of its own: give it the headers that
+    # `make run` (one port, rx.App's api_transformer) puts on them.
+    plain_frontend = reflex_exec._frontend_prod_app
+    reflex_exec._frontend_prod_app = lambda: SecurityHeaders(plain_frontend())
     harness = AppHarnessProd.create(root=REPO, app_name="app")
     with harness:
         from reflex_base.config import get_config
