@@ -142,7 +142,11 @@ class SecurityHeaders:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 is_page = headers.get("content-type", "").startswith("text/html")
-                headers["Content-Security-Policy"] = self.console.policy() if is_page else API_CSP
+                # A 304 carries no type; browsers would put its policy on the cached page.
+                if message.get("status") != 304:
+                    headers["Content-Security-Policy"] = (
+                        self.console.policy() if is_page else API_CSP
+                    )
                 for name, value in COMMON.items():
                     headers[name] = value
             await send(message)

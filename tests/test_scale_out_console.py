@@ -152,7 +152,7 @@ def credentials(cluster, pg_database):
     token = httpx.post(
         f"{cluster}/api/auth/signin", json={"email": email, "password": "cluster-pw-1"}
     ).json()["token"]
-    return {"key": {"Authorization": f"Bearer {key}"}, "token": token}
+    return {"key": {"Authorization": f"Bearer {key}"}, "token": token, "email": email}
 
 
 def post(base: str, headers: dict, path: str, args: dict) -> tuple[object, str]:
@@ -216,3 +216,80 @@ def test_writes_through_one_worker_are_read_through_another(cluster, credentials
         if len(readers) >= 2:
             break
     assert len(readers) >= 2
+
+
+def _sign_in(base: str, email: str, password: str) -> str:
+    response = httpx.post(f"{base}/api/auth/signin", json={"email": email, "password": password})
+    assert response.status_code == 200, response.text
+    return response.json()["token"]
+
+
+def test_a_session_ended_through_any_worker_stops_its_tab_in_every_worker(cluster, credentials):
+    """Each sign-out goes to whichever worker the kernel picks; the tab, on one of them, stops
+    receiving at once every time (credentials:changed travels through Redis)."""
+    from playwright.sync_api import expect, sync_playwright
+
+    key = credentials["key"]
+    email = credentials["email"]
+    thread, _ = post(cluster, key, "threads:create", {"title": "Ended across workers"})
+    enders: set[str] = set()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        control = browser.new_context()
+        control.add_cookies(
+            [{"name": "threadline_session", "value": credentials["token"], "url": cluster}]
+        )
+        watcher = control.new_page()
+        watcher.goto(f"{cluster}/approvals")
+        watcher.wait_for_selector("[data-testid=approvals-view]", timeout=60_000)
+        for attempt in range(6):
+            token = _sign_in(cluster, email, "cluster-pw-1")
+            context = browser.new_context()
+            context.add_cookies([{"name": "threadline_session", "value": token, "url": cluster}])
+            received: list[str] = []
+            page = context.new_page()
+            page.on(
+                "websocket",
+                lambda socket, received=received: socket.on(
+                    "framereceived", lambda frame: received.append(str(frame))
+                ),
+            )
+            page.goto(f"{cluster}/approvals")
+            before, _ = post(
+                cluster, key, "approvalRequests:create", {"threadId": thread, "planContent": "x"}
+            )
+            expect(page.locator(f'[data-queue-row="{before}"]')).to_be_visible(timeout=15_000)
+            ended = httpx.post(
+                f"{cluster}/api/auth/signout", headers={"Authorization": f"Bearer {token}"}
+            )
+            assert ended.status_code == 200
+            enders.add(ended.headers.get("x-threadline-worker", "?"))
+            expect(page.locator(f'[data-queue-row="{before}"]')).to_have_count(0, timeout=15_000)
+            mark = len(received)
+            title = f"After the end {attempt}"
+            after, _ = post(
+                cluster, key, "approvalRequests:create", {"threadId": thread, "planContent": title}
+            )
+            expect(watcher.locator(f'[data-queue-row="{after}"]')).to_be_visible(timeout=15_000)
+            watcher.wait_for_timeout(300)
+            assert after not in "".join(received[mark:])
+            context.close()
+        browser.close()
+
+
+def test_single_port_pages_and_api_carry_security_headers(cluster):
+    page = httpx.get(f"{cluster}/signin")
+    assert page.headers["content-type"].startswith("text/html")
+    policy = page.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in policy and "'sha256-" in policy
+    for response in (page, httpx.get(f"{cluster}/api/health")):
+        assert response.headers["x-frame-options"] == "DENY"
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["referrer-policy"] == "no-referrer"
+    assert (
+        httpx.get(f"{cluster}/api/health")
+        .headers["content-security-policy"]
+        .startswith("default-src 'none'")
+    )

@@ -228,9 +228,11 @@ def test_pages_and_answers_carry_security_headers_and_the_console_breaks_none(ta
     violations: list[str] = []
     page.on(
         "console",
-        lambda message: violations.append(message.text)
-        if "Content Security Policy" in message.text or "Refused to" in message.text
-        else None,
+        lambda message: (
+            violations.append(message.text)
+            if "Content Security Policy" in message.text or "Refused to" in message.text
+            else None
+        ),
     )
     page.on("pageerror", lambda error: violations.append(str(error)))
     answer = page.goto(console.url("/approvals"))
