@@ -280,7 +280,7 @@ def test_a_session_ended_through_any_worker_stops_its_tab_in_every_worker(cluste
 
 
 def test_single_port_pages_and_api_carry_security_headers(cluster):
-    page = httpx.get(f"{cluster}/signin")
+    page = httpx.get(f"{cluster}/signin", follow_redirects=True)
     assert page.headers["content-type"].startswith("text/html")
     policy = page.headers["content-security-policy"]
     assert "frame-ancestors 'none'" in policy and "'sha256-" in policy
