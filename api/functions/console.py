@@ -84,9 +84,21 @@ ConsoleThread = document_model(
 )
 
 
+class PendingSummary(Result):
+    """One row of inbox:pending: what the inbox shows, never the whole plan."""
+
+    id_: str = Field(alias="_id")
+    creationTime_: float = Field(alias="_creationTime")
+    threadId: str
+    artifactId: str | None = None
+    status: RequestStatus
+    threadTitle: str
+    planPreview: str
+
+
 class PendingInbox(Result):
     count: int
-    requests: list[InboxRequest]
+    requests: list[PendingSummary]
 
 
 class DayDecisions(Result):
