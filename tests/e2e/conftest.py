@@ -229,6 +229,8 @@ class Tabs:
     def open(self, who: str | None, path: str = "/approvals", width: int = 1440, height: int = 900):
         page = self.new_page(who, width, height)
         page.goto(self.console.url(path))
+        # The shortcut script is deferred; a key pressed before it runs does nothing.
+        page.wait_for_function("window.__threadlineShortcuts === true")
         return page
 
     def new_page(self, who: str | None, width: int = 1440, height: int = 900):
