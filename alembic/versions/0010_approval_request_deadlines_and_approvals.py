@@ -1,4 +1,4 @@
-"""approval requests: deadlines (timeoutMs), the two-person rule (requiredApprovals, approvals) and claims
+"""approval requests: deadlines (timeoutMs) and the two-person rule (requiredApprovals, approvals)
 
 Reserved in the chain so that work on these features can land in any order; the upgrade is
 filled in by the change that adds the tables and columns.

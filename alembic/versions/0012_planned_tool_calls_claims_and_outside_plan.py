@@ -1,4 +1,4 @@
-"""planned tool calls on approval requests, outsidePlan flags on tool calls
+"""approval requests: planned tool calls and claims; tool calls: outsidePlan flags
 
 Reserved in the chain so that work on these features can land in any order; the upgrade is
 filled in by the change that adds the tables and columns.
