@@ -1,13 +1,14 @@
 """The Reflex console, served with the HTTP API on one port.
 
 Pages live in app/pages (one module each, with its own state); app/state.py holds who is signed
-in, each tab's live approval queue (pushed by an api.events listener) and the binding of each
-tab's state to its session cookie; app/session_cookie.py sets and clears that cookie.
+in, each tab's live approval queue and each open thread tab's new timeline rows (both pushed by
+api.events listeners) and the binding of each tab's state to its session cookie;
+app/session_cookie.py sets and clears that cookie.
 """
 
 import reflex as rx
 
-from api.events import bus
+from api.events import SYNC_TOUCHED, bus
 from api.headers import security_headers
 from api.http import create_api, freeze_startup_heap
 from api.ingest import IngestFront
@@ -29,7 +30,7 @@ from app.pages import (
 from app.pages.signin import SigninState, signin_page
 from app.session_cookie import ROUTES as COOKIE_ROUTES
 from app.session_cookie import endpoints as cookie_endpoints
-from app.state import SessionBinding, live_queue
+from app.state import SessionBinding, live_queue, live_threads
 
 api = create_api()
 api.router.routes[:0] = COOKIE_ROUTES
@@ -53,6 +54,7 @@ app = ThreadlineApp(
     head_components=[
         rx.script(src="/shortcuts.js", defer=True),
         rx.script(src="/session.js", defer=True),
+        rx.script(src="/live_thread.js", defer=True),
     ],
 )
 # Before any event is handled (hydrate included): wipe a tab's state that another session made.
@@ -87,6 +89,10 @@ live_queue.attach(app)
 cookie_endpoints.attach(app)
 bus.add_listener("approvals:changed", live_queue.on_approvals_changed)
 bus.add_listener("credentials:changed", live_queue.on_credentials_changed)
+# Each committed batch of new messages and tool calls reaches the open tabs of its thread, read
+# with each tab's own session (app/state.py LiveThreads, app/pages/thread.py _pull_live).
+live_threads.attach(app, thread.ThreadState)
+bus.add_listener(SYNC_TOUCHED, live_threads.on_sync_touched)
 
 # Last: everything loaded so far lives as long as the process (see freeze_startup_heap).
 freeze_startup_heap()

@@ -12,7 +12,9 @@ presents another tab's client token, without that tab's session cookie, gets tha
 before anything is sent.
 
 The pending queue is per tab (`PendingQueue`), loaded with the tab's own caller. `live_queue`
-pushes changes to the tabs connected to this worker whose session is still live at that moment.
+pushes changes to the tabs connected to this worker whose session is still live at that moment;
+`live_threads` does the same for open thread pages, with the new timeline rows each tab reads
+through its own session (both built on `LiveTabs`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import json
 import logging
 import secrets
 import time
+from collections.abc import Iterable
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
 from urllib.parse import urlencode
@@ -127,7 +130,7 @@ class SessionBinding(Middleware):
         auth_state = await state.get_state(AuthState)
         if auth_state._bound != key:
             if auth_state._bound:
-                live_queue.forget(state.router_data.get("token", ""))
+                forget_tab(state.router_data.get("token", ""))
             await clear_tab(state)
             auth_state._bound = key
         return None
@@ -232,7 +235,7 @@ class AuthState(rx.State):
     @rx.event
     async def sign_out(self):
         token = self._session_token()
-        live_queue.forget(self.router.session.client_token)
+        forget_tab(self.router.session.client_token)
         if token:
             await signin.sign_out(token)
         await clear_tab(self._get_root_state())
@@ -329,10 +332,88 @@ class PendingQueue(AuthState):
             self.loaded = True
 
 
-class LiveQueue:
-    """Pushes the pending queue to the tabs connected to this worker.
+class LiveTabs:
+    """What the live registries share: the tabs registered under a session, which of their
+    sockets are connected to THIS worker, and the re-check of each tab's session from its
+    socket's handshake cookie before anything is pushed to it.
 
     `tabs` maps a tab's client token to the session it registered under (its session_key).
+    """
+
+    PARALLEL = 16
+
+    def __init__(self) -> None:
+        self.app: rx.App | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.tabs: dict[str, str] = {}
+
+    def attach(self, app: rx.App) -> None:
+        self.app = app
+
+    def forget(self, tab: str) -> None:
+        self.tabs.pop(tab, None)
+
+    def _on_this_loop(self) -> asyncio.AbstractEventLoop | None:
+        """The running loop, if it is the one the tabs registered on (else None: nothing to do)."""
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            return None
+        if self.app is None or running is not self.loop or not self.tabs:
+            return None
+        return running
+
+    def connected_here(self, tabs: Iterable[str] | None = None) -> dict[str, str]:
+        """Registered tab -> socket id, for the sockets connected to this worker (Reflex's own
+        token manager, not anything a browser says)."""
+        namespace = self.app.event_namespace if self.app is not None else None
+        if namespace is None:
+            return {}
+        manager = namespace._token_manager
+        here = {}
+        for tab in list(self.tabs if tabs is None else tabs):
+            record = manager.token_to_socket.get(tab)
+            if record is not None and record.instance_id == manager.instance_id:
+                here[tab] = record.sid
+        return here
+
+    def handshake_token(self, sid: str) -> str:
+        """The session token in the cookie this socket connected with."""
+        namespace = self.app.event_namespace
+        data = namespace._static_router_data.get(sid) if namespace is not None else None
+        return _router_cookie(data or {})
+
+    async def live_callers(
+        self, tabs: Iterable[str] | None = None
+    ) -> list[tuple[str, str, Caller]]:
+        """(tab, session key, caller) for each registered tab connected here whose socket still
+        presents the session it registered under, that session live and of a console role. Every
+        other tab is ended (see end_tab). Sessions are read once per run."""
+        sessions: dict[str, dict[str, Any] | None] = {}
+        live: list[tuple[str, str, Caller]] = []
+        for tab, sid in self.connected_here(tabs).items():
+            token = self.handshake_token(sid)
+            key = session_key(token)
+            if not token or key != self.tabs.get(tab):
+                await self._end(tab)
+                continue
+            if key not in sessions:
+                sessions[key] = auth.live_session(token)
+            session = sessions[key]
+            if session is None or session["role"] not in CONSOLE_ROLES:
+                await self._end(tab)
+                continue
+            live.append((tab, key, auth.caller_from_session(session)))
+        return live
+
+    async def _end(self, tab: str) -> None:
+        self.forget(tab)
+        await end_tab(self.app, tab)
+
+
+class LiveQueue(LiveTabs):
+    """Pushes the pending queue to the tabs connected to this worker.
+
     On "approvals:changed" (from any worker, through Redis) each registered tab whose socket is
     connected HERE is checked again: the session cookie of that socket's handshake must still be
     the registered one, its session live and its role a console role; then the fresh rows go to
@@ -344,18 +425,11 @@ class LiveQueue:
     The rows are read once per run and role, with the caller of the first live tab of that role.
     """
 
-    PARALLEL = 16
-
     def __init__(self) -> None:
-        self.app: rx.App | None = None
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self.tabs: dict[str, str] = {}
+        super().__init__()
         self.task: asyncio.Task | None = None
         self.again = False
         self.refresh_rows = False
-
-    def attach(self, app: rx.App) -> None:
-        self.app = app
 
     def register(self, tab: str, key: str) -> bool:
         """Records a signed-in tab; False if it was not registered under this session yet."""
@@ -364,9 +438,6 @@ class LiveQueue:
         self.tabs[tab] = key
         return known
 
-    def forget(self, tab: str) -> None:
-        self.tabs.pop(tab, None)
-
     def on_approvals_changed(self, _topic: str, _payload: dict[str, Any]) -> None:
         self._schedule(rows=True)
 
@@ -374,37 +445,14 @@ class LiveQueue:
         self._schedule(rows=False)
 
     def _schedule(self, rows: bool) -> None:
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            return
-        if self.app is None or running is not self.loop or not self.tabs:
+        running = self._on_this_loop()
+        if running is None:
             return
         self.refresh_rows = self.refresh_rows or rows
         if self.task is not None and not self.task.done():
             self.again = True
             return
         self.task = running.create_task(self._run())
-
-    def connected_here(self) -> dict[str, str]:
-        """Registered tab -> socket id, for the sockets connected to this worker (Reflex's own
-        token manager, not anything a browser says)."""
-        namespace = self.app.event_namespace if self.app is not None else None
-        if namespace is None:
-            return {}
-        manager = namespace._token_manager
-        here = {}
-        for tab in list(self.tabs):
-            record = manager.token_to_socket.get(tab)
-            if record is not None and record.instance_id == manager.instance_id:
-                here[tab] = record.sid
-        return here
-
-    def handshake_token(self, sid: str) -> str:
-        """The session token in the cookie this socket connected with."""
-        namespace = self.app.event_namespace
-        data = namespace._static_router_data.get(sid) if namespace is not None else None
-        return _router_cookie(data or {})
 
     async def _run(self) -> None:
         while True:
@@ -418,22 +466,8 @@ class LiveQueue:
                 return
 
     async def _push_all(self, rows: bool) -> None:
-        sessions: dict[str, dict[str, Any] | None] = {}
         inboxes: dict[str, tuple[list[dict[str, Any]], int] | None] = {}
-        live: list[tuple[str, str, Caller]] = []
-        for tab, sid in self.connected_here().items():
-            token = self.handshake_token(sid)
-            key = session_key(token)
-            if not token or key != self.tabs.get(tab):
-                await self._end(tab)
-                continue
-            if key not in sessions:
-                sessions[key] = auth.live_session(token)
-            session = sessions[key]
-            if session is None or session["role"] not in CONSOLE_ROLES:
-                await self._end(tab)
-                continue
-            live.append((tab, key, auth.caller_from_session(session)))
+        live = await self.live_callers()
         if not rows:
             return
         for _, _, caller in live:
@@ -469,17 +503,119 @@ class LiveQueue:
         except Exception:
             log.exception("pushing the approval queue to a tab failed")
 
-    async def _end(self, tab: str) -> None:
-        """The tab's session ended (or its socket presents another one): nothing more reaches
-        it, and what its state held is wiped now."""
-        self.forget(tab)
+
+class LiveThreads(LiveTabs):
+    """Pushes new timeline rows to the open thread tabs connected to this worker.
+
+    A thread tab registers (tab -> session key, and tab -> thread id) when its page loads. On
+    "sync:touched" (one event per committed batch of the group-commit writer, from any worker
+    through Redis) naming messages or tool calls of a thread that tabs here have open, each of
+    those tabs is checked as LiveQueue checks its tabs (handshake cookie, live session, console
+    role; a tab that fails is ended and wiped), and then reads what is new after the rows it
+    already shows through timeline:list, with ITS OWN caller, inside app.modify_state: the
+    thread page's `_pull_live` appends only the new rows (see app/pages/thread.py).
+
+    One run at a time; batches that commit meanwhile add their threads to exactly one more run
+    (bursts coalesce). A tab never receives anything for a thread it does not have open.
+    """
+
+    WATCHED_MODULES = frozenset({"messages", "toolCalls"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.threads: dict[str, str] = {}  # tab -> thread id
+        self.state_cls: type[rx.State] | None = None
+        self.task: asyncio.Task | None = None
+        self.pending: set[str] = set()
+
+    def attach(self, app: rx.App, state_cls: type[rx.State] | None = None) -> None:
+        """`state_cls` is the thread page's state; it has `_pull_live(caller, thread_id)`."""
+        self.app = app
+        self.state_cls = state_cls
+
+    def register(self, tab: str, key: str, thread_id: str) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.tabs[tab] = key
+        self.threads[tab] = thread_id
+
+    def forget(self, tab: str) -> None:
+        self.tabs.pop(tab, None)
+        self.threads.pop(tab, None)
+
+    def on_sync_touched(self, _topic: str, payload: dict[str, Any]) -> None:
+        if self._on_this_loop() is None:
+            return
+        open_threads = set(self.threads.values())
+        for pair in payload.get("touched", ()):
+            if not isinstance(pair, list | tuple) or len(pair) != 2:
+                continue
+            module, thread_id = pair
+            if module in self.WATCHED_MODULES and thread_id in open_threads:
+                self.pending.add(thread_id)
+        if self.pending:
+            self._schedule()
+
+    def _schedule(self) -> None:
+        running = self._on_this_loop()
+        if running is None or (self.task is not None and not self.task.done()):
+            return  # a run is going on: it takes up `pending` again before it ends
+        self.task = running.create_task(self._run())
+
+    async def _run(self) -> None:
+        while self.pending:
+            threads, self.pending = self.pending, set()
+            try:
+                await self._push_all(threads)
+            except Exception:
+                log.exception("pushing new timeline rows to open tabs failed")
+
+    async def _push_all(self, threads: set[str]) -> None:
+        watching = [tab for tab, thread_id in self.threads.items() if thread_id in threads]
+        live = await self.live_callers(watching)
+        limit = asyncio.Semaphore(self.PARALLEL)
+
+        async def push(tab: str, key: str, caller: Caller) -> None:
+            async with limit:
+                await self._push(tab, key, caller)
+
+        await asyncio.gather(*(push(tab, key, caller) for tab, key, caller in live))
+
+    async def _push(self, tab: str, key: str, caller: Caller) -> None:
+        thread_id = self.threads.get(tab)
+        if thread_id is None or self.state_cls is None:
+            return
         try:
-            async with self.app.modify_state(rx.BaseStateToken(ident=tab, cls=AuthState)) as root:
-                await clear_tab(root)
+            async with self.app.modify_state(
+                rx.BaseStateToken(ident=tab, cls=self.state_cls)
+            ) as root:
                 auth_state = await root.get_state(AuthState)
-                auth_state.session_ended = True
+                if auth_state._bound != key:  # the tab was wiped or rebound meanwhile
+                    self.forget(tab)
+                    return
+                page = await root.get_state(self.state_cls)
+                if not await page._pull_live(caller, thread_id):
+                    self.forget(tab)  # the tab moved on to another page
         except Exception:
-            log.exception("clearing an ended tab failed")
+            log.exception("pushing new timeline rows to a tab failed")
+
+
+async def end_tab(app: rx.App, tab: str) -> None:
+    """The tab's session ended (or its socket presents another one): nothing more reaches it
+    from any live registry, and what its state held is wiped now."""
+    forget_tab(tab)
+    try:
+        async with app.modify_state(rx.BaseStateToken(ident=tab, cls=AuthState)) as root:
+            await clear_tab(root)
+            auth_state = await root.get_state(AuthState)
+            auth_state.session_ended = True
+    except Exception:
+        log.exception("clearing an ended tab failed")
+
+
+def forget_tab(tab: str) -> None:
+    live_queue.forget(tab)
+    live_threads.forget(tab)
 
 
 live_queue = LiveQueue()
+live_threads = LiveThreads()

@@ -302,8 +302,8 @@ class ApprovalState(AuthState):
         self.seen_version = current
         self.plan_changed = (
             f"The plan changed while you were reviewing it: version {current} replaced "
-            f"version {seen}, which you saw. What changed is shown under \"Plan artifact "
-            "versions\"; nothing was decided. Read it, then decide again."
+            f'version {seen}, which you saw. What changed is shown under "Plan artifact '
+            'versions"; nothing was decided. Read it, then decide again.'
         )
         return rx.toast.warning("The plan changed meanwhile: nothing was decided.")
 

@@ -1,17 +1,28 @@
 """/threads/{threadId}: one timeline of messages and tool calls, the session, the thread's
 artifacts and approval requests, and exports. Opens on the latest entries; "Load older" pages
-back through timeline:list, so a 10,000-message thread opens as fast as a short one."""
+back through timeline:list, so a 10,000-message thread opens as fast as a short one.
+
+The timeline is live: each committed batch of new messages and tool calls on this thread makes
+app.state.LiveThreads call `_pull_live` with this tab's own caller, which reads only what is newer
+than the rows shown and appends it to `live_entries`. Reflex sends a changed var whole, so the
+rows already loaded (`entries`) are not sent again, and each row is keyed by its id so the
+browser keeps the rows it has (assets/live_thread.js follows the latest row, or offers "Jump to
+latest" when the reader has scrolled up).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 from typing import Any
 
 import reflex as rx
 
+from api.calls import call
 from api.errors import FunctionError, Unavailable
+from api.registry import Caller
 from app.components.layout import page_frame, signed_in_page
 from app.components.timeline import timeline_entry
 from app.components.ui import (
@@ -28,12 +39,65 @@ from app.state import (
     NotSignedIn,
     error_toast,
     last_path_segment,
+    live_threads,
 )
+
+log = logging.getLogger(__name__)
 
 FIRST_PAGE = 50
 OLDER_PAGE = 100
 SIDE_LIST = 100
 EXPORT_PAGE = 1000
+# Catching up after a commit reads timeline:list newest first, this many entries at first (a
+# batch usually brings one or a few), doubling up to LIVE_PAGE_MAX, until it reaches rows shown.
+LIVE_PAGE = 10
+LIVE_PAGE_MAX = 200
+# More new entries than this since the tab's last push: it reopens on the latest page instead.
+LIVE_CATCH_UP = 500
+# Live rows move into `entries` past this many, so what each push sends stays small.
+LIVE_FOLD = 50
+# Another worker's writer may commit a row stamped this long before the newest row shown: rows
+# this close to it are read again and told apart by id.
+LIVE_OVERLAP_MS = 2_000
+
+
+def _entry_keys(docs: list[dict[str, Any]]) -> dict[str, float]:
+    return {doc["_id"]: float(doc["_creationTime"]) for doc in docs}
+
+
+def timeline_rows(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Display rows for timeline:list entries (JSON pretty-printing is CPU work: callers with
+    data of unknown size run this off the event loop)."""
+    return [timeline_row(doc) for doc in docs]
+
+
+async def entries_after(
+    caller: Caller, thread_id: str, since: float, floor: float, shown: dict[str, float]
+) -> tuple[list[dict[str, Any]], bool]:
+    """The thread's entries stamped at or after `since` that are not in `shown`, oldest first,
+    read as `caller` (so exactly what that person may read); False when there are more than
+    LIVE_CATCH_UP of them (then only some are returned). Entries stamped at or before `floor`
+    (the oldest of the page the tab opened on) that it does not show are older ones, for "Load
+    older", not new."""
+    fresh: list[dict[str, Any]] = []
+    cursor, size = None, LIVE_PAGE
+    while True:
+        page = await call(
+            "timeline:list",
+            {"threadId": thread_id, "paginationOpts": {"numItems": size, "cursor": cursor}},
+            caller,
+        )
+        for doc in page["page"]:
+            stamp = doc["_creationTime"]
+            if stamp < since:
+                return fresh[::-1], True
+            if doc["_id"] not in shown and stamp > floor:
+                fresh.append(doc)
+        if page["isDone"]:
+            return fresh[::-1], True
+        if len(fresh) > LIVE_CATCH_UP:
+            return fresh[::-1], False
+        cursor, size = page["continueCursor"], min(LIVE_PAGE_MAX, size * 2)
 
 
 class ThreadState(AuthState):
@@ -42,16 +106,81 @@ class ThreadState(AuthState):
     thread: dict[str, Any] = {}
     session: dict[str, Any] = {}
     entries: list[dict[str, Any]] = []
+    # Rows that arrived after the page loaded (see _pull_live).
+    live_entries: list[dict[str, Any]] = []
     older_cursor: str = ""
     has_older: bool = False
     loading_older: bool = False
     artifacts: list[dict[str, Any]] = []
     approvals: list[dict[str, Any]] = []
     exporting: bool = False
+    # The thread whose rows this tab shows, the newest creation time among them, and the ids of
+    # the rows shown that are within LIVE_OVERLAP_MS of it.
+    _live_thread: str = ""
+    _latest_time: float = 0.0
+    _recent: dict[str, float] = {}
+    # The stamp of the oldest row of the page the tab opened on, when older ones exist (-1: none).
+    _floor: float = -1.0
 
     @rx.var
     def thread_id(self) -> str:
         return last_path_segment(self.router.url.path)
+
+    @rx.var
+    def has_entries(self) -> bool:
+        return bool(self.entries) or bool(self.live_entries)
+
+    def _note_shown(self, docs: list[dict[str, Any]]) -> None:
+        keys = {**self._recent, **_entry_keys(docs)}
+        latest = max([self._latest_time, *keys.values()])
+        self._latest_time = latest
+        self._recent = {id_: t for id_, t in keys.items() if t >= latest - LIVE_OVERLAP_MS}
+
+    def _show_latest_page(self, page: dict[str, Any], rows: list[dict[str, Any]]) -> None:
+        self.entries, self.live_entries = rows, []
+        self.older_cursor, self.has_older = page["continueCursor"], not page["isDone"]
+        self._latest_time, self._recent = 0.0, {}
+        self._floor = -1.0
+        if not page["isDone"] and page["page"]:
+            self._floor = min(float(doc["_creationTime"]) for doc in page["page"])
+        self._note_shown(page["page"])
+
+    async def _pull_live(self, caller: Caller, thread_id: str) -> bool:
+        """Appends the entries committed since the rows shown, read with `caller` (the tab's
+        own, checked by LiveThreads just before). False if this tab no longer shows `thread_id`."""
+        if self._live_thread != thread_id or self.thread_id != thread_id:
+            return False
+        since = max(self._latest_time - LIVE_OVERLAP_MS, self._floor)
+        try:
+            docs, complete = await entries_after(
+                caller, thread_id, since, self._floor, self._recent
+            )
+            if not complete:
+                page = await call(
+                    "timeline:list",
+                    {
+                        "threadId": thread_id,
+                        "paginationOpts": {"numItems": FIRST_PAGE, "cursor": None},
+                    },
+                    caller,
+                )
+                docs = page["page"][::-1]
+        except (FunctionError, Unavailable):
+            log.exception("reading new timeline entries failed")
+            return True
+        if not docs:
+            return True
+        rows = await asyncio.to_thread(timeline_rows, docs)
+        if not complete:
+            self._show_latest_page(page, rows)
+            return True
+        self._note_shown(docs)
+        if len(self.live_entries) + len(rows) > LIVE_FOLD:
+            self.entries = self.entries + self.live_entries + rows
+            self.live_entries = []
+        else:
+            self.live_entries = self.live_entries + rows
+        return True
 
     @rx.event
     async def load(self):
@@ -59,7 +188,11 @@ class ThreadState(AuthState):
             yield self._to_signin()
             return
         self.loading, self.entries, self.artifacts, self.approvals = True, [], [], []
-        self.thread, self.session = {}, {}
+        self.live_entries, self.thread, self.session = [], {}, {}
+        self._live_thread, self._latest_time, self._recent = "", 0.0, {}
+        # Registered before the first read: a batch committed meanwhile is pulled right after
+        # this handler ends (LiveThreads waits for this tab's state).
+        live_threads.register(self.router.session.client_token, self._bound, self.thread_id)
         yield
         try:
             await self._load()
@@ -74,6 +207,7 @@ class ThreadState(AuthState):
         thread = await self._call("threads:get", {"threadId": self.thread_id})
         self.found = thread is not None
         if thread is None:
+            live_threads.forget(self.router.session.client_token)
             return
         row = with_times(thread, "updatedTime")
         row["metadataJson"] = pretty_json(thread.get("metadata"))
@@ -96,8 +230,8 @@ class ThreadState(AuthState):
                 "paginationOpts": {"numItems": FIRST_PAGE, "cursor": None},
             },
         )
-        self.entries = [timeline_row(entry) for entry in reversed(page["page"])]
-        self.older_cursor, self.has_older = page["continueCursor"], not page["isDone"]
+        self._show_latest_page(page, await asyncio.to_thread(timeline_rows, page["page"][::-1]))
+        self._live_thread = self.thread_id
         opts = {"numItems": SIDE_LIST, "cursor": None}
         artifacts = await self._call(
             "artifacts:list", {"threadId": self.thread_id, "paginationOpts": opts}
@@ -147,7 +281,8 @@ class ThreadState(AuthState):
             return
         finally:
             self.loading_older = False
-        self.entries = [timeline_row(entry) for entry in reversed(page["page"])] + self.entries
+        older = await asyncio.to_thread(timeline_rows, page["page"][::-1])
+        self.entries = older + self.entries
         self.older_cursor, self.has_older = page["continueCursor"], not page["isDone"]
 
     async def _export_data(self) -> dict[str, Any]:
@@ -400,6 +535,27 @@ def _side_lists() -> rx.Component:
     )
 
 
+def _keyed_entry(entry: rx.Var) -> rx.Component:
+    # Keyed by id: when rows are added (live, or "Load older"), the browser keeps the ones shown.
+    return rx.fragment(timeline_entry(entry), key=entry["_id"])
+
+
+def _jump_to_latest() -> rx.Component:
+    """Shown (by assets/live_thread.js) when new rows arrived below while the reader was
+    scrolled up; at the bottom, the page follows new rows instead."""
+    return rx.box(
+        rx.button(
+            rx.icon("arrow-down", size=14),
+            "New entries · Jump to latest",
+            size="2",
+            radius="full",
+            data_testid="jump-to-latest",
+            class_name="jump-to-latest-button",
+        ),
+        class_name="jump-to-latest",
+    )
+
+
 def _timeline() -> rx.Component:
     return rx.vstack(
         rx.cond(
@@ -415,9 +571,10 @@ def _timeline() -> rx.Component:
             ),
         ),
         rx.cond(
-            ThreadState.entries.length() > 0,
+            ThreadState.has_entries,
             rx.vstack(
-                rx.foreach(ThreadState.entries, timeline_entry),
+                rx.foreach(ThreadState.entries, _keyed_entry),
+                rx.foreach(ThreadState.live_entries, _keyed_entry),
                 spacing="2",
                 width="100%",
                 class_name="timeline",
@@ -436,6 +593,7 @@ def _timeline() -> rx.Component:
                 icon="message-square",
             ),
         ),
+        _jump_to_latest(),
         spacing="2",
         width="100%",
         min_width="0",
