@@ -5,6 +5,8 @@ threadline create-user --email a@b.c --name Ada --role admin [--password ...]
 threadline create-api-key --name my-backend      (prints the key as the last line)
 threadline list-api-keys
 threadline revoke-api-key key_...
+threadline webhooks add URL [--events a,b] [--format standard|slack]   (prints the secret last)
+threadline webhooks list | threadline webhooks remove whk_...
 threadline desktop [--url URL]                   (the console in a native window)
 threadline codegen typescript OUT_DIR            (api.ts: typed references for npm convex)
 threadline codegen docs [docs/api.md]            (rewrites the generated function reference)
@@ -122,6 +124,31 @@ def cmd_revoke_api_key(options: argparse.Namespace) -> None:
     print(f"revoked {options.api_key_id}")
 
 
+def cmd_webhooks_add(options: argparse.Namespace) -> None:
+    args: dict[str, Any] = {"url": options.url, "format": options.format}
+    if options.events:
+        args["events"] = [event.strip() for event in options.events.split(",") if event.strip()]
+    if options.description:
+        args["description"] = options.description
+    created = run_function("webhooks:add", args)
+    events = ", ".join(args.get("events", [])) or "all events"
+    print(f"webhook {created['webhookId']} ({options.format}, {events}) -> {options.url.strip()}")
+    print("Its signing secret is shown only this once:")
+    print(created["secret"])
+
+
+def cmd_webhooks_list(_options: argparse.Namespace) -> None:
+    for hook in run_function("webhooks:list", {}):
+        events = ",".join(hook.get("events") or []) or "all"
+        counts = f"pending {hook['pending']}, failed {hook['failed']}"
+        print(f"{hook['_id']}  {hook['format']:8}  {events}  {hook['url']}  ({counts})")
+
+
+def cmd_webhooks_remove(options: argparse.Namespace) -> None:
+    run_function("webhooks:remove", {"webhookId": options.webhook_id})
+    print(f"removed {options.webhook_id}")
+
+
 def cmd_desktop(options: argparse.Namespace) -> int:
     from api import desktop
 
@@ -222,6 +249,25 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = commands.add_parser("revoke-api-key", help="revoke an API key at once")
     revoke.add_argument("api_key_id")
     revoke.set_defaults(run=cmd_revoke_api_key)
+
+    webhooks = commands.add_parser(
+        "webhooks", help="endpoints the server notifies (approval requests, decisions, ...)"
+    )
+    hooks = webhooks.add_subparsers(dest="webhooks_command", required=True)
+    hook_add = hooks.add_parser("add", help="add an endpoint; prints its secret as the last line")
+    hook_add.add_argument("url", help="http(s) URL the server will POST to")
+    hook_add.add_argument(
+        "--events",
+        help="comma-separated event types (default: all): approval.requested, "
+        "approval.decided, approval.expired, toolCall.outsidePlan",
+    )
+    hook_add.add_argument("--format", choices=["standard", "slack"], default="standard")
+    hook_add.add_argument("--description", help="what it is for (shown in lists)")
+    hook_add.set_defaults(run=cmd_webhooks_add)
+    hooks.add_parser("list", help="list endpoints").set_defaults(run=cmd_webhooks_list)
+    hook_remove = hooks.add_parser("remove", help="remove an endpoint and its delivery log")
+    hook_remove.add_argument("webhook_id")
+    hook_remove.set_defaults(run=cmd_webhooks_remove)
 
     desktop = commands.add_parser(
         "desktop",

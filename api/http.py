@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import gc
 import json
 import logging
@@ -305,8 +306,18 @@ ROUTES = [
 ]
 
 
+@contextlib.asynccontextmanager
+async def _lifespan(_app: Starlette):
+    # The webhook sender runs for as long as the server (api/webhook_sender.py). Inside the
+    # console, Reflex mounts this app and runs its own lifespan instead (app/app.py).
+    from api import webhook_sender
+
+    async with webhook_sender.running():
+        yield
+
+
 def create_api() -> Starlette:
-    return Starlette(routes=ROUTES)
+    return Starlette(routes=ROUTES, lifespan=_lifespan)
 
 
 def freeze_startup_heap() -> None:

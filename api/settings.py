@@ -51,6 +51,18 @@ class Settings(BaseSettings):
     # Where people reach the console; used to print whole links (setup, password). Default:
     # http://localhost:PORT
     public_url: str | None = None
+    # Webhooks (api/webhooks.py, docs/webhooks.md). The server calls the URLs admins register:
+    # false refuses URLs whose host is or resolves to a private, loopback, link-local or other
+    # non-public address, when the endpoint is added and again at every send (DNS rebinding).
+    webhooks_allow_private_addresses: bool = True
+    # The first retry waits this long; each next one twice as long, at most an hour, until the
+    # delivery is this old: then it is marked failed.
+    webhooks_retry_seconds: float = Field(default=5.0, gt=0, le=3600)
+    webhooks_give_up_seconds: float = Field(default=24 * 3600, gt=0)
+    # How often the sender looks for due retries (new deliveries wake it at once).
+    webhooks_poll_seconds: float = Field(default=5.0, gt=0, le=300)
+    # One attempt's time limit (connect, send, read the answer).
+    webhooks_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -27,6 +27,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from api.errors import FunctionError, Unavailable
 from api.events import SYNC_TOUCHED, bus
+from api.notifications import QUEUED_TOPIC, take_queued
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +173,10 @@ class GroupCommitWriter:
             driver.execute("RELEASE SAVEPOINT mutation")
             job.outcome = ("ok", result)
             job.events = events
+            if take_queued(conn):  # it queued webhook deliveries: wake the sender after commit
+                job.events = [*events, (QUEUED_TOPIC, {})]
             return
+        take_queued(conn)  # rolled back with the savepoint: nothing was queued
         driver.execute("ROLLBACK TO SAVEPOINT mutation")
         driver.execute("RELEASE SAVEPOINT mutation")
 
@@ -191,6 +195,7 @@ class GroupCommitWriter:
                 self._run_one(conn, job)
             return
         driver.execute("RELEASE SAVEPOINT mutation_group")
+        queued = take_queued(conn)
         for job, outcome in zip(jobs, outcomes, strict=True):
             job.attempts += 1
             if isinstance(outcome, FunctionError):
@@ -198,6 +203,9 @@ class GroupCommitWriter:
             else:
                 job.outcome = ("ok", outcome[0])
                 job.events = outcome[1]
+                if queued:  # webhook deliveries were queued: wake the sender after commit
+                    job.events = [*job.events, (QUEUED_TOPIC, {})]
+                    queued = False
 
     def _finish(self, job: Job) -> None:
         status, value = job.outcome or ("error", Unavailable("not run"))

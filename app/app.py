@@ -8,6 +8,7 @@ app/session_cookie.py sets and clears that cookie.
 
 import reflex as rx
 
+from api import webhook_sender
 from api.events import SYNC_TOUCHED, bus
 from api.headers import security_headers
 from api.http import create_api, freeze_startup_heap
@@ -57,6 +58,8 @@ app = ThreadlineApp(
         rx.script(src="/live_thread.js", defer=True),
     ],
 )
+# The webhook sender runs for as long as the server (api/webhook_sender.py).
+app.register_lifespan_task(webhook_sender.running)
 # Before any event is handled (hydrate included): wipe a tab's state that another session made.
 app.add_middleware(SessionBinding(), index=0)
 

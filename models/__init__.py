@@ -20,6 +20,7 @@ from models.threads import (
     Thread,
     ToolCall,
 )
+from models.webhooks import WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "ROLES",
@@ -38,4 +39,6 @@ __all__ = [
     "Thread",
     "ToolCall",
     "User",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

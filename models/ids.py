@@ -26,6 +26,8 @@ PREFIXES = {
     "audit_log": "aud",
     "one_time_links": "otl",
     "refresh_tokens": "rft",
+    "webhook_endpoints": "whk",
+    "webhook_deliveries": "whm",
 }
 
 _ID_RE = re.compile(r"^([a-z]{2,3})_[0-9a-hjkmnp-tv-z]{26}\Z")

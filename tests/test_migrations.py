@@ -26,6 +26,8 @@ EXPECTED_TABLES = {
     "one_time_links",
     "refresh_tokens",
     "server_secrets",
+    "webhook_endpoints",
+    "webhook_deliveries",
 }
 
 

@@ -9,4 +9,5 @@ from api.functions import (  # noqa: F401
     sessions,
     threads,
     tool_calls,
+    webhooks,
 )

@@ -20,6 +20,7 @@ from api.functions._common import (
     document_model,
     page,
 )
+from api.notifications import notify
 from api.registry import BACKEND_WRITERS, DECIDERS, NULL, Args, Context, mutation, query
 from models import ApprovalRequest, Artifact, User
 from models.ids import is_id_for, new_id
@@ -48,6 +49,14 @@ def _changed(ctx: Context, request_id: str, thread_id: str, status: str) -> None
     ctx.emit("approvals:changed", payload)
 
 
+def _notify(
+    ctx: Context, event: str, request_id: str, thread_id: str, status: str, **extra: Any
+) -> None:
+    """Webhooks, in this transaction: the outbox rows commit (or roll back) with the change."""
+    data = {"approvalRequestId": request_id, "threadId": thread_id, "status": status, **extra}
+    notify(ctx.conn, event, data, f"/approvals/{request_id}")
+
+
 class CreateArgs(Args):
     threadId: Id
     planContent: Text
@@ -74,6 +83,7 @@ def create(ctx: Context, args: CreateArgs) -> str:
         )
     )
     _changed(ctx, request_id, args.threadId, "pending")
+    _notify(ctx, "approval.requested", request_id, args.threadId, "pending")
     return request_id
 
 
@@ -195,6 +205,14 @@ def resolve(ctx: Context, args: ResolveArgs) -> None:
         },
     )
     _changed(ctx, request_id, decided.thread_id, args.decision)
+    _notify(
+        ctx,
+        "approval.decided",
+        request_id,
+        decided.thread_id,
+        args.decision,
+        decidedBy=ctx.caller.id,
+    )
 
 
 def _check_seen_version(ctx: Context, request_id: str, seen: int | None) -> int | None:
@@ -281,3 +299,4 @@ def cancel(ctx: Context, args: CancelArgs) -> None:
     if cancelled.rowcount != 1:
         raise _not_pending(ctx, request_id)
     _changed(ctx, request_id, row.thread_id, "cancelled")
+    _notify(ctx, "approval.decided", request_id, row.thread_id, "cancelled")
