@@ -308,12 +308,17 @@ ROUTES = [
 
 @contextlib.asynccontextmanager
 async def _lifespan(_app: Starlette):
-    # The webhook sender runs for as long as the server (api/webhook_sender.py). Inside the
-    # console, Reflex mounts this app and runs its own lifespan instead (app/app.py).
-    from api import webhook_sender
+    # For as long as the server runs: the webhook sender (api/webhook_sender.py) and the approval
+    # deadline watcher (api/deadlines.py). Inside the console, Reflex mounts this app and runs
+    # its own lifespan tasks instead (app/app.py).
+    from api import deadlines, webhook_sender
 
-    async with webhook_sender.running():
-        yield
+    deadlines.start()
+    try:
+        async with webhook_sender.running():
+            yield
+    finally:
+        await deadlines.stop()
 
 
 def create_api() -> Starlette:

@@ -8,7 +8,7 @@ app/session_cookie.py sets and clears that cookie.
 
 import reflex as rx
 
-from api import webhook_sender
+from api import deadlines, webhook_sender
 from api.events import SYNC_TOUCHED, bus
 from api.headers import security_headers
 from api.http import create_api, freeze_startup_heap
@@ -96,6 +96,8 @@ bus.add_listener("credentials:changed", live_queue.on_credentials_changed)
 # with each tab's own session (app/state.py LiveThreads, app/pages/thread.py _pull_live).
 live_threads.attach(app, thread.ThreadState)
 bus.add_listener(SYNC_TOUCHED, live_threads.on_sync_touched)
+# Pending approval requests past their deadline expire while the server runs (api/deadlines.py).
+app.register_lifespan_task(deadlines.run_with_server)
 
 # Last: everything loaded so far lives as long as the process (see freeze_startup_heap).
 freeze_startup_heap()

@@ -121,6 +121,10 @@ class ApprovalRequest(SQLModel, table=True):
         sa.Index("ix_approval_requests_thread_creation", "thread_id", "creation_time", "id"),
         sa.Index("ix_approval_requests_creation", "creation_time", "id"),
         sa.Index("ix_approval_requests_decided", "decided_time"),
+        # The deadline watcher's next due request, and the inbox's deadline order.
+        sa.Index(
+            "ix_approval_requests_status_expires", "status", "expires_time", "creation_time", "id"
+        ),
     )
 
     id: str = Field(primary_key=True, max_length=40)
@@ -137,3 +141,10 @@ class ApprovalRequest(SQLModel, table=True):
     edited_plan: str | None = None
     # The version of the linked artifact the decision was made on (approvalRequests:resolve).
     artifact_version: int | None = None
+    # approvalRequests:create's timeoutMs as a deadline (ms since the epoch): a request still
+    # pending then becomes `expired` (api/deadlines.py).
+    expires_time: float | None = None
+    # The two-person rule: this many different people must approve; each approval is kept in
+    # `approvals` as {userId, decidedTime, comment?, artifactVersion?}, oldest first.
+    required_approvals: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
+    approvals: list[dict[str, Any]] | None = Field(default=None, sa_column=sa.Column(JSONType))

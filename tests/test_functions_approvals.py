@@ -47,6 +47,8 @@ async def test_create_makes_a_pending_request_and_get_answers_the_document(api, 
         "threadId": thread_id,
         "planContent": "# Plan\n1. Step",
         "status": "pending",
+        "requiredApprovals": 1,
+        "approvals": [],
     }
     assert isinstance(doc["_creationTime"], float)
 
@@ -554,9 +556,7 @@ async def test_resolve_refuses_a_decision_on_a_version_the_artifact_has_moved_pa
     assert artifact["status"] == "pending_review"
 
 
-async def test_the_decided_request_records_the_version_it_was_decided_on(
-    api, as_role, thread_id
-):
+async def test_the_decided_request_records_the_version_it_was_decided_on(api, as_role, thread_id):
     artifact_id = await plan_artifact(api, thread_id, "1. Original")
     request_id = await request(api, thread_id, "1. Original", artifactId=artifact_id)
     await api.mutation("artifacts:update", {"artifactId": artifact_id, "content": "1. Second"})
@@ -592,9 +592,7 @@ async def test_artifact_version_on_a_request_without_an_artifact_is_refused(
     assert message == f"artifactVersion: approval request {request_id} has no linked artifact"
 
 
-async def test_an_approved_artifact_whose_content_changes_is_a_draft_again(
-    api, as_role, thread_id
-):
+async def test_an_approved_artifact_whose_content_changes_is_a_draft_again(api, as_role, thread_id):
     artifact_id = await plan_artifact(api, thread_id, "1. Original")
     request_id = await request(api, thread_id, "1. Original", artifactId=artifact_id)
     reviewer = as_role("reviewer")

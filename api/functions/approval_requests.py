@@ -1,7 +1,18 @@
-"""approvalRequests:create/get/list/resolve/cancel: human-in-the-loop decisions on plans."""
+"""approvalRequests:create/get/list/resolve/cancel: human-in-the-loop decisions on plans.
+
+Deadlines: `timeoutMs` on create sets `expiresTime`; `expire_due` (run by api/deadlines.py in
+every worker) turns pending requests past it into `expired` with one conditional UPDATE, so that
+only one worker expires a given request and only that one publishes and notifies.
+
+The two-person rule: `requiredApprovals` different people must approve (each approval is kept in
+`approvals`); the request stays pending until the last one, and a rejection or a request for
+changes by anyone decides it. An approval counts for the plan version it was given on: when the
+linked artifact moves on to a new version, earlier approvals stay in the list but no longer count.
+"""
 
 from __future__ import annotations
 
+import time
 from typing import Any, Literal
 
 import sqlalchemy as sa
@@ -13,6 +24,7 @@ from api.functions._common import (
     Id,
     Page,
     PaginationOpts,
+    Result,
     Text,
     all_rows,
     audit,
@@ -21,7 +33,7 @@ from api.functions._common import (
     page,
 )
 from api.notifications import notify
-from api.registry import BACKEND_WRITERS, DECIDERS, NULL, Args, Context, mutation, query
+from api.registry import BACKEND_WRITERS, DECIDERS, NULL, Args, Caller, Context, mutation, query
 from models import ApprovalRequest, Artifact, User
 from models.ids import is_id_for, new_id
 
@@ -33,8 +45,32 @@ RequestStatus = Literal[
     "pending", "approved", "rejected", "changes_requested", "cancelled", "expired"
 ]
 Decision = Literal["approved", "rejected", "changes_requested"]
-ApprovalRequestDoc = document_model(ApprovalRequest, "ApprovalRequest", status=RequestStatus)
+
+
+class Approval(Result):
+    """One person's approval of a request (the two-person rule)."""
+
+    userId: str
+    decidedTime: float
+    comment: str | None = None
+    # The version of the linked plan artifact it was given on; it counts for that version only.
+    artifactVersion: int | None = None
+
+
+ApprovalRequestDoc = document_model(
+    ApprovalRequest,
+    "ApprovalRequest",
+    status=RequestStatus,
+    approvals=list[Approval],
+)
 MAX_WAIT_MS = 60_000
+MIN_TIMEOUT_MS = 1000
+MAX_TIMEOUT_MS = 2_592_000_000  # 30 days
+MAX_REQUIRED_APPROVALS = 5
+# The deadline watcher expires at most this many requests a transaction (after a long downtime
+# the rest follow in the next ones), so that one write never holds the database for long.
+EXPIRE_BATCH = 200
+DEADLINE_CALLER = Caller(kind="system", id="deadlines", label="deadline")
 # What an approved plan's artifact becomes; a request for changes sends it back to draft.
 ARTIFACT_STATUS_AFTER = {
     "approved": "approved",
@@ -43,8 +79,8 @@ ARTIFACT_STATUS_AFTER = {
 }
 
 
-def _changed(ctx: Context, request_id: str, thread_id: str, status: str) -> None:
-    payload = {"approvalRequestId": request_id, "threadId": thread_id, "status": status}
+def _changed(ctx: Context, request_id: str, thread_id: str, status: str, **extra: Any) -> None:
+    payload = {"approvalRequestId": request_id, "threadId": thread_id, "status": status, **extra}
     ctx.emit(f"approval:{request_id}", payload)
     ctx.emit("approvals:changed", payload)
 
@@ -61,17 +97,25 @@ class CreateArgs(Args):
     threadId: Id
     planContent: Text
     artifactId: Id | None = None
+    # The deadline: still pending this many ms after creation, the request becomes `expired`.
+    timeoutMs: int | None = Field(default=None, ge=MIN_TIMEOUT_MS, le=MAX_TIMEOUT_MS)
+    # The two-person rule: how many different people must approve.
+    requiredApprovals: int = Field(default=1, ge=1, le=MAX_REQUIRED_APPROVALS)
 
 
 @mutation("approvalRequests:create", args=CreateArgs, returns=str, allow=BACKEND_WRITERS)
 def create(ctx: Context, args: CreateArgs) -> str:
-    """Asks people to decide on a plan; answers the request's id (status `pending`)."""
+    """Asks people to decide on a plan; answers the request's id (status `pending`).
+    `timeoutMs` (1000 to 2592000000, 30 days) sets a deadline (`expiresTime`): a request still
+    pending then becomes `expired`. `requiredApprovals` (1 to 5, default 1): that many different
+    people must approve before the request is `approved`."""
     ctx.thread(args.threadId)
     if args.artifactId is not None:
         artifact = artifact_functions.load(ctx, args.artifactId)
         if artifact.thread_id != args.threadId:
             raise FunctionError(f"artifactId: artifact {args.artifactId} belongs to another thread")
     request_id = new_id("approval_requests")
+    expires_time = None if args.timeoutMs is None else ctx.now + args.timeoutMs
     ctx.conn.execute(
         sa.insert(requests).values(
             id=request_id,
@@ -80,9 +124,13 @@ def create(ctx: Context, args: CreateArgs) -> str:
             plan_content=args.planContent,
             artifact_id=args.artifactId,
             status="pending",
+            expires_time=expires_time,
+            required_approvals=args.requiredApprovals,
+            approvals=[],
         )
     )
-    _changed(ctx, request_id, args.threadId, "pending")
+    # The deadline rides on the event so that every worker's deadline watcher can wake for it.
+    _changed(ctx, request_id, args.threadId, "pending", expiresTime=expires_time)
     _notify(ctx, "approval.requested", request_id, args.threadId, "pending")
     return request_id
 
@@ -167,7 +215,13 @@ def resolve(ctx: Context, args: ResolveArgs) -> None:
     stands (the conditional UPDATE makes that hold between concurrent reviewers and workers).
     `artifactVersion` is the version of the linked artifact the reviewer saw: if the artifact has
     moved on since, the decision is refused, naming both versions. The decided request records
-    the version it was decided on (`artifactVersion`)."""
+    the version it was decided on (`artifactVersion`).
+
+    With `requiredApprovals` above 1, an approval is added to `approvals` and the request stays
+    pending until that many different people have approved (the same person twice is an error);
+    the last approval decides it (`decidedBy`, `comment` are that person's). A rejection or a
+    request for changes by anyone decides it at once. An edited plan comes only with the approval
+    that completes the request. A request past its deadline can no longer be decided."""
     request_id = ctx.require_id("approval_requests", args.approvalRequestId, "approvalRequestId")
     if args.editedPlan is not None and args.decision == "rejected":
         raise FunctionError(
@@ -175,7 +229,39 @@ def resolve(ctx: Context, args: ResolveArgs) -> None:
             "(the plan that will run) or 'changes_requested' (a suggested revision)"
         )
     comment = (args.comment or "").strip() or None
-    decided_version = _check_seen_version(ctx, request_id, args.artifactVersion)
+    # Locked (PostgreSQL; SQLite writers hold the database lock) so that two reviewers
+    # approving at once are counted one after the other: neither approval is lost.
+    row = ctx.conn.execute(
+        sa.select(requests).where(requests.c.id == request_id).with_for_update()
+    ).first()
+    if row is None or row.status != "pending":
+        raise _not_pending(ctx, request_id)
+    if row.expires_time is not None and row.expires_time <= ctx.now:
+        raise FunctionError(
+            f"Approval request {request_id} passed its deadline ({_iso(row.expires_time)}) "
+            "and can no longer be decided",
+            {"status": "expired", "expiresTime": row.expires_time},
+        )
+    decided_version = _check_seen_version(ctx, row, args.artifactVersion)
+    approvals = list(row.approvals or [])
+    if args.decision == "approved":
+        counted = counting_approvals(approvals, decided_version)
+        if any(approval["userId"] == ctx.caller.id for approval in counted):
+            raise FunctionError(
+                f"You have already approved approval request {request_id}: it needs "
+                f"{row.required_approvals} approvals from different people "
+                f"({len(counted)} so far)",
+                {"approvals": len(counted), "requiredApprovals": row.required_approvals},
+            )
+        approval: dict[str, Any] = {"userId": ctx.caller.id, "decidedTime": ctx.now}
+        if comment is not None:
+            approval["comment"] = comment
+        if decided_version is not None:
+            approval["artifactVersion"] = decided_version
+        approvals.append(approval)
+        if len(counted) + 1 < row.required_approvals:
+            _add_partial_approval(ctx, row, approvals, len(counted) + 1, args)
+            return
     decided = ctx.conn.execute(
         sa.update(requests)
         .where(requests.c.id == request_id, requests.c.status == "pending")
@@ -186,6 +272,7 @@ def resolve(ctx: Context, args: ResolveArgs) -> None:
             comment=comment,
             edited_plan=args.editedPlan,
             artifact_version=decided_version,
+            approvals=approvals,
         )
         .returning(requests.c.thread_id, requests.c.artifact_id)
     ).first()
@@ -215,19 +302,59 @@ def resolve(ctx: Context, args: ResolveArgs) -> None:
     )
 
 
-def _check_seen_version(ctx: Context, request_id: str, seen: int | None) -> int | None:
+def counting_approvals(
+    approvals: list[dict[str, Any]] | None, artifact_version: int | None
+) -> list[dict[str, Any]]:
+    """The approvals that count now: those given on the linked artifact's current version
+    (all of them when the request has no artifact)."""
+    return [
+        approval
+        for approval in approvals or []
+        if artifact_version is None or approval.get("artifactVersion") == artifact_version
+    ]
+
+
+def _add_partial_approval(
+    ctx: Context, row: Any, approvals: list[dict[str, Any]], count: int, args: ResolveArgs
+) -> None:
+    if args.editedPlan is not None:
+        raise FunctionError(
+            f"editedPlan: this approval is {count} of {row.required_approvals}; an edited plan "
+            "comes only with the approval that completes the request (the others approved the "
+            "plan as it is). Approve it as it is, or request changes with your edit."
+        )
+    updated = ctx.conn.execute(
+        sa.update(requests)
+        .where(requests.c.id == row.id, requests.c.status == "pending")
+        .values(approvals=approvals)
+    )
+    if updated.rowcount != 1:
+        raise _not_pending(ctx, row.id)
+    audit(
+        ctx,
+        "approval.approve",
+        row.id,
+        {
+            "approvals": count,
+            "requiredApprovals": row.required_approvals,
+            "comment": approvals[-1].get("comment"),
+        },
+    )
+    _changed(ctx, row.id, row.thread_id, "pending", approvals=count)
+
+
+def _iso(ms: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ms / 1000.0))
+
+
+def _check_seen_version(ctx: Context, row: Any, seen: int | None) -> int | None:
     """The linked artifact's current version, which the decision is recorded on; refuses the
     decision when the reviewer saw another version (the plan changed while they read it).
     The artifact's row is locked (PostgreSQL) so that no new version lands in between."""
-    row = ctx.conn.execute(
-        sa.select(requests.c.artifact_id, requests.c.status).where(requests.c.id == request_id)
-    ).first()
-    if row is None or row.status != "pending":
-        return None  # the conditional UPDATE answers "not found" / "already decided"
     if row.artifact_id is None:
         if seen is not None:
             raise FunctionError(
-                f"artifactVersion: approval request {request_id} has no linked artifact"
+                f"artifactVersion: approval request {row.id} has no linked artifact"
             )
         return None
     current = ctx.conn.execute(
@@ -268,6 +395,12 @@ def _not_pending(ctx: Context, request_id: str) -> FunctionError:
     row = _visible(ctx, request_id)
     if row is None:
         return FunctionError(f"Approval request {request_id} not found")
+    if row.status == "expired":
+        return FunctionError(
+            f"Approval request {request_id} expired at {_iso(row.decided_time)} (its deadline "
+            "passed while it was pending); it can no longer be decided",
+            {"status": row.status, "expiresTime": row.expires_time},
+        )
     who = ""
     if row.decided_by:
         name = ctx.conn.execute(
@@ -300,3 +433,40 @@ def cancel(ctx: Context, args: CancelArgs) -> None:
         raise _not_pending(ctx, request_id)
     _changed(ctx, request_id, row.thread_id, "cancelled")
     _notify(ctx, "approval.decided", request_id, row.thread_id, "cancelled")
+
+
+def expire_due(conn: sa.Connection, now: float) -> tuple[list[dict[str, Any]], Any]:
+    """Expires pending requests whose deadline has passed (at most EXPIRE_BATCH): `expired`,
+    `decidedTime` now, no `decidedBy`. The UPDATE is conditional on `pending`, so with several
+    workers each request is expired by one of them only: the rows it answers are this worker's,
+    and only for those are events published and webhooks queued. Answers (the expired requests'
+    ids, the events to publish after commit)."""
+    due = (
+        sa.select(requests.c.id)
+        .where(requests.c.status == "pending", requests.c.expires_time <= now)
+        .order_by(requests.c.expires_time)
+        .limit(EXPIRE_BATCH)
+    )
+    expired = conn.execute(
+        sa.update(requests)
+        .where(requests.c.id.in_(due.scalar_subquery()), requests.c.status == "pending")
+        .values(status="expired", decided_time=now)
+        .returning(requests.c.id, requests.c.thread_id, requests.c.expires_time)
+    ).all()
+    ctx = Context(conn=conn, caller=DEADLINE_CALLER, now=now)
+    for row in expired:
+        audit(ctx, "approval.expire", row.id, {"before": "pending", "after": "expired"})
+        _notify(ctx, "approval.expired", row.id, row.thread_id, "expired")
+        _changed(ctx, row.id, row.thread_id, "expired")
+    return [
+        {"approvalRequestId": row.id, "threadId": row.thread_id} for row in expired
+    ], ctx._events
+
+
+def next_deadline(conn: sa.Connection) -> float | None:
+    """The soonest deadline of a pending request, or None."""
+    return conn.execute(
+        sa.select(sa.func.min(requests.c.expires_time)).where(
+            requests.c.status == "pending", requests.c.expires_time.is_not(None)
+        )
+    ).scalar()

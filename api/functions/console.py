@@ -28,15 +28,25 @@ from api.functions._common import (
     document_model,
     encode_cursor,
 )
-from api.functions.approval_requests import RequestStatus
+from api.functions.approval_requests import Approval, RequestStatus, counting_approvals
 from api.functions.artifacts import _visible as visible_artifact
 from api.functions.messages import Role as MessageRole
 from api.functions.threads import ThreadStatus, title_matches
 from api.functions.tool_calls import ToolStatus
 from api.registry import KEY, Args, Context, query
-from models import ApprovalRequest, ArtifactVersion, Message, Session, Thread, ToolCall, User
+from models import (
+    ApprovalRequest,
+    Artifact,
+    ArtifactVersion,
+    Message,
+    Session,
+    Thread,
+    ToolCall,
+    User,
+)
 
 requests = ApprovalRequest.__table__
+artifacts = Artifact.__table__
 threads = Thread.__table__
 messages = Message.__table__
 tool_calls = ToolCall.__table__
@@ -54,11 +64,25 @@ DAY_MS = 86_400_000
 Decision = Literal["approved", "rejected", "changes_requested"]
 DECISIONS = ("approved", "rejected", "changes_requested")
 
+
+class Approver(Result):
+    """One approval of a request, with the approver's name (the two-person rule)."""
+
+    userId: str
+    name: str
+    decidedTime: float
+    comment: str | None = None
+    artifactVersion: int | None = None
+    # False for an approval of an earlier version of the plan: it no longer counts.
+    counts: bool
+
+
 _request_fields = {
     "status": RequestStatus,
     "threadTitle": str,
     "planPreview": str,
     "decidedByName": (str, Field(default=None)),
+    "approvals": list[Approval],
 }
 InboxRequest = document_model(ApprovalRequest, "InboxRequest", **_request_fields)
 InboxDetail = document_model(
@@ -68,6 +92,9 @@ InboxDetail = document_model(
     nextPendingId=str | None,
     previousPendingId=str | None,
     firstPendingId=str | None,
+    # The approvals that count now (of the plan's current version), and every approval given.
+    approvalCount=int,
+    approvers=list[Approver],
 )
 TimelineMessage = document_model(
     Message, "TimelineMessage", kind=Literal["message"], role=MessageRole, metadata=dict[str, Any]
@@ -94,6 +121,12 @@ class PendingSummary(Result):
     status: RequestStatus
     threadTitle: str
     planPreview: str
+    # The deadline (ms since the epoch), when the request has one.
+    expiresTime: float | None = None
+    requiredApprovals: int
+    # Approvals that count now, and the names of who gave them, in order.
+    approvalCount: int
+    approverNames: list[str]
 
 
 class PendingInbox(Result):
@@ -147,31 +180,59 @@ class PendingArgs(Args):
 
 @query("inbox:pending", args=PendingArgs, returns=PendingInbox, allow=STAFF)
 def pending(ctx: Context, args: PendingArgs) -> dict[str, Any]:
-    """{count, requests}: the pending requests, oldest first, each a summary (ids, creation time,
-    status, its thread's title and a one-line preview of the plan, never the whole plan: read it
-    with approvalRequests:get); `count` is the total even when `requests` is cut at `limit`."""
+    """{count, requests}: the pending requests in the order to decide them: those with a
+    deadline first, soonest deadline first; then those without one, oldest first. Each is a
+    summary (ids, creation time, status, deadline, its thread's title, a one-line preview of the
+    plan, never the whole plan: read it with approvalRequests:get; and for the two-person rule
+    how many approvals it needs, has, and from whom). `count` is the total even when `requests`
+    is cut at `limit`."""
     where = requests.c.status == "pending"
     count = ctx.conn.execute(sa.select(sa.func.count()).select_from(requests).where(where))
     # Only the start of each plan is read: a preview needs no more, whatever the plans' size.
+    columns = sa.select(
+        requests.c.id,
+        requests.c.creation_time,
+        requests.c.thread_id,
+        requests.c.artifact_id,
+        requests.c.status,
+        requests.c.expires_time,
+        requests.c.required_approvals,
+        requests.c.approvals,
+        sa.func.substr(requests.c.plan_content, 1, PREVIEW_SOURCE_CHARS).label("plan_start"),
+        threads.c.title.label("thread_title"),
+        artifacts.c.version.label("artifact_current_version"),
+    ).join(threads, threads.c.id == requests.c.thread_id)
+    columns = columns.outerjoin(artifacts, artifacts.c.id == requests.c.artifact_id)
+    # Two index walks (status, expires_time, ...) and (status, creation_time, ...) rather than
+    # one sort of every pending request by a computed key.
     rows = ctx.conn.execute(
-        sa.select(
-            requests.c.id,
-            requests.c.creation_time,
-            requests.c.thread_id,
-            requests.c.artifact_id,
-            requests.c.status,
-            sa.func.substr(requests.c.plan_content, 1, PREVIEW_SOURCE_CHARS).label("plan_start"),
-            threads.c.title.label("thread_title"),
-        )
-        .join(threads, threads.c.id == requests.c.thread_id)
-        .where(where)
-        .order_by(requests.c.creation_time, requests.c.id)
+        columns.where(where, requests.c.expires_time.is_not(None))
+        .order_by(requests.c.expires_time, requests.c.creation_time, requests.c.id)
         .limit(args.limit)
     ).all()
-    return {"count": count.scalar_one(), "requests": [_pending_summary(row) for row in rows]}
+    if len(rows) < args.limit:
+        rows += ctx.conn.execute(
+            columns.where(where, requests.c.expires_time.is_(None))
+            .order_by(requests.c.creation_time, requests.c.id)
+            .limit(args.limit - len(rows))
+        ).all()
+    names = _approver_names(ctx, rows)
+    return {
+        "count": count.scalar_one(),
+        "requests": [_pending_summary(row, names) for row in rows],
+    }
 
 
-def _pending_summary(row: Any) -> dict[str, Any]:
+def _approver_names(ctx: Context, rows: list[Any]) -> dict[str, str]:
+    ids = {approval["userId"] for row in rows for approval in row.approvals or []}
+    if not ids:
+        return {}
+    found = ctx.conn.execute(sa.select(users.c.id, users.c.name).where(users.c.id.in_(ids)))
+    return {row.id: row.name for row in found}
+
+
+def _pending_summary(row: Any, names: dict[str, str]) -> dict[str, Any]:
+    counted = counting_approvals(row.approvals, row.artifact_current_version)
     summary = {
         "_id": row.id,
         "_creationTime": row.creation_time,
@@ -179,9 +240,14 @@ def _pending_summary(row: Any) -> dict[str, Any]:
         "status": row.status,
         "threadTitle": row.thread_title or "",
         "planPreview": _preview(row.plan_start),
+        "requiredApprovals": row.required_approvals,
+        "approvalCount": len(counted),
+        "approverNames": [names.get(a["userId"], a["userId"]) for a in counted],
     }
     if row.artifact_id is not None:
         summary["artifactId"] = row.artifact_id
+    if row.expires_time is not None:
+        summary["expiresTime"] = row.expires_time
     return summary
 
 
@@ -240,43 +306,94 @@ class DetailArgs(Args):
 
 @query("inbox:detail", args=DetailArgs, returns=InboxDetail | None, allow=STAFF)
 def detail(ctx: Context, args: DetailArgs) -> dict[str, Any] | None:
-    """One request with its thread's title, the decider's name, and the ids of the pending
-    requests just before and after it in the queue (for next/previous)."""
+    """One request with its thread's title, the decider's name, its approvals with the
+    approvers' names (`approvers`; `approvalCount` those that count now), and the ids of the
+    pending requests just before and after it in the inbox's order (for next/previous)."""
     row = ctx.conn.execute(
         sa.select(
             requests,
             threads.c.title.label("thread_title"),
             users.c.name.label("decider_name"),
+            artifacts.c.version.label("artifact_current_version"),
         )
         .join(threads, threads.c.id == requests.c.thread_id)
         .outerjoin(users, users.c.id == requests.c.decided_by)
+        .outerjoin(artifacts, artifacts.c.id == requests.c.artifact_id)
         .where(requests.c.id == args.approvalRequestId)
     ).first()
     if row is None:
         return None
     doc = _with_thread(ctx, row)
-    key = sa.tuple_(requests.c.creation_time, requests.c.id)
-    here = sa.tuple_(sa.literal(row.creation_time), sa.literal(row.id))
-    pending_ = requests.c.status == "pending"
-    doc["nextPendingId"] = ctx.conn.execute(
-        sa.select(requests.c.id)
-        .where(pending_, key > here)
-        .order_by(requests.c.creation_time, requests.c.id)
-        .limit(1)
-    ).scalar()
-    doc["previousPendingId"] = ctx.conn.execute(
-        sa.select(requests.c.id)
-        .where(pending_, key < here)
-        .order_by(requests.c.creation_time.desc(), requests.c.id.desc())
-        .limit(1)
-    ).scalar()
-    doc["firstPendingId"] = ctx.conn.execute(
-        sa.select(requests.c.id)
-        .where(pending_, requests.c.id != row.id)
-        .order_by(requests.c.creation_time, requests.c.id)
-        .limit(1)
-    ).scalar()
+    # A decided request's approvals count for the version it was decided on.
+    version = row.artifact_current_version if row.status == "pending" else row.artifact_version
+    counted = counting_approvals(row.approvals, version)
+    names = _approver_names(ctx, [row])
+    doc["approvalCount"] = len(counted)
+    doc["approvers"] = [
+        {
+            **approval,
+            "name": names.get(approval["userId"], approval["userId"]),
+            "counts": any(approval is c for c in counted),
+        }
+        for approval in row.approvals or []
+    ]
+    doc["nextPendingId"] = _neighbour(ctx, row, after=True)
+    doc["previousPendingId"] = _neighbour(ctx, row, after=False)
+    doc["firstPendingId"] = _first_pending(ctx, exclude=row.id)
     return doc
+
+
+def _neighbour(ctx: Context, row: Any, *, after: bool) -> str | None:
+    """The pending request just after (or before) `row` in inbox:pending's order: deadlines
+    first, soonest first; then the requests without one, oldest first."""
+    pending_ = requests.c.status == "pending"
+    with_deadline = requests.c.expires_time.is_not(None)
+    without = requests.c.expires_time.is_(None)
+    deadline_key = sa.tuple_(requests.c.expires_time, requests.c.creation_time, requests.c.id)
+    plain_key = sa.tuple_(requests.c.creation_time, requests.c.id)
+    deadline_order = [requests.c.expires_time, requests.c.creation_time, requests.c.id]
+    plain_order = [requests.c.creation_time, requests.c.id]
+
+    def one(where: list[Any], order: list[Any], descending: bool) -> str | None:
+        if descending:
+            order = [column.desc() for column in order]
+        query_ = sa.select(requests.c.id).where(pending_, *where).order_by(*order).limit(1)
+        return ctx.conn.execute(query_).scalar()
+
+    if row.expires_time is not None:
+        here = sa.tuple_(
+            sa.literal(row.expires_time), sa.literal(row.creation_time), sa.literal(row.id)
+        )
+        if after:
+            return one([with_deadline, deadline_key > here], deadline_order, False) or one(
+                [without], plain_order, False
+            )
+        return one([with_deadline, deadline_key < here], deadline_order, True)
+    here = sa.tuple_(sa.literal(row.creation_time), sa.literal(row.id))
+    if after:
+        return one([without, plain_key > here], plain_order, False)
+    return one([without, plain_key < here], plain_order, True) or one(
+        [with_deadline], deadline_order, True
+    )
+
+
+def _first_pending(ctx: Context, exclude: str) -> str | None:
+    """The first pending request in inbox:pending's order, other than `exclude`."""
+    pending_ = [requests.c.status == "pending", requests.c.id != exclude]
+    first = ctx.conn.execute(
+        sa.select(requests.c.id)
+        .where(*pending_, requests.c.expires_time.is_not(None))
+        .order_by(requests.c.expires_time, requests.c.creation_time, requests.c.id)
+        .limit(1)
+    ).scalar()
+    if first is not None:
+        return first
+    return ctx.conn.execute(
+        sa.select(requests.c.id)
+        .where(*pending_, requests.c.expires_time.is_(None))
+        .order_by(requests.c.creation_time, requests.c.id)
+        .limit(1)
+    ).scalar()
 
 
 class TimelineArgs(Args):
