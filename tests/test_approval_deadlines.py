@@ -17,7 +17,7 @@ from api import deadlines
 from api.calls import call
 from api.cli import CLI_CALLER
 from api.db import get_engine
-from api.events import bus
+from api.events import SYNC_TOUCHED, bus
 from api.functions.approval_requests import expire_due
 from api.registry import next_creation_time
 from api.settings import get_settings
@@ -91,8 +91,14 @@ async def test_a_pending_request_past_its_deadline_expires_once_without_a_decide
     def listener(topic, payload):
         heard.append((topic, payload))
 
+    touched: list[dict] = []
     bus.add_listener("approval:*", listener)
     bus.add_listener("approvals:changed", listener)
+
+    def on_touched(_topic, payload):
+        touched.append(payload)
+
+    bus.add_listener(SYNC_TOUCHED, on_touched)
     try:
         doc = await get(api, request_id)
         assert await expire_at(doc["expiresTime"] - 1) == []  # not yet due
@@ -102,6 +108,7 @@ async def test_a_pending_request_past_its_deadline_expires_once_without_a_decide
     finally:
         bus.remove_listener("approval:*", listener)
         bus.remove_listener("approvals:changed", listener)
+        bus.remove_listener(SYNC_TOUCHED, on_touched)
 
     assert first == [{"approvalRequestId": request_id, "threadId": thread_id}]
     assert second == []  # the conditional UPDATE expires it once
@@ -111,6 +118,8 @@ async def test_a_pending_request_past_its_deadline_expires_once_without_a_decide
     assert "decidedBy" not in doc
     payload = {"approvalRequestId": request_id, "threadId": thread_id, "status": "expired"}
     assert heard == [(f"approval:{request_id}", payload), ("approvals:changed", payload)]
+    # Convex sync subscriptions re-run (the writer's own sync:touched names no module here).
+    assert {"touched": [["approvalRequests", thread_id]]} in touched
     audit = AuditEntry.__table__
     with get_engine().connect() as conn:
         entries = conn.execute(

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from pydantic import Field
 
 from api.errors import FunctionError
+from api.events import SYNC_TOUCHED
 from api.functions import artifacts as artifact_functions
 from api.functions._common import (
     Id,
@@ -458,6 +459,11 @@ def expire_due(conn: sa.Connection, now: float) -> tuple[list[dict[str, Any]], A
         audit(ctx, "approval.expire", row.id, {"before": "pending", "after": "expired"})
         _notify(ctx, "approval.expired", row.id, row.thread_id, "expired")
         _changed(ctx, row.id, row.thread_id, "expired")
+    if expired:
+        # What the writer publishes for each batch of mutations: Convex sync subscriptions to
+        # these requests (api/sync/subscriptions.py) re-run.
+        touched = sorted({("approvalRequests", row.thread_id) for row in expired})
+        ctx.emit(SYNC_TOUCHED, {"touched": [list(pair) for pair in touched]})
     return [
         {"approvalRequestId": row.id, "threadId": row.thread_id} for row in expired
     ], ctx._events
