@@ -18,6 +18,7 @@ from app.pages import (
     admin_audit,
     admin_keys,
     admin_users,
+    admin_webhooks,
     approval,
     approvals,
     artifact,
@@ -82,6 +83,7 @@ for page in (
     account,
     admin_users,
     admin_keys,
+    admin_webhooks,
     admin_audit,
 ):
     page.add(app)

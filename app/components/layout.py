@@ -18,6 +18,7 @@ NAV = [
 ADMIN_NAV = [
     ("Users", "/admin/users", "users"),
     ("Keys", "/admin/keys", "key-round"),
+    ("Webhooks", "/admin/webhooks", "webhook"),
     ("Audit", "/admin/audit", "scroll-text"),
 ]
 

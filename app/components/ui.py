@@ -126,7 +126,8 @@ def not_allowed() -> rx.Component:
     return rx.box(
         empty_state(
             "Not allowed",
-            "Only admins manage people, API keys and the audit log. Ask an admin if you need this.",
+            "Only admins manage people, API keys, webhooks and the audit log. Ask an admin if you "
+            "need this.",
             icon="shield-x",
         ),
         data_testid="not-allowed",

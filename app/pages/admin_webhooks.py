@@ -1,0 +1,474 @@
+"""/admin/webhooks (admins): the endpoints the server notifies, and their delivery log.
+
+Add an endpoint (its signing secret is shown once, in this tab, until dismissed), send it a test
+event, remove it; the log lists each delivery with its status, attempts, last error and next
+try. Everything goes through the webhooks:* functions (api/functions/webhooks.py), which check
+the caller's role again.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import reflex as rx
+
+from api.errors import FunctionError, Unavailable
+from api.webhooks import EVENT_TYPES
+from app.components.layout import page_frame, signed_in_page
+from app.components.ui import (
+    admin_only,
+    confirm_dialog,
+    empty_state,
+    loading_block,
+    page_header,
+    shown_once,
+)
+from app.formatting import when
+from app.state import AdminOnly, AuthState, NotSignedIn, error_toast
+
+LOG_LIMIT = 100
+STATUS_COLORS = {"delivered": "green", "pending": "amber", "failed": "red"}
+
+
+@dataclass
+class EndpointRow:
+    id: str
+    url: str
+    format: str
+    events: str
+    description: str
+    created: str
+    pending: int
+    failed: int
+    last_delivered: str
+
+
+@dataclass
+class DeliveryRow:
+    id: str
+    created: str
+    endpoint_url: str
+    event_type: str
+    status: str
+    color: str
+    attempts: int
+    last_result: str
+    next_try: str
+
+
+def to_the_second(ms: float | None) -> str:
+    """Retries are seconds apart: 2026-12-02 01:15:07 UTC."""
+    if ms is None:
+        return ""
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ms / 1000.0))
+
+
+def endpoint_row(doc: dict[str, Any]) -> EndpointRow:
+    return EndpointRow(
+        id=doc["_id"],
+        url=doc["url"],
+        format=doc["format"],
+        events=", ".join(doc.get("events") or []) or "all events",
+        description=doc.get("description") or "",
+        created=when(doc["_creationTime"]),
+        pending=doc.get("pending", 0),
+        failed=doc.get("failed", 0),
+        last_delivered=when(doc.get("lastDeliveredTime")) or "never",
+    )
+
+
+def delivery_row(doc: dict[str, Any]) -> DeliveryRow:
+    code = doc.get("lastStatusCode")
+    if doc.get("lastError"):
+        result = doc["lastError"]
+    elif code is not None:
+        result = f"HTTP {code}"
+    else:
+        result = "not tried yet"
+    next_try = to_the_second(doc.get("nextAttemptTime")) if doc["status"] == "pending" else "—"
+    return DeliveryRow(
+        id=doc["_id"],
+        created=when(doc["_creationTime"]),
+        endpoint_url=doc.get("endpointUrl") or doc["endpointId"],
+        event_type=doc["eventType"],
+        status=doc["status"],
+        color=STATUS_COLORS.get(doc["status"], "gray"),
+        attempts=doc["attempts"],
+        last_result=result,
+        next_try=next_try or "now",
+    )
+
+
+class AdminWebhooksState(AuthState):
+    endpoints: list[EndpointRow] = []
+    deliveries: list[DeliveryRow] = []
+    loading: bool = False
+    denied: bool = False
+    adding: bool = False
+    form_key: int = 0
+    new_secret: str = ""
+    new_secret_url: str = ""
+    add_format: str = "standard"
+
+    confirm_open: bool = False
+    confirm_id: str = ""
+    confirm_url: str = ""
+
+    async def _run(self, path: str, args: dict[str, Any]) -> tuple[bool, Any, list]:
+        """Calls an admin function; answers (ok, value, events to yield on failure)."""
+        try:
+            return True, await self._admin_call(path, args), []
+        except NotSignedIn:
+            return False, None, [self._to_signin()]
+        except AdminOnly:
+            self.denied = True
+            return False, None, []
+        except (FunctionError, Unavailable) as exc:
+            return False, None, [error_toast(exc)]
+
+    @rx.event
+    async def load(self):
+        """Opening the page: a secret shown earlier is not shown again (not even on reload)."""
+        self.new_secret, self.new_secret_url = "", ""
+        async for event in self._refresh():
+            yield event
+
+    @rx.event
+    async def refresh(self):
+        async for event in self._refresh():
+            yield event
+
+    async def _refresh(self):
+        self.loading = True
+        yield
+        try:
+            ok, endpoints, events = await self._run("webhooks:list", {})
+            if ok:
+                ok, deliveries, events = await self._run(
+                    "webhooks:deliveries", {"limit": LOG_LIMIT}
+                )
+        finally:
+            self.loading = False
+        for event in events:
+            yield event
+        if not ok:
+            return
+        self.denied = False
+        self.endpoints = [endpoint_row(doc) for doc in endpoints]
+        self.deliveries = [delivery_row(doc) for doc in deliveries]
+
+    @rx.event
+    def set_add_format(self, value: str):
+        if value in ("standard", "slack"):
+            self.add_format = value
+
+    @rx.event
+    async def add(self, form_data: dict):
+        url = str(form_data.get("url", "")).strip()
+        if not url:
+            yield rx.toast.error("Give the endpoint's URL (http:// or https://).")
+            return
+        args: dict[str, Any] = {"url": url, "format": self.add_format}
+        chosen = [event for event in EVENT_TYPES if form_data.get(_field(event))]
+        if chosen and len(chosen) < len(EVENT_TYPES):
+            args["events"] = chosen
+        description = str(form_data.get("description", "")).strip()
+        if description:
+            args["description"] = description
+        self.adding = True
+        yield
+        try:
+            ok, created, events = await self._run("webhooks:add", args)
+        finally:
+            self.adding = False
+        for event in events:
+            yield event
+        if not ok:
+            return
+        self.new_secret, self.new_secret_url = created["secret"], url
+        self.form_key += 1
+        self.add_format = "standard"
+        yield AdminWebhooksState.refresh
+
+    @rx.event
+    def dismiss_secret(self):
+        self.new_secret, self.new_secret_url = "", ""
+
+    @rx.event
+    async def send_test(self, webhook_id: str):
+        ok, _delivery_id, events = await self._run("webhooks:test", {"webhookId": webhook_id})
+        for event in events:
+            yield event
+        if ok:
+            yield rx.toast.success("Test event queued; it shows in the delivery log below.")
+            yield AdminWebhooksState.refresh
+
+    @rx.event
+    def ask_remove(self, webhook_id: str, url: str):
+        self.confirm_id, self.confirm_url, self.confirm_open = webhook_id, url, True
+
+    @rx.event
+    def cancel_remove(self):
+        self.confirm_open = False
+
+    @rx.event
+    async def remove(self):
+        self.confirm_open = False
+        ok, _value, events = await self._run("webhooks:remove", {"webhookId": self.confirm_id})
+        for event in events:
+            yield event
+        if ok:
+            yield rx.toast.success("Removed; nothing more is sent to it.")
+            yield AdminWebhooksState.refresh
+
+
+def _field(event_type: str) -> str:
+    return "event_" + event_type.replace(".", "_")
+
+
+def _endpoint_row(row: rx.Var) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(
+            rx.vstack(
+                rx.text(row.url, size="2", class_name="mono", word_break="break-all"),
+                rx.cond(
+                    row.description != "",
+                    rx.text(row.description, size="1", color_scheme="gray"),
+                ),
+                spacing="1",
+            ),
+            min_width="16em",
+            data_testid="webhook-url",
+        ),
+        rx.table.cell(rx.badge(row.format, variant="soft", color_scheme="gray")),
+        rx.table.cell(rx.text(row.events, size="1")),
+        rx.table.cell(
+            rx.flex(
+                rx.cond(
+                    row.pending > 0,
+                    rx.badge(row.pending.to(str) + " pending", color_scheme="amber"),
+                ),
+                rx.cond(
+                    row.failed > 0,
+                    rx.badge(row.failed.to(str) + " failed", color_scheme="red"),
+                ),
+                rx.text("last delivered " + row.last_delivered, size="1"),
+                spacing="2",
+                wrap="wrap",
+                align="center",
+            )
+        ),
+        rx.table.cell(
+            rx.flex(
+                rx.button(
+                    rx.icon("send", size=14),
+                    "Send test",
+                    size="1",
+                    variant="soft",
+                    on_click=AdminWebhooksState.send_test(row.id),
+                    data_testid="send-test",
+                ),
+                rx.button(
+                    "Remove",
+                    size="1",
+                    variant="soft",
+                    color_scheme="red",
+                    on_click=AdminWebhooksState.ask_remove(row.id, row.url),
+                    data_testid="remove",
+                ),
+                spacing="2",
+                wrap="wrap",
+            )
+        ),
+        data_testid="webhook-row",
+    )
+
+
+def _delivery_row(row: rx.Var) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(rx.text(row.created, size="1"), min_width="8em"),
+        rx.table.cell(rx.code(row.event_type, variant="ghost")),
+        rx.table.cell(
+            rx.text(row.endpoint_url, size="1", class_name="mono", word_break="break-all"),
+            min_width="12em",
+        ),
+        rx.table.cell(
+            rx.badge(row.status, color_scheme=row.color, variant="soft"),
+            data_testid="delivery-status",
+        ),
+        rx.table.cell(rx.text(row.attempts.to(str), size="2"), data_testid="delivery-attempts"),
+        rx.table.cell(
+            rx.text(row.last_result, size="1", word_break="break-word"),
+            data_testid="delivery-result",
+        ),
+        rx.table.cell(rx.text(row.next_try, size="1"), data_testid="delivery-next"),
+        rx.table.cell(rx.code(row.id, variant="ghost", size="1"), title="webhook-id"),
+        data_testid="delivery-row",
+    )
+
+
+def _table(headers: list[str], rows: rx.Var, render, test_id: str) -> rx.Component:
+    return rx.box(
+        rx.table.root(
+            rx.table.header(rx.table.row(*[rx.table.column_header_cell(name) for name in headers])),
+            rx.table.body(rx.foreach(rows, render)),
+            width="100%",
+            variant="surface",
+        ),
+        class_name="data-table",
+        data_testid=test_id,
+    )
+
+
+def _add_form() -> rx.Component:
+    return rx.form(
+        rx.vstack(
+            rx.flex(
+                rx.input(
+                    name="url",
+                    placeholder="https://hooks.example.com/threadline",
+                    required=True,
+                    max_length=2000,
+                    width="100%",
+                    max_width="28em",
+                    aria_label="Endpoint URL",
+                ),
+                rx.select.root(
+                    rx.select.trigger(aria_label="Format", data_testid="webhook-format"),
+                    rx.select.content(
+                        rx.select.item("Standard Webhooks (signed)", value="standard"),
+                        rx.select.item("Slack incoming webhook", value="slack"),
+                    ),
+                    value=AdminWebhooksState.add_format,
+                    on_change=AdminWebhooksState.set_add_format,
+                ),
+                rx.input(
+                    name="description",
+                    placeholder="What it is for (optional)",
+                    max_length=200,
+                    width="100%",
+                    max_width="16em",
+                    aria_label="Description",
+                ),
+                spacing="2",
+                wrap="wrap",
+                align="center",
+            ),
+            rx.flex(
+                rx.text("Events (none ticked: all):", size="2"),
+                *[
+                    rx.el.label(
+                        rx.flex(
+                            rx.checkbox(name=_field(event)),
+                            rx.code(event, variant="ghost"),
+                            spacing="1",
+                            align="center",
+                        )
+                    )
+                    for event in EVENT_TYPES
+                ],
+                spacing="3",
+                wrap="wrap",
+                align="center",
+            ),
+            rx.button(
+                rx.icon("plus", size=14),
+                "Add endpoint",
+                type="submit",
+                loading=AdminWebhooksState.adding,
+            ),
+            spacing="2",
+            width="100%",
+        ),
+        on_submit=AdminWebhooksState.add,
+        key=AdminWebhooksState.form_key,
+        width="100%",
+        margin_bottom="1em",
+        data_testid="add-webhook",
+    )
+
+
+def _content() -> rx.Component:
+    endpoints = _table(
+        ["URL", "Format", "Events", "Deliveries", ""],
+        AdminWebhooksState.endpoints,
+        _endpoint_row,
+        "webhooks-table",
+    )
+    log = _table(
+        ["Queued", "Event", "Endpoint", "Status", "Attempts", "Last result", "Next try", "Id"],
+        AdminWebhooksState.deliveries,
+        _delivery_row,
+        "deliveries-table",
+    )
+    return rx.fragment(
+        page_header(
+            "Webhooks",
+            rx.button(
+                rx.icon("refresh-cw", size=14),
+                "Refresh",
+                variant="soft",
+                on_click=AdminWebhooksState.refresh,
+                loading=AdminWebhooksState.loading,
+                data_testid="refresh",
+            ),
+            subtitle="The server POSTs approval requests, decisions and expiries to these URLs.",
+        ),
+        rx.cond(
+            AdminWebhooksState.new_secret != "",
+            shown_once(
+                "Copy the signing secret now: it will not be shown again",
+                AdminWebhooksState.new_secret,
+                "Endpoint " + AdminWebhooksState.new_secret_url + ". The receiver verifies "
+                "each delivery's webhook-signature with it (Standard Webhooks); Slack ignores it.",
+                AdminWebhooksState.dismiss_secret,
+                "new-secret",
+            ),
+        ),
+        _add_form(),
+        rx.cond(
+            AdminWebhooksState.endpoints.length() > 0,
+            endpoints,
+            rx.cond(
+                AdminWebhooksState.loading,
+                loading_block(),
+                empty_state(
+                    "No webhook endpoints yet",
+                    "Add one to hear of new approval requests without watching the inbox.",
+                    "webhook",
+                ),
+            ),
+        ),
+        rx.heading("Delivery log", size="4", margin_top="1.5em", margin_bottom="0.5em"),
+        rx.cond(
+            AdminWebhooksState.deliveries.length() > 0,
+            log,
+            rx.text("Nothing sent yet.", size="2", color_scheme="gray"),
+        ),
+        confirm_dialog(
+            AdminWebhooksState.confirm_open,
+            "Remove " + AdminWebhooksState.confirm_url + "?",
+            "Nothing more is sent to it, and its delivery log goes with it.",
+            "Remove",
+            AdminWebhooksState.remove,
+            AdminWebhooksState.cancel_remove,
+            "confirm-remove",
+        ),
+    )
+
+
+def admin_webhooks_page() -> rx.Component:
+    return page_frame(
+        admin_only(AdminWebhooksState.denied, AdminWebhooksState.is_admin, _content())
+    )
+
+
+def add(app: rx.App) -> None:
+    app.add_page(
+        admin_webhooks_page,
+        route="/admin/webhooks",
+        title="Webhooks · Threadline",
+        on_load=signed_in_page(AdminWebhooksState.load),
+    )
