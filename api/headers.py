@@ -9,6 +9,7 @@
   and Emotion set style attributes and insert style elements at run time (styles cannot run
   script). Sockets and fetches go to this origin and Reflex's backend address.
 - Everything else (JSON, files): `default-src 'none'`.
+- API answers (/api/...): Cache-Control: no-store unless the answer sets its own.
 - Always: frame-ancestors 'none' and X-Frame-Options: DENY (no framing, no clickjacking),
   X-Content-Type-Options: nosniff, Referrer-Policy: no-referrer (setup and password links
   carry their token in the address).
@@ -138,6 +139,8 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
 
+        is_api = scope.get("path", "").startswith("/api/")
+
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
@@ -149,6 +152,10 @@ class SecurityHeaders:
                     )
                 for name, value in COMMON.items():
                     headers[name] = value
+                # API answers carry private data (threads, plans, tokens at sign-in): no
+                # browser or proxy cache keeps them.
+                if is_api and "cache-control" not in headers:
+                    headers["Cache-Control"] = "no-store"
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

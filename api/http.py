@@ -322,6 +322,9 @@ async def _lifespan(_app: Starlette):
 
 
 def create_api() -> Starlette:
+    from api import log_redaction
+
+    log_redaction.install()  # no tokens, no megabyte lines in the logs (api/log_redaction.py)
     return Starlette(routes=ROUTES, lifespan=_lifespan)
 
 

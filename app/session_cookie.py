@@ -8,6 +8,7 @@ A sign-in (or first-run setup, or a set-password link) happens over the console'
 the server keeps the new token in that tab's state with a one-time code (app.state
 AuthState._signed_in) and the page trades the code for the cookie here. The code is good once,
 for 30 s, and only for the tab (client token) it was made for, which must be connected.
+Both endpoints refuse requests from pages of another origin (app.state.origin_allowed).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from api import signin
 from api.errors import Unavailable
 from api.http import HttpError, _error_response, read_json_object
 from api.settings import get_settings
-from app.state import SESSION_COOKIE, AuthState, cookie_token
+from app.state import SESSION_COOKIE, AuthState, cookie_token, origin_allowed
 
 # A tab token and a 43-character code fit easily.
 MAX_BODY = 1024
@@ -40,6 +41,8 @@ class Endpoints:
         self.app = app
 
     async def console_session(self, request: Request) -> Response:
+        if not _same_origin(request):
+            return _cross_origin()
         try:
             body = await read_json_object(request, MAX_BODY)
         except HttpError as error:
@@ -79,6 +82,8 @@ class Endpoints:
             return handoff.get("token")
 
     async def console_signout(self, request: Request) -> Response:
+        if not _same_origin(request):
+            return _cross_origin()
         token = cookie_token(request.headers.get("cookie"))
         if token:
             try:
@@ -90,6 +95,18 @@ class Endpoints:
         response = JSONResponse({"status": "success"})
         clear_session_cookie(response)
         return response
+
+
+def _same_origin(request: Request) -> bool:
+    return origin_allowed(request.headers.get("origin"), request.headers.get("host"))
+
+
+def _cross_origin() -> Response:
+    """A page of another origin (which may still be same-site, so the browser sent the cookie)
+    may neither trade a sign-in code nor end a session."""
+    return _error_response(
+        HttpError(403, "Forbidden", "Cross-origin requests to the console's session are refused")
+    )
 
 
 def _secure() -> bool:

@@ -28,7 +28,7 @@ import time
 from collections.abc import Iterable
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import reflex as rx
 from reflex.middleware import Middleware
@@ -71,10 +71,61 @@ def signin_redirect(back_to: str = "") -> rx.event.EventSpec:
 
 
 def safe_next(target: str | None) -> str:
-    """A post-sign-in destination: only a path on this site (never //host or a scheme)."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return "/approvals"
+    """A post-sign-in destination: only a path on this site (never //host or a scheme).
+
+    Browsers drop tabs and newlines from an address and read a backslash as a slash, so
+    "/\t/evil.example" or "/\\evil.example" would leave the site: any control character,
+    space or backslash makes the target refused, and what is left must parse as a bare path."""
+    default = "/approvals"
+    if not isinstance(target, str) or not target or len(target) > 2000:
+        return default
+    if "\\" in target or any(ord(char) <= 0x20 or ord(char) == 0x7F for char in target):
+        return default
+    if not target.startswith("/") or target.startswith("//"):
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return default
     return target
+
+
+def _netloc(value: str) -> str:
+    """host[:port] in lower case, without the scheme's default port."""
+    value = value.strip().lower()
+    for default_port in (":80", ":443"):
+        if value.endswith(default_port):
+            return value[: -len(default_port)]
+    return value
+
+
+def allowed_origins(host: str | None) -> set[str]:
+    """Where console pages come from, as host[:port]: the address this request was sent to
+    (its Host header), PUBLIC_URL and the frontend's address in Reflex's config."""
+    from reflex_base.config import get_config
+
+    from api.settings import get_settings
+
+    allowed = {_netloc(host)} if host else set()
+    for url in (get_settings().public_url, get_config().deploy_url):
+        if url:
+            netloc = urlsplit(url).netloc
+            if netloc:
+                allowed.add(_netloc(netloc))
+    return allowed
+
+
+def origin_allowed(origin: str | None, host: str | None) -> bool:
+    """False for a browser request made by a page of another origin. Browsers send the
+    session cookie (SameSite=Strict) with requests from any page of the same *site*: another
+    port of this host, or a sibling subdomain. Such a page must not drive the console as the
+    signed-in person (cross-site websocket hijacking) nor trade sign-in codes. Requests without
+    an Origin header come from programs, which hold no one else's cookie."""
+    if origin is None or origin == "":
+        return True
+    parts = urlsplit(origin.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return False  # "null" (sandboxed frames, file:) and anything odd
+    return _netloc(parts.netloc) in allowed_origins(host)
 
 
 def cookie_token(cookie_header: str | None) -> str:
@@ -97,7 +148,11 @@ def session_key(token: str) -> str:
 
 
 def _router_cookie(router_data: dict[str, Any]) -> str:
+    """The session token of a socket's handshake; "" when the handshake came from a page of
+    another origin (see origin_allowed)."""
     headers = router_data.get("headers") or {}
+    if not origin_allowed(headers.get("origin"), headers.get("host")):
+        return ""
     return cookie_token(headers.get("cookie", ""))
 
 
