@@ -101,6 +101,21 @@ class ToolCall(SQLModel, table=True):
         # NULLs are distinct in a unique index (SQLite and PostgreSQL), so calls without
         # a toolCallId never collide.
         sa.UniqueConstraint("thread_id", "tool_call_id", name="uq_tool_calls_thread_call"),
+        # Only calls flagged outside an approved plan are indexed (rare), for the approval page's
+        # list and the dashboard's count; every other insert pays nothing for them.
+        sa.Index(
+            "ix_tool_calls_outside_plan_request",
+            "approval_request_id",
+            "creation_time",
+            sqlite_where=sa.text("outside_plan = 1"),
+            postgresql_where=sa.text("outside_plan"),
+        ),
+        sa.Index(
+            "ix_tool_calls_outside_plan_creation",
+            "creation_time",
+            sqlite_where=sa.text("outside_plan = 1"),
+            postgresql_where=sa.text("outside_plan"),
+        ),
     )
 
     id: str = Field(primary_key=True, max_length=40)
@@ -112,6 +127,12 @@ class ToolCall(SQLModel, table=True):
     status: str = Field(max_length=20)
     tool_call_id: str | None = Field(default=None, max_length=200)
     duration_ms: float | None = None
+    # Set when the call was checked against an approved plan (the thread's latest approved
+    # request with plannedToolCalls): the request's id, and whether the call was outside it.
+    # Calls recorded before any such approval keep both null. No foreign key: a request goes
+    # only with its thread, which takes its tool calls with it.
+    outside_plan: bool | None = None
+    approval_request_id: str | None = Field(default=None, max_length=40)
 
 
 class ApprovalRequest(SQLModel, table=True):
@@ -124,6 +145,16 @@ class ApprovalRequest(SQLModel, table=True):
         # The deadline watcher's next due request, and the inbox's deadline order.
         sa.Index(
             "ix_approval_requests_status_expires", "status", "expires_time", "creation_time", "id"
+        ),
+        # toolCalls:record's one lookup: the thread's latest approved request with a plan. Only
+        # such requests are indexed. Queries must spell the predicate with literals (SQLite and
+        # PostgreSQL's generic plans cannot match a bound parameter against it).
+        sa.Index(
+            "ix_approval_requests_thread_approved_plan",
+            "thread_id",
+            "decided_time",
+            sqlite_where=sa.text("status = 'approved' AND planned_tool_calls IS NOT NULL"),
+            postgresql_where=sa.text("status = 'approved' AND planned_tool_calls IS NOT NULL"),
         ),
     )
 
@@ -148,3 +179,9 @@ class ApprovalRequest(SQLModel, table=True):
     # `approvals` as {userId, decidedTime, comment?, artifactVersion?}, oldest first.
     required_approvals: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
     approvals: list[dict[str, Any]] | None = Field(default=None, sa_column=sa.Column(JSONType))
+    # [{toolName, input?}]: what the plan will run (approvalRequests:create); null: no plan given.
+    planned_tool_calls: Any = Field(default=None, sa_column=sa.Column(JSONType, nullable=True))
+    # "I am reviewing this" (approvalRequests:claim): who and when; it lapses after 15 minutes,
+    # which reads work out (api/claims.py), so nothing has to clear it.
+    claimed_by: str | None = Field(default=None, max_length=40)
+    claimed_time: float | None = None

@@ -225,6 +225,48 @@ def test_approvals_helpers(client, reviewer):
     assert client.approvals.get("apr_unknown") is None
 
 
+def test_planned_tool_calls_and_claims(client, reviewer, server):
+    thread_id = client.threads.create(title="Drift")
+    request_id = client.approvals.create(
+        thread_id,
+        "1. look it up",
+        planned_tool_calls=[{"toolName": "lookup", "input": {"order": 7}}],
+    )
+    assert client.approvals.get(request_id)["plannedToolCalls"] == [
+        {"toolName": "lookup", "input": {"order": 7}}
+    ]
+
+    reviewer.approvals.claim(request_id)
+    assert client.approvals.get(request_id)["claimedBy"].startswith("usr_")
+    reviewer.approvals.unclaim(request_id)
+    assert "claimedBy" not in client.approvals.get(request_id)
+
+    reviewer.approvals.resolve(request_id, "approved")
+    inside = client.tool_calls.record(thread_id, "lookup", {"order": 7})
+    outside = client.tool_calls.record(thread_id, "refund", {"order": 7})
+    flags = {c["_id"]: c["outsidePlan"] for c in client.tool_calls.list(thread_id)}
+    assert flags == {inside: False, outside: True}
+
+
+async def test_async_planned_tool_calls_and_claims(server):
+    reviewer_token = server.person("reviewer")
+    async with (
+        AsyncThreadline(server.url, server.api_key, **FAST) as client,
+        AsyncThreadline(server.url, reviewer_token, **FAST) as person,
+    ):
+        thread_id = await client.threads.create(title="Async drift")
+        request_id = await client.approvals.create(
+            thread_id, "plan", planned_tool_calls=[{"toolName": "lookup"}]
+        )
+        await person.approvals.claim(request_id)
+        assert (await client.approvals.get(request_id))["claimedBy"]
+        await person.approvals.unclaim(request_id)
+        await person.approvals.resolve(request_id, "approved")
+        call_id = await client.tool_calls.record(thread_id, "refund", {})
+        assert (await client.tool_calls.list(thread_id))[0]["_id"] == call_id
+        assert (await client.tool_calls.list(thread_id))[0]["outsidePlan"] is True
+
+
 # -- awaited calls: values and errors ----------------------------------------------------------
 
 

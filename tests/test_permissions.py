@@ -203,6 +203,8 @@ CALLS: dict[str, tuple[str, ArgsFor]] = {
         "approvalRequests:resolve",
         lambda w, r: _with(_request(w, r), decision="approved"),
     ),
+    "approvalRequests:claim": ("approvalRequests:claim", _request),
+    "approvalRequests:unclaim": ("approvalRequests:unclaim", _request),
     "users:me": ("users:me", _nothing),
     "users:changePassword": ("users:changePassword", lambda w, role: _new_password(w, role)),
     "users:list": ("users:list", _page),
@@ -319,11 +321,13 @@ ADMINISTRATION = {
     "auditLog:list",
     "users:passwordLink",
 }
+# People reviewing plans: deciding, and saying "I am reviewing this".
+DECISIONS = {"approvalRequests:resolve", "approvalRequests:claim", "approvalRequests:unclaim"}
 EVERYTHING = set(CALLS)
 MAY = {
     "key": READS | WRITES | {"artifacts:update status"},
     "admin": EVERYTHING,
-    "reviewer": READS | {"approvalRequests:resolve", "artifacts:update status"} | OWN_ACCOUNT,
+    "reviewer": READS | DECISIONS | {"artifacts:update status"} | OWN_ACCOUNT,
     "viewer": READS | OWN_ACCOUNT,
     # On their own threads (other people's threads are in the tests further down): CONTRACT.md
     # "Additions", end users create threads and post their own messages; the agent's side is the

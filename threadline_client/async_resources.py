@@ -6,6 +6,7 @@ their signatures match).
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from threadline_client.errors import ThreadlineError
@@ -18,6 +19,7 @@ from threadline_client.types import (
     Documents,
     MessageRole,
     Page,
+    PlannedToolCall,
     ThreadStatus,
     ToolCallStatus,
     compact,
@@ -273,12 +275,25 @@ class AsyncToolCalls(_Resource):
 
 class AsyncApprovals(_Resource):
     async def create(
-        self, thread_id: str, plan_content: str, *, artifact_id: str | None = None
+        self,
+        thread_id: str,
+        plan_content: str,
+        *,
+        artifact_id: str | None = None,
+        planned_tool_calls: Sequence[PlannedToolCall] | None = None,
     ) -> str:
         """approvalRequests:create. Asks a person to approve a plan; returns the request's id
         (status pending). Reviewers decide at /approvals/{id} in the console. With
-        `artifact_id` (the plan artifact), the decision also sets that artifact's status."""
-        args = compact(threadId=thread_id, planContent=plan_content, artifactId=artifact_id)
+        `artifact_id` (the plan artifact), the decision also sets that artifact's status.
+        `planned_tool_calls` (at most 200 `{"toolName": ..., "input"?: ...}`) is what the plan
+        will run: once approved, each tool call recorded in the thread that is not listed (by
+        name, and by input where one is given) is stored with `outsidePlan: true`."""
+        args = compact(
+            threadId=thread_id,
+            planContent=plan_content,
+            artifactId=artifact_id,
+            plannedToolCalls=None if planned_tool_calls is None else list(planned_tool_calls),
+        )
         return await self._client.mutation("approvalRequests:create", args)
 
     async def get(self, request_id: str, *, wait_ms: float | None = None) -> Document | None:
@@ -326,6 +341,16 @@ class AsyncApprovals(_Resource):
         """approvalRequests:cancel. Withdraws your own pending request; an error if it was
         already decided."""
         await self._client.mutation("approvalRequests:cancel", {"approvalRequestId": request_id})
+
+    async def claim(self, request_id: str) -> None:
+        """approvalRequests:claim. "I am reviewing this" (a reviewer's or admin's session token):
+        others see who is reviewing until the claim lapses, 15 minutes later; claiming again
+        renews it. Refused while someone else's claim is live; it never blocks a decision."""
+        await self._client.mutation("approvalRequests:claim", {"approvalRequestId": request_id})
+
+    async def unclaim(self, request_id: str) -> None:
+        """approvalRequests:unclaim. Releases your claim (an admin may release anyone's)."""
+        await self._client.mutation("approvalRequests:unclaim", {"approvalRequestId": request_id})
 
     async def resolve(
         self,

@@ -23,6 +23,17 @@ Decision = Literal["approved", "rejected", "changes_requested"]
 MAX_WAIT_SECONDS = 60.0
 
 
+class _PlannedToolCallName(TypedDict):
+    toolName: str
+
+
+class PlannedToolCall(_PlannedToolCallName, total=False):
+    """One entry of approvalRequests:create's plannedToolCalls: a tool the plan will run and,
+    optionally, the exact input it will get (leave `input` out to allow any input)."""
+
+    input: Any
+
+
 class Page(TypedDict):
     """One page of a paginated list. Pass `continueCursor` back as `cursor` for the next page,
     until `isDone`."""

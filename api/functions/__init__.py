@@ -2,6 +2,7 @@
 
 from api.functions import (  # noqa: F401
     accounts,
+    approval_claims,
     approval_requests,
     artifacts,
     console,

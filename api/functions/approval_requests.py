@@ -18,6 +18,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from pydantic import Field
 
+from api.claims import show_claim
 from api.errors import FunctionError
 from api.events import SYNC_TOUCHED
 from api.functions import artifacts as artifact_functions
@@ -26,6 +27,7 @@ from api.functions._common import (
     Page,
     PaginationOpts,
     Result,
+    ShortName,
     Text,
     all_rows,
     audit,
@@ -58,11 +60,27 @@ class Approval(Result):
     artifactVersion: int | None = None
 
 
+MAX_PLANNED_TOOL_CALLS = 200
+
+
+class PlannedToolCall(Args):
+    """One call the plan will run: a tool, and (optionally) the exact input it will get."""
+
+    toolName: ShortName = Field(min_length=1)
+    input: Any = None
+
+
+class PlannedToolCallDoc(Result):
+    toolName: str
+    input: Any = None
+
+
 ApprovalRequestDoc = document_model(
     ApprovalRequest,
     "ApprovalRequest",
     status=RequestStatus,
     approvals=list[Approval],
+    plannedToolCalls=list[PlannedToolCallDoc],
 )
 MAX_WAIT_MS = 60_000
 MIN_TIMEOUT_MS = 1000
@@ -102,6 +120,19 @@ class CreateArgs(Args):
     timeoutMs: int | None = Field(default=None, ge=MIN_TIMEOUT_MS, le=MAX_TIMEOUT_MS)
     # The two-person rule: how many different people must approve.
     requiredApprovals: int = Field(default=1, ge=1, le=MAX_REQUIRED_APPROVALS)
+    plannedToolCalls: list[PlannedToolCall] | None = Field(
+        default=None, max_length=MAX_PLANNED_TOOL_CALLS
+    )
+
+
+def _planned(calls: list[PlannedToolCall]) -> list[dict[str, Any]]:
+    """As stored and shown: `input` only where one was given (null counts as not given)."""
+    return [
+        {"toolName": call.toolName}
+        if call.input is None
+        else {"toolName": call.toolName, "input": call.input}
+        for call in calls
+    ]
 
 
 @mutation("approvalRequests:create", args=CreateArgs, returns=str, allow=BACKEND_WRITERS)
@@ -109,7 +140,10 @@ def create(ctx: Context, args: CreateArgs) -> str:
     """Asks people to decide on a plan; answers the request's id (status `pending`).
     `timeoutMs` (1000 to 2592000000, 30 days) sets a deadline (`expiresTime`): a request still
     pending then becomes `expired`. `requiredApprovals` (1 to 5, default 1): that many different
-    people must approve before the request is `approved`."""
+    people must approve before the request is `approved`.
+    `plannedToolCalls` (at most 200 `{toolName, input?}`) lists what the plan will run: once the
+    request is approved, each new call recorded in the thread is checked against it (see
+    toolCalls:record) and flagged `outsidePlan` when it is not listed."""
     ctx.thread(args.threadId)
     if args.artifactId is not None:
         artifact = artifact_functions.load(ctx, args.artifactId)
@@ -117,19 +151,22 @@ def create(ctx: Context, args: CreateArgs) -> str:
             raise FunctionError(f"artifactId: artifact {args.artifactId} belongs to another thread")
     request_id = new_id("approval_requests")
     expires_time = None if args.timeoutMs is None else ctx.now + args.timeoutMs
-    ctx.conn.execute(
-        sa.insert(requests).values(
-            id=request_id,
-            creation_time=ctx.now,
-            thread_id=args.threadId,
-            plan_content=args.planContent,
-            artifact_id=args.artifactId,
-            status="pending",
-            expires_time=expires_time,
-            required_approvals=args.requiredApprovals,
-            approvals=[],
-        )
-    )
+    values: dict[str, Any] = {
+        "id": request_id,
+        "creation_time": ctx.now,
+        "thread_id": args.threadId,
+        "plan_content": args.planContent,
+        "artifact_id": args.artifactId,
+        "status": "pending",
+        "expires_time": expires_time,
+        "required_approvals": args.requiredApprovals,
+        "approvals": [],
+    }
+    # Left out rather than None: SQLAlchemy would store JSON null, which is NOT NULL in SQL
+    # (and the index of approved plans must only hold requests that have one).
+    if args.plannedToolCalls is not None:
+        values["planned_tool_calls"] = _planned(args.plannedToolCalls)
+    ctx.conn.execute(sa.insert(requests).values(values))
     # The deadline rides on the event so that every worker's deadline watcher can wake for it.
     _changed(ctx, request_id, args.threadId, "pending", expiresTime=expires_time)
     _notify(ctx, "approval.requested", request_id, args.threadId, "pending")
@@ -164,7 +201,7 @@ def get(ctx: Context, args: GetArgs) -> dict[str, Any] | None:
     """The request or null. With `waitMs` (at most 60000), answers once it is no longer pending
     or `waitMs` has passed."""
     row = _visible(ctx, args.approvalRequestId)
-    return None if row is None else document(ApprovalRequest, row)
+    return None if row is None else show_claim(document(ApprovalRequest, row), ctx.now)
 
 
 class ListArgs(Args):
@@ -192,13 +229,17 @@ def list_requests(ctx: Context, args: ListArgs) -> list[dict[str, Any]] | dict[s
         where.append(own)
     if args.paginationOpts is not None:
         descending = args.order != "asc"
-        return page(
+        result = page(
             ctx, ApprovalRequest, where, args.paginationOpts, requests.c.creation_time, descending
         )
+        for doc in result["page"]:
+            show_claim(doc, ctx.now)
+        return result
     order = [requests.c.creation_time, requests.c.id]
     if args.order == "desc":
         order = [column.desc() for column in order]
-    return all_rows(ctx, ApprovalRequest, where, order, "approval requests")
+    docs = all_rows(ctx, ApprovalRequest, where, order, "approval requests")
+    return [show_claim(doc, ctx.now) for doc in docs]
 
 
 class ResolveArgs(Args):

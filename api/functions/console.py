@@ -1,8 +1,8 @@
 """Read models for the review console: the inbox, decided requests, a thread's timeline, the
 thread index with session phases, and dashboard figures.
 
-inbox:pending, inbox:decided, inbox:detail, timeline:list, console:threads, dashboard:stats,
-console:artifactVersions, console:artifactVersionText.
+inbox:pending, inbox:decided, inbox:detail, inbox:outsidePlan, timeline:list, console:threads,
+dashboard:stats, console:artifactVersions, console:artifactVersionText.
 
 Each is one or two SQL statements over the indexes the tables already have, so the console stays
 fast at 100k threads and 10k-message threads. People only read here; nothing is written.
@@ -16,6 +16,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from pydantic import Field
 
+from api.claims import show_claim
 from api.functions._common import (
     END_CURSOR,
     Id,
@@ -52,6 +53,7 @@ messages = Message.__table__
 tool_calls = ToolCall.__table__
 sessions = Session.__table__
 users = User.__table__
+claimers = User.__table__.alias("claimers")
 artifact_versions = ArtifactVersion.__table__
 
 # The console's read models are for staff and backends; end users see their own threads through
@@ -83,6 +85,7 @@ _request_fields = {
     "planPreview": str,
     "decidedByName": (str, Field(default=None)),
     "approvals": list[Approval],
+    "claimedByName": (str, Field(default=None)),
 }
 InboxRequest = document_model(ApprovalRequest, "InboxRequest", **_request_fields)
 InboxDetail = document_model(
@@ -127,6 +130,10 @@ class PendingSummary(Result):
     # Approvals that count now, and the names of who gave them, in order.
     approvalCount: int
     approverNames: list[str]
+    # A live claim ("<name> is reviewing"): who, when, and their name.
+    claimedBy: str | None = None
+    claimedTime: float | None = None
+    claimedByName: str | None = None
 
 
 class PendingInbox(Result):
@@ -148,6 +155,11 @@ class ToolFigures(Result):
     avgDurationMs: float | None
 
 
+class OutsidePlanCalls(Result):
+    count: int
+    calls: list[TimelineToolCall]  # type: ignore[valid-type]
+
+
 class Stats(Result):
     pendingCount: int
     oldestPendingTime: float | None
@@ -156,6 +168,8 @@ class Stats(Result):
     medianDecisionMs: float | None
     decisionsPerDay: list[DayDecisions]
     toolCallsPerTool: list[ToolFigures]
+    # Tool calls recorded since `since` that were outside their thread's approved plan.
+    outsidePlanCount: int
     since: float
 
 
@@ -171,7 +185,9 @@ def _with_thread(ctx: Context, row: Any) -> dict[str, Any]:
     doc["planPreview"] = _preview(mapping["plan_content"])
     if mapping.get("decider_name") is not None:
         doc["decidedByName"] = mapping["decider_name"]
-    return doc
+    if doc.get("claimedBy") is not None:
+        doc["claimedByName"] = mapping.get("claimer_name") or doc["claimedBy"]
+    return show_claim(doc, ctx.now)
 
 
 class PendingArgs(Args):
@@ -201,8 +217,12 @@ def pending(ctx: Context, args: PendingArgs) -> dict[str, Any]:
         sa.func.substr(requests.c.plan_content, 1, PREVIEW_SOURCE_CHARS).label("plan_start"),
         threads.c.title.label("thread_title"),
         artifacts.c.version.label("artifact_current_version"),
+        requests.c.claimed_by,
+        requests.c.claimed_time,
+        claimers.c.name.label("claimer_name"),
     ).join(threads, threads.c.id == requests.c.thread_id)
     columns = columns.outerjoin(artifacts, artifacts.c.id == requests.c.artifact_id)
+    columns = columns.outerjoin(claimers, claimers.c.id == requests.c.claimed_by)
     # Two index walks (status, expires_time, ...) and (status, creation_time, ...) rather than
     # one sort of every pending request by a computed key.
     rows = ctx.conn.execute(
@@ -219,7 +239,7 @@ def pending(ctx: Context, args: PendingArgs) -> dict[str, Any]:
     names = _approver_names(ctx, rows)
     return {
         "count": count.scalar_one(),
-        "requests": [_pending_summary(row, names) for row in rows],
+        "requests": [_pending_summary(row, names, ctx.now) for row in rows],
     }
 
 
@@ -231,7 +251,7 @@ def _approver_names(ctx: Context, rows: list[Any]) -> dict[str, str]:
     return {row.id: row.name for row in found}
 
 
-def _pending_summary(row: Any, names: dict[str, str]) -> dict[str, Any]:
+def _pending_summary(row: Any, names: dict[str, str], now: float) -> dict[str, Any]:
     counted = counting_approvals(row.approvals, row.artifact_current_version)
     summary = {
         "_id": row.id,
@@ -248,7 +268,11 @@ def _pending_summary(row: Any, names: dict[str, str]) -> dict[str, Any]:
         summary["artifactId"] = row.artifact_id
     if row.expires_time is not None:
         summary["expiresTime"] = row.expires_time
-    return summary
+    if row.claimed_by is not None:
+        summary["claimedBy"] = row.claimed_by
+        summary["claimedTime"] = row.claimed_time
+        summary["claimedByName"] = row.claimer_name or row.claimed_by
+    return show_claim(summary, now)
 
 
 class DecidedArgs(Args):
@@ -315,10 +339,12 @@ def detail(ctx: Context, args: DetailArgs) -> dict[str, Any] | None:
             threads.c.title.label("thread_title"),
             users.c.name.label("decider_name"),
             artifacts.c.version.label("artifact_current_version"),
+            claimers.c.name.label("claimer_name"),
         )
         .join(threads, threads.c.id == requests.c.thread_id)
         .outerjoin(users, users.c.id == requests.c.decided_by)
         .outerjoin(artifacts, artifacts.c.id == requests.c.artifact_id)
+        .outerjoin(claimers, claimers.c.id == requests.c.claimed_by)
         .where(requests.c.id == args.approvalRequestId)
     ).first()
     if row is None:
@@ -394,6 +420,41 @@ def _first_pending(ctx: Context, exclude: str) -> str | None:
         .order_by(requests.c.creation_time, requests.c.id)
         .limit(1)
     ).scalar()
+
+
+# Calls flagged outside an approved plan, through the partial indexes of flagged calls only
+# (`outside_plan = true` is spelled as the index predicate: 1 on SQLite, true on PostgreSQL).
+MAX_OUTSIDE_PLAN_SHOWN = 100
+_flagged = tool_calls.c.outside_plan == sa.true()
+OUTSIDE_PLAN_CALLS = (
+    sa.select(tool_calls)
+    .where(_flagged, tool_calls.c.approval_request_id == sa.bindparam("request_id"))
+    .order_by(tool_calls.c.creation_time)
+    .limit(MAX_OUTSIDE_PLAN_SHOWN)
+)
+OUTSIDE_PLAN_COUNT_FOR_REQUEST = sa.select(sa.func.count()).where(
+    _flagged, tool_calls.c.approval_request_id == sa.bindparam("request_id")
+)
+OUTSIDE_PLAN_COUNT = sa.select(sa.func.count()).where(
+    _flagged, tool_calls.c.creation_time >= sa.bindparam("since")
+)
+
+
+class OutsidePlanArgs(Args):
+    approvalRequestId: Id
+
+
+@query("inbox:outsidePlan", args=OutsidePlanArgs, returns=OutsidePlanCalls, allow=STAFF)
+def outside_plan(ctx: Context, args: OutsidePlanArgs) -> dict[str, Any]:
+    """{count, calls}: the tool calls recorded after this request was approved that were outside
+    its `plannedToolCalls`, oldest first (the first 100; `count` is the total)."""
+    params = {"request_id": args.approvalRequestId}
+    count = ctx.conn.execute(OUTSIDE_PLAN_COUNT_FOR_REQUEST, params).scalar_one()
+    rows = ctx.conn.execute(OUTSIDE_PLAN_CALLS, params).all() if count else []
+    return {
+        "count": count,
+        "calls": [{"kind": "toolCall", **document(ToolCall, row)} for row in rows],
+    }
 
 
 class TimelineArgs(Args):
@@ -581,6 +642,7 @@ def stats(ctx: Context, args: StatsArgs) -> dict[str, Any]:
         .order_by(sa.func.count().desc(), tool_calls.c.tool_name)
         .limit(20)
     ).all()
+    outside_plan = ctx.conn.execute(OUTSIDE_PLAN_COUNT, {"since": since}).scalar_one()
     return {
         "pendingCount": pending_row[0],
         "oldestPendingTime": pending_row[1],
@@ -597,6 +659,7 @@ def stats(ctx: Context, args: StatsArgs) -> dict[str, Any]:
             }
             for row in tool_rows
         ],
+        "outsidePlanCount": outside_plan,
         "since": since,
     }
 

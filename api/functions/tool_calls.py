@@ -1,4 +1,17 @@
-"""toolCalls:record, toolCalls:list: the audit trail of what the agent ran."""
+"""toolCalls:record, toolCalls:list: the audit trail of what the agent ran.
+
+Each new call is checked against what people approved: the thread's latest approved request
+that listed `plannedToolCalls` (one seek in `ix_approval_requests_thread_approved_plan`, a partial
+index holding only such requests, so the check costs the same however long the thread). A call
+is inside the plan when some listed entry has its `toolName` and, where the entry gives an
+`input`, an equal input (JSON equality: key order does not matter, 1 equals 1.0, true is not 1).
+The list is a set, not a sequence: a listed call may run any number of times, in any order.
+A call outside it is stored with `outsidePlan: true`, and `toolCall.outsidePlan` is notified in
+the same transaction; a call inside it is stored with `outsidePlan: false`; both keep the
+`approvalRequestId` they were checked against. Calls recorded before any such approval (or in
+threads without one) are not checked, and recording a toolCallId again (an update) does not
+check it again.
+"""
 
 from __future__ import annotations
 
@@ -16,11 +29,13 @@ from api.functions._common import (
     document_model,
     page,
 )
+from api.notifications import notify
 from api.registry import BACKEND_WRITERS, Args, Context, mutation, query
-from models import ToolCall
+from models import ApprovalRequest, ToolCall
 from models.ids import new_id
 
 tool_calls = ToolCall.__table__
+requests = ApprovalRequest.__table__
 ToolStatus = Literal["started", "succeeded", "failed"]
 ToolCallDoc = document_model(ToolCall, "ToolCall", status=ToolStatus)
 
@@ -38,7 +53,11 @@ class RecordArgs(Args):
 @mutation("toolCalls:record", args=RecordArgs, returns=str, allow=BACKEND_WRITERS)
 def record(ctx: Context, args: RecordArgs) -> str:
     """Records a call. Recording the same toolCallId again in the thread updates that document
-    (output, status, duration). Without a status: succeeded if there is an output, else started."""
+    (output, status, duration). Without a status: succeeded if there is an output, else started.
+    After a request with `plannedToolCalls` is approved in the thread, a new call is stored with
+    `approvalRequestId` (that request) and `outsidePlan` (true when no planned entry has its
+    toolName and, where the entry gives one, its input); an outside call is notified as
+    `toolCall.outsidePlan`."""
     ctx.thread(args.threadId)
     status = args.status or ("succeeded" if args.output is not None else "started")
     if args.toolCallId is not None:
@@ -64,6 +83,8 @@ def record(ctx: Context, args: RecordArgs) -> str:
                 )
             return existing.id
     call_id = new_id("tool_calls")
+    plan = ctx.conn.execute(APPROVED_PLAN, {"thread_id": args.threadId}).first()
+    outside = None if plan is None else not in_plan(args.toolName, args.input, plan.planned)
     ctx.conn.execute(
         sa.insert(tool_calls).values(
             id=call_id,
@@ -75,9 +96,58 @@ def record(ctx: Context, args: RecordArgs) -> str:
             status=status,
             tool_call_id=args.toolCallId,
             duration_ms=args.durationMs,
+            outside_plan=outside,
+            approval_request_id=None if plan is None else plan.id,
         )
     )
+    if outside:
+        data = {
+            "toolCallId": call_id,
+            "threadId": args.threadId,
+            "approvalRequestId": plan.id,
+            "status": status,
+        }
+        # In the mutation's transaction (and savepoint): the outbox row commits or rolls back
+        # with the call.
+        notify(ctx.conn, "toolCall.outsidePlan", data, f"/threads/{args.threadId}")
     return call_id
+
+
+# The thread's latest approved request with a plan. The status and the plan's presence are
+# literals, not parameters, so that both databases match the partial index's predicate.
+APPROVED_PLAN = (
+    sa.select(requests.c.id, requests.c.planned_tool_calls.label("planned"))
+    .where(
+        requests.c.thread_id == sa.bindparam("thread_id"),
+        requests.c.status == sa.literal_column("'approved'"),
+        requests.c.planned_tool_calls.is_not(None),
+    )
+    .order_by(requests.c.decided_time.desc())
+    .limit(1)
+)
+
+
+def in_plan(tool_name: str, tool_input: Any, planned: list[dict[str, Any]]) -> bool:
+    """True when some planned entry names `tool_name` and, if it gives an input, an equal one."""
+    return any(
+        entry.get("toolName") == tool_name
+        and (entry.get("input") is None or same_json(entry["input"], tool_input))
+        for entry in planned
+    )
+
+
+def same_json(a: Any, b: Any) -> bool:
+    """JSON equality: objects by keys (any order), arrays in order, numbers by value (1 == 1.0,
+    as JSON and the databases read them), and booleans never equal to numbers."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return a == b
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same_json(a[key], b[key]) for key in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same_json(x, y) for x, y in zip(a, b, strict=True))
+    return type(a) is type(b) and a == b
 
 
 class ListArgs(Args):
