@@ -89,6 +89,33 @@ async def test_a_call_outside_the_approved_plan_is_flagged_with_the_request_it_b
     ]
 
 
+async def test_an_outside_call_queues_a_toolcall_outsideplan_webhook(api, as_role, thread_id):
+    """With the real notify(): one outbox row for a subscribed endpoint, with the thread's link."""
+    from api.calls import call
+    from api.cli import CLI_CALLER
+    from models import WebhookDelivery
+    from tests.webhook_receiver import Receiver
+
+    with Receiver() as receiver:
+        endpoint = await call(
+            "webhooks:add", {"url": receiver.url, "events": ["toolCall.outsidePlan"]}, CLI_CALLER
+        )
+        request_id = await create(api, thread_id, PLAN)
+        await decide(as_role, request_id)
+        await record(api, thread_id, "read_file", {})
+        outside = await record(api, thread_id, "delete_repo", {})
+
+        table = WebhookDelivery.__table__
+        with get_engine().connect() as conn:
+            rows = conn.execute(sa.select(table)).all()
+    assert [(row.endpoint_id, row.event_type) for row in rows] == [
+        (endpoint["webhookId"], "toolCall.outsidePlan")
+    ]
+    assert rows[0].data["toolCallId"] == outside["_id"]
+    assert rows[0].data["approvalRequestId"] == request_id
+    assert rows[0].data["url"].endswith(f"/threads/{thread_id}")
+
+
 async def test_calls_inside_the_plan_are_checked_but_not_flagged(api, as_role, thread_id, notified):
     request_id = await create(api, thread_id, PLAN)
     await decide(as_role, request_id)
