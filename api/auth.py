@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import secrets
 import time
+from http.cookies import CookieError, SimpleCookie
 from typing import Any
 
 import bcrypt
@@ -26,6 +27,8 @@ from models import ApiKey, AuthSession, User
 
 API_KEY_PREFIX = "tlk_"
 SESSION_TOKEN_PREFIX = "tls_"
+# The console's session cookie (HttpOnly, set by the server only: app/session_cookie.py).
+SESSION_COOKIE = "threadline_session"
 # last-used / last-seen times are written at most this often per key or session.
 TOUCH_EVERY_MS = 60_000
 MIN_PASSWORD_BYTES = 8
@@ -92,6 +95,20 @@ def parse_authorization(header: str | None) -> str | None:
     if scheme.lower() not in ("bearer", "convex") or not credential.strip():
         return None
     return credential.strip()
+
+
+def cookie_token(cookie_header: str | None) -> str:
+    """The session token in a Cookie header ("" if none, or not a session token)."""
+    if not cookie_header:
+        return ""
+    jar: SimpleCookie = SimpleCookie()
+    try:
+        jar.load(cookie_header)
+    except CookieError:
+        return ""
+    morsel = jar.get(SESSION_COOKIE)
+    value = morsel.value if morsel is not None else ""
+    return value if value.startswith(SESSION_TOKEN_PREFIX) and len(value) < 200 else ""
 
 
 # Verified credentials, remembered briefly so that a backend streaming hundreds of posts a second

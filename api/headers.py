@@ -33,6 +33,12 @@ COMMON = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
+# The same headers, for an answer that is not a page, in ASGI's raw form (lowercase names, bytes):
+# built once, for the ingest fast lane (api/ingest.py), which answers in front of this middleware.
+API_RAW_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"content-security-policy", API_CSP.encode()),
+    *((name.lower().encode(), value.encode()) for name, value in COMMON.items()),
+)
 _INLINE_SCRIPT = re.compile(r"<script(?![^>]*\ssrc=)[^>]*>(.*?)</script>", re.S | re.I)
 
 

@@ -9,6 +9,7 @@
     GET  /version, GET /api/health
     GET  /api/{clientVersion}/sync   WebSocket: Convex's sync protocol (api/sync, docs/convex.md)
     GET  /api/openapi.json   (OpenAPI 3.1, built from the registry: api/openapi.py)
+    GET  /api/export/...     downloads as attachments (api/exports.py)
 
 `create_api()` builds a Starlette app that Reflex serves in front of the console
 (`rx.App(api_transformer=...)`); tests use it directly through httpx.
@@ -323,9 +324,10 @@ async def _lifespan(_app: Starlette):
 
 def create_api() -> Starlette:
     from api import log_redaction
+    from api.exports import ROUTES as EXPORT_ROUTES  # it builds on this module
 
     log_redaction.install()  # no tokens, no megabyte lines in the logs (api/log_redaction.py)
-    return Starlette(routes=ROUTES, lifespan=_lifespan)
+    return Starlette(routes=[*ROUTES, *EXPORT_ROUTES], lifespan=_lifespan)
 
 
 def freeze_startup_heap() -> None:

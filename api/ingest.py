@@ -14,7 +14,8 @@ Everything else goes to the wrapped app untouched, with the body replayed: other
 functions, browser (CORS) requests, and every call the lane does not *know* to be valid (unknown
 or bad credentials, other fields, metadata, an explicit order, text that needs a closer look,
 JSON that the fast decoder refuses). Those get exactly the answers and errors the full stack
-gives, so the lane can only make a valid call faster, never answer a call differently.
+gives, so the lane can only make a valid call faster, never answer a call differently. Its own
+answers carry the same security headers as the full stack's (api/headers.py), precomputed.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from api import auth
 from api.calls import call_validated
 from api.errors import FunctionError, NotAllowed, Unavailable
 from api.functions.messages import CreateArgs
+from api.headers import API_RAW_HEADERS
 from api.registry import REGISTRY, check_allowed, has_unstorable_text
 from api.settings import get_settings
 
@@ -76,6 +78,7 @@ class IngestFront:
         headers = [
             (b"content-length", str(len(payload)).encode()),
             (b"content-type", b"application/json"),
+            *API_RAW_HEADERS,  # what api.headers.SecurityHeaders puts on every other answer
             *extra,
         ]
         await send({"type": "http.response.start", "status": status, "headers": headers})

@@ -24,10 +24,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from api import signin
+from api.auth import SESSION_COOKIE, cookie_token
 from api.errors import Unavailable
 from api.http import HttpError, _error_response, read_json_object
 from api.settings import get_settings
-from app.state import SESSION_COOKIE, AuthState, cookie_token, origin_allowed
+from app.state import AuthState, origin_allowed
 
 # A tab token and a 43-character code fit easily.
 MAX_BODY = 1024

@@ -26,7 +26,6 @@ import logging
 import secrets
 import time
 from collections.abc import Iterable
-from http.cookies import CookieError, SimpleCookie
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -34,6 +33,8 @@ import reflex as rx
 from reflex.middleware import Middleware
 
 from api import auth, signin
+from api.auth import SESSION_COOKIE as SESSION_COOKIE  # one name, kept where it was
+from api.auth import cookie_token
 from api.calls import call
 from api.errors import FunctionError, Unavailable
 from api.registry import Caller
@@ -44,7 +45,6 @@ log = logging.getLogger(__name__)
 CONSOLE_ROLES = frozenset({"admin", "reviewer", "viewer"})
 DECIDER_ROLES = frozenset({"admin", "reviewer"})
 ADMIN_ROLE = "admin"
-SESSION_COOKIE = "threadline_session"
 QUEUE_LIMIT = 500
 # What the inbox shows of each request, cut to these many UTF-8 bytes (the row clamps both to a
 # line or two anyway): the title, and inbox:pending's 240-character preview of the plan. So a
@@ -126,20 +126,6 @@ def origin_allowed(origin: str | None, host: str | None) -> bool:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         return False  # "null" (sandboxed frames, file:) and anything odd
     return _netloc(parts.netloc) in allowed_origins(host)
-
-
-def cookie_token(cookie_header: str | None) -> str:
-    """The session token in a Cookie header ("" if none, or not a session token)."""
-    if not cookie_header:
-        return ""
-    jar: SimpleCookie = SimpleCookie()
-    try:
-        jar.load(cookie_header)
-    except CookieError:
-        return ""
-    morsel = jar.get(SESSION_COOKIE)
-    value = morsel.value if morsel is not None else ""
-    return value if value.startswith(auth.SESSION_TOKEN_PREFIX) and len(value) < 200 else ""
 
 
 def session_key(token: str) -> str:

@@ -1,7 +1,8 @@
 // Threadline console: the session cookie is HttpOnly and set by the server only. After a
 // sign-in over the websocket, the page trades the server's one-time code for the cookie, then
 // loads the next page afresh (so the new socket's handshake carries the cookie). Sign-out asks
-// the server to end the session and clear the cookie, then loads /signin afresh.
+// the server to end the session and clear the cookie, then loads /signin afresh. Downloads go
+// straight to the API's attachment endpoints, which read the cookie.
 (function () {
   if (window.threadlineSession) return;
 
@@ -27,7 +28,29 @@
     });
   }
 
+  // A download served by the API as an attachment (api/exports.py), with the session cookie:
+  // the browser saves the file as it arrives and the page stays where it is.
+  function download(apiUrl, path) {
+    var link = document.createElement("a");
+    link.href = backend(apiUrl) + path;
+    link.rel = "noopener";
+    document.body.appendChild(link);
+    link.click();
+    link.remove();
+  }
+
+  // The id at the end of this page's address (/threads/thr_1 -> thr_1), as the address has it
+  // (already percent-encoded).
+  function pageId() {
+    var parts = window.location.pathname.replace(/\/+$/, "").split("/");
+    return parts[parts.length - 1];
+  }
+
   window.threadlineSession = {
+    download: download,
+    exportThread: function (apiUrl, extension) {
+      download(apiUrl, "/api/export/threads/" + pageId() + "." + extension);
+    },
     handOff: function (apiUrl, tab, code, next) {
       return post(apiUrl, "/api/auth/console-session", { tab: tab, code: code }).then(
         function (response) {

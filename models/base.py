@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,6 +22,7 @@ SQLModel.metadata.naming_convention = {
 JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 
+@cache  # a handful of column names, converted for every row of every answer
 def camel(name: str) -> str:
     head, *rest = name.split("_")
     return head + "".join(part.title() for part in rest)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from markdown_it import MarkdownIt
 
-from app.pages.thread import fenced_text, inline_text, thread_markdown
+from api.exports import fenced_text, inline_text, thread_markdown
 
 HOSTILE = [
     "<img src=https://attacker.example/pixel.png>",

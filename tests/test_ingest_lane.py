@@ -167,3 +167,33 @@ async def test_other_paths_pass_through(lane, api, thread_id):
     assert answer.json() == {"status": "success", "value": [], "logLines": []}
     assert (await lane.get("/version")).status_code == 200
     assert lane.front.served == 0
+
+
+async def test_the_lanes_answers_carry_the_security_headers_of_the_full_stack(lane, api, thread_id):
+    """The lane answers in front of api.headers.SecurityHeaders: it adds the same headers
+    itself, to its successes and to the errors it words."""
+    from api.headers import SecurityHeaders
+
+    full = httpx.ASGITransport(app=SecurityHeaders(create_api()))
+    async with httpx.AsyncClient(transport=full, base_url="http://t") as client:
+        reference = await client.post(
+            "/api/mutation", json={"path": "threads:get", "args": {}}, headers=api.headers
+        )
+    ok = await lane.post("/api/mutation", json=create_body(thread_id), headers=api.headers)
+    refused = await lane.post(
+        "/api/mutation", json=create_body(UNKNOWN_THREAD), headers=api.headers
+    )
+
+    assert lane.front.served == 1 and refused.json()["status"] == "error"
+    names = [
+        "content-security-policy",
+        "x-frame-options",
+        "x-content-type-options",
+        "referrer-policy",
+    ]
+    expected = {name: reference.headers[name] for name in names}
+    assert expected["content-security-policy"].startswith("default-src 'none'")
+    assert expected["x-content-type-options"] == "nosniff"
+    for answer in (ok, refused):
+        assert {name: answer.headers.get(name) for name in names} == expected
+        assert all(len(answer.headers.get_list(name)) == 1 for name in names)

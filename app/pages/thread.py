@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 from typing import Any
 
 import reflex as rx
@@ -37,6 +36,7 @@ from app.pages.approval import timeline_row
 from app.state import (
     AuthState,
     NotSignedIn,
+    backend_url,
     error_toast,
     last_path_segment,
     live_threads,
@@ -47,7 +47,6 @@ log = logging.getLogger(__name__)
 FIRST_PAGE = 50
 OLDER_PAGE = 100
 SIDE_LIST = 100
-EXPORT_PAGE = 1000
 # Catching up after a commit reads timeline:list newest first, this many entries at first (a
 # batch usually brings one or a few), doubling up to LIVE_PAGE_MAX, until it reaches rows shown.
 LIVE_PAGE = 10
@@ -113,7 +112,6 @@ class ThreadState(AuthState):
     loading_older: bool = False
     artifacts: list[dict[str, Any]] = []
     approvals: list[dict[str, Any]] = []
-    exporting: bool = False
     # The thread whose rows this tab shows, the newest creation time among them, and the ids of
     # the rows shown that are within LIVE_OVERLAP_MS of it.
     _live_thread: str = ""
@@ -284,135 +282,6 @@ class ThreadState(AuthState):
         older = await asyncio.to_thread(timeline_rows, page["page"][::-1])
         self.entries = older + self.entries
         self.older_cursor, self.has_older = page["continueCursor"], not page["isDone"]
-
-    async def _export_data(self) -> dict[str, Any]:
-        thread_id = self.thread_id
-        thread = await self._call("threads:get", {"threadId": thread_id})
-        messages = await self._call("messages:list", {"threadId": thread_id})
-        data: dict[str, Any] = {
-            "thread": thread,
-            "session": await self._call("sessions:get", {"threadId": thread_id}),
-            "messages": messages,
-        }
-        for key, path in (
-            ("toolCalls", "toolCalls:list"),
-            ("artifacts", "artifacts:list"),
-            ("approvalRequests", "approvalRequests:list"),
-        ):
-            items, cursor = [], None
-            while True:
-                page = await self._call(
-                    path,
-                    {
-                        "threadId": thread_id,
-                        "paginationOpts": {"numItems": EXPORT_PAGE, "cursor": cursor},
-                    },
-                )
-                items += page["page"]
-                if page["isDone"]:
-                    break
-                cursor = page["continueCursor"]
-            data[key] = sorted(items, key=lambda doc: (doc["_creationTime"], doc["_id"]))
-        return data
-
-    @rx.event
-    async def export(self, kind: str):
-        if self._caller() is None:
-            return self._to_signin()
-        try:
-            data = await self._export_data()
-        except NotSignedIn:
-            return self._to_signin()
-        except (FunctionError, Unavailable) as exc:
-            return error_toast(exc)
-        if data["thread"] is None:
-            return rx.toast.error("This thread no longer exists.")
-        # A long thread's transcript is CPU work that grows with it: built off the event loop.
-        if kind == "markdown":
-            return rx.download(
-                data=await asyncio.to_thread(thread_markdown, data),
-                filename=f"{self.thread_id}.md",
-                mime_type="text/markdown;charset=utf-8",
-            )
-        text = await asyncio.to_thread(json.dumps, data, indent=2, ensure_ascii=False)
-        return rx.download(
-            data=text,
-            filename=f"{self.thread_id}.json",
-            mime_type="application/json;charset=utf-8",
-        )
-
-
-_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
-
-
-def inline_text(text: object) -> str:
-    """Agent-written text for one line of Markdown, inert: on one line, every ASCII punctuation
-    character backslash-escaped (CommonMark allows it for all of them), so no HTML, link,
-    image, autolink, entity or emphasis can start in it."""
-    flat = " ".join(str(text).split())
-    return _PUNCTUATION.sub(r"\\\1", flat)
-
-
-def fenced_text(text: str) -> list[str]:
-    """Agent-written text as a fenced block: a previewer shows it literally (no HTML runs, no
-    image loads). The fence is longer than any run of tildes in the text, so it cannot end
-    early."""
-    longest = max((len(run) for run in re.findall(r"~+", text)), default=0)
-    fence = "~" * max(3, longest + 1)
-    return [fence + "text", text, fence]
-
-
-def thread_markdown(data: dict[str, Any]) -> str:
-    """A readable transcript: header, session, then messages and tool calls in order.
-    Everything agents or people wrote is inert (see inline_text and fenced_text): the file is
-    opened in Markdown previewers, which run raw HTML and load remote images."""
-    thread = data["thread"]
-    lines = [f"# {inline_text(thread.get('title') or '(untitled thread)')}", ""]
-    lines.append(f"- id: `{thread['_id']}`")
-    lines.append(f"- status: {thread['status']}")
-    if thread.get("userId"):
-        lines.append(f"- user: {inline_text(thread['userId'])}")
-    lines.append(f"- created: {when(thread['_creationTime'])}")
-    session = data.get("session")
-    if session:
-        lines += ["", "## Session", ""]
-        for key in ("sdkSessionId", "phase"):
-            if session.get(key):
-                lines.append(f"- {key}: {inline_text(session[key])}")
-        if session.get("plan"):
-            lines += ["", "### Plan", "", *fenced_text(session["plan"])]
-    entries = [("message", doc) for doc in data["messages"]] + [
-        ("toolCall", doc) for doc in data["toolCalls"]
-    ]
-    entries.sort(key=lambda item: (item[1]["_creationTime"], item[1]["_id"]))
-    lines += ["", "## Timeline", ""]
-    for kind, doc in entries:
-        stamp = when(doc["_creationTime"])
-        if kind == "message":
-            heading = f"### {doc['role']} · #{doc['order']} · {stamp}"
-            lines += [heading, "", *fenced_text(doc["content"]), ""]
-        else:
-            lines += [
-                f"### tool {inline_text(doc['toolName'])} · {doc['status']} · {stamp}",
-                "",
-                "```json",
-                json.dumps(doc.get("input"), indent=2, ensure_ascii=False),
-                "```",
-            ]
-            if doc.get("output") is not None:
-                lines += [
-                    "",
-                    "```json",
-                    json.dumps(doc["output"], indent=2, ensure_ascii=False),
-                    "```",
-                ]
-            lines.append("")
-    if data["approvalRequests"]:
-        lines += ["## Approval requests", ""]
-        for doc in data["approvalRequests"]:
-            detail = f" — {inline_text(doc['comment'])}" if doc.get("comment") else ""
-            lines.append(f"- `{doc['_id']}` {doc['status']}{detail}")
-    return "\n".join(lines) + "\n"
 
 
 def _session_panel() -> rx.Component:
@@ -600,6 +469,20 @@ def _timeline() -> rx.Component:
     )
 
 
+def _export_button(label: str, extension: str) -> rx.Component:
+    """A download of this thread's export, straight from GET /api/export/threads/{id}.{ext}
+    (api/exports.py) with the session cookie: the file never passes through the page's state.
+    The page's script takes the thread's id from the address it is at."""
+    script = f"window.threadlineSession.exportThread({json.dumps(backend_url())}, {extension!r})"
+    return rx.button(
+        rx.icon("download", size=14),
+        label,
+        variant="soft",
+        on_click=rx.call_script(script),
+        data_testid=f"export-{'markdown' if extension == 'md' else extension}",
+    )
+
+
 def _detail() -> rx.Component:
     thread = ThreadState.thread
     return rx.vstack(
@@ -638,20 +521,8 @@ def _detail() -> rx.Component:
             ),
             rx.spacer(),
             rx.flex(
-                rx.button(
-                    rx.icon("download", size=14),
-                    "JSON",
-                    variant="soft",
-                    on_click=ThreadState.export("json"),
-                    data_testid="export-json",
-                ),
-                rx.button(
-                    rx.icon("download", size=14),
-                    "Markdown",
-                    variant="soft",
-                    on_click=ThreadState.export("markdown"),
-                    data_testid="export-markdown",
-                ),
+                _export_button("JSON", "json"),
+                _export_button("Markdown", "md"),
                 spacing="2",
             ),
             width="100%",

@@ -135,6 +135,8 @@ def test_viewer_cannot_set_artifact_status(tabs, console):
 
 
 def test_export_thread_as_json_and_markdown(tabs, console):
+    """Both exports are real attachments from /api/export/threads/..., downloaded with the
+    session cookie; the page stays where it is."""
     import json
 
     thread_id = console.mutation("threads:create", {"title": "Export me"})
@@ -144,9 +146,12 @@ def test_export_thread_as_json_and_markdown(tabs, console):
     )
     page = tabs.open("viewer", f"/threads/{thread_id}")
     expect(page.get_by_test_id("timeline").locator(".timeline-entry")).to_have_count(2)
+    responses = []
+    page.on("response", lambda r: responses.append(r) if "/api/export/" in r.url else None)
 
     with page.expect_download() as download:
         page.get_by_test_id("export-json").click()
+    assert download.value.suggested_filename == f"Export-me-{thread_id}.json"
     data = json.loads(open(download.value.path()).read())
     assert data["thread"]["title"] == "Export me"
     assert [m["content"] for m in data["messages"]] == ["Hi"]
@@ -154,7 +159,38 @@ def test_export_thread_as_json_and_markdown(tabs, console):
 
     with page.expect_download() as download:
         page.get_by_test_id("export-markdown").click()
+    assert download.value.suggested_filename == f"Export-me-{thread_id}.md"
     text = open(download.value.path()).read()
     assert text.startswith("# Export me")
     assert "### user · #0" in text and "tool ls · started" in text
     assert "~~~text\nHi\n~~~" in text  # agent and user text is fenced: inert in previewers
+
+    assert page.url.endswith(f"/threads/{thread_id}")
+    assert [r.url.rsplit("/", 1)[-1] for r in responses] == [f"{thread_id}.json", f"{thread_id}.md"]
+    assert responses[0].headers["content-type"] == "application/json"
+    assert responses[1].headers["content-type"] == "text/markdown; charset=utf-8"
+    assert all(r.headers["x-content-type-options"] == "nosniff" for r in responses)
+
+
+def test_an_export_link_on_another_site_downloads_nothing(tabs, console):
+    """A foreign page linking to an export, opened in the browser of a signed-in viewer: the
+    request is refused (Sec-Fetch-Site: cross-site), nothing is downloaded."""
+    thread_id = console.mutation("threads:create", {"title": "Secret"})
+    page = tabs.open("viewer", f"/threads/{thread_id}")
+    url = f"{console.backend_url}/api/export/threads/{thread_id}.json"
+    foreign = page.context.new_page()
+    foreign.route(
+        "http://attacker.test/",
+        lambda route: route.fulfill(
+            content_type="text/html", body=f'<a id="go" href="{url}">free stuff</a>'
+        ),
+    )
+    foreign.goto("http://attacker.test/")
+    downloads = []
+    foreign.on("download", downloads.append)
+    with foreign.expect_response(lambda r: "/api/export/" in r.url) as answer:
+        foreign.click("#go")
+    assert answer.value.status == 403
+    assert answer.value.request.headers.get("sec-fetch-site") == "cross-site"
+    assert "Secret" not in answer.value.text()
+    assert downloads == []
