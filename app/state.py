@@ -293,6 +293,13 @@ def backend_url() -> str:
     return get_config().api_url
 
 
+def api_download(path: str) -> rx.event.EventSpec:
+    """The browser downloads `path` from the API (an attachment of api/exports.py) with its
+    session cookie: the file goes straight to disk, never through this tab's state."""
+    script = f"window.threadlineSession.download({json.dumps(backend_url())}, {json.dumps(path)})"
+    return rx.call_script(script)
+
+
 def passwords_differ(form_data: dict) -> str:
     """The handler-side check of a password + repeat form ("" when fine). The length rule
     (8–72 bytes) is the server's, with its own message."""

@@ -5,6 +5,7 @@ signed-in person, so the registry refuses viewers and second decisions."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import reflex as rx
 
@@ -33,6 +34,7 @@ from app.state import (
     AuthState,
     NotSignedIn,
     PendingQueue,
+    api_download,
     error_toast,
     last_path_segment,
 )
@@ -189,26 +191,14 @@ class ApprovalState(AuthState):
     async def set_diff_to(self, version: str):
         return await self._set_diff("diff_to", version)
 
-    async def _whole_plan(self) -> str | None:
-        doc = await self._call("approvalRequests:get", {"approvalRequestId": self.request_id})
-        return None if doc is None else doc["planContent"]
-
     @rx.event
-    async def download_plan(self):
-        """The whole plan as a file, on demand (the page holds only what it renders)."""
-        try:
-            plan = await self._whole_plan()
-        except NotSignedIn:
+    def download_plan(self):
+        """The whole plan as a file, on demand (the page holds only what it renders): the
+        browser fetches it from the API as an attachment."""
+        if self._caller() is None:
             return self._to_signin()
-        except (FunctionError, Unavailable) as exc:
-            return error_toast(exc)
-        if plan is None:
-            return rx.toast.error("This request is not available any more.")
-        return rx.download(
-            data=plan,
-            filename=f"{self.request_id}-plan.md",
-            mime_type="text/markdown;charset=utf-8",
-        )
+        request = quote(self.request_id, safe="")
+        return api_download(f"/api/export/approvalRequests/{request}/plan.md")
 
     @rx.event
     def set_comment(self, text: str):

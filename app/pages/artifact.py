@@ -4,6 +4,7 @@ two versions, and (reviewers, admins) its status."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import reflex as rx
 
@@ -17,12 +18,12 @@ from app.components.versions import (
     shown_notice,
     shown_text,
     version_diff,
-    whole_text,
 )
 from app.formatting import with_times
 from app.state import (
     AuthState,
     NotSignedIn,
+    api_download,
     error_toast,
     last_path_segment,
 )
@@ -133,24 +134,16 @@ class ArtifactState(AuthState):
         return None
 
     @rx.event
-    async def download_version(self):
-        """The whole shown version as a file, on demand (it is not kept in the page)."""
+    def download_version(self):
+        """The whole shown version as a file, on demand (it is not kept in the page): the
+        browser fetches it from the API as an attachment."""
         number = self._version(self.shown_version)
         if number is None:
             return rx.toast.error("No version is shown.")
-        try:
-            text = await whole_text(self._call, self.artifact_id, number)
-        except NotSignedIn:
+        if self._caller() is None:
             return self._to_signin()
-        except (FunctionError, Unavailable) as exc:
-            return error_toast(exc)
-        if text is None:
-            return rx.toast.error("This version is not available any more.")
-        return rx.download(
-            data=text,
-            filename=f"{self.artifact_id}-v{number}.md",
-            mime_type="text/markdown;charset=utf-8",
-        )
+        artifact = quote(self.artifact_id, safe="")
+        return api_download(f"/api/export/artifacts/{artifact}/versions/{number}.md")
 
     @rx.event
     async def set_status(self, status: str):
