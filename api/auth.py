@@ -198,6 +198,11 @@ def caller_from_session(session: dict[str, Any]) -> Caller:
 
 def session_for_token(token: str) -> dict[str, Any] | None:
     """The live session behind a person's token (with the person's role), or None."""
+    return session_for_digest(sha256(token))
+
+
+def session_for_digest(token_hash: str) -> dict[str, Any] | None:
+    """session_for_token, by the token's SHA-256 (what the console binds a tab to)."""
     settings = get_settings()
     now = now_ms()
     with get_engine().connect() as conn:
@@ -206,13 +211,14 @@ def session_for_token(token: str) -> dict[str, Any] | None:
                 auth_sessions.c.id,
                 auth_sessions.c.user_id,
                 auth_sessions.c.last_seen_time,
+                auth_sessions.c.expires_time,
                 users.c.email,
                 users.c.name,
                 users.c.role,
             )
             .join(users, users.c.id == auth_sessions.c.user_id)
             .where(
-                auth_sessions.c.token_hash == sha256(token),
+                auth_sessions.c.token_hash == token_hash,
                 auth_sessions.c.revoked_time.is_(None),
                 auth_sessions.c.expires_time > now,
                 auth_sessions.c.last_seen_time > now - settings.session_idle_seconds * 1000,
@@ -220,6 +226,13 @@ def session_for_token(token: str) -> dict[str, Any] | None:
             )
         ).first()
     return None if row is None else dict(row._mapping)
+
+
+def session_deadline(session: dict[str, Any]) -> float:
+    """When (ms) a live session ends unless it is used meanwhile: its absolute expiry, or its
+    idle expiry counted from its last recorded use, whichever comes first."""
+    idle_ms = get_settings().session_idle_seconds * 1000
+    return min(session["expires_time"], session["last_seen_time"] + idle_ms)
 
 
 def _touch(table: sa.Table, row_id: str, **values: float) -> None:

@@ -194,6 +194,12 @@ class AuthState(rx.State):
 
     def _caller(self) -> Caller | None:
         """The signed-in person as a Caller, re-checked against the database; None if not."""
+        session = self._live_session()
+        return None if session is None else auth.caller_from_session(session)
+
+    def _live_session(self) -> dict[str, Any] | None:
+        """The session of this tab's cookie if it is live, bound to this state and of a console
+        role (the person's name, email and role are refreshed from it); else None."""
         token = self._session_token()
         if not token or session_key(token) != self._bound:
             return None
@@ -208,7 +214,7 @@ class AuthState(rx.State):
             self.person_name = session["name"]
             self.person_email = session["email"]
             self.person_role = session["role"]
-        return auth.caller_from_session(session)
+        return session
 
     async def _call(self, path: str, args: dict[str, Any]) -> Any:
         """call() as the signed-in person; NotSignedIn when the session is gone."""
@@ -264,13 +270,14 @@ class AuthState(rx.State):
     async def require_signed_in(self):
         """First on_load event of every page: off to /signin unless signed in; the tab's own
         copy of the pending queue is loaded (once) and kept live from then on."""
-        caller = self._caller()
-        if caller is None:
+        session = self._live_session()
+        if session is None:
             return signin_redirect(self.router.url.path)
         queue = await self.get_state(PendingQueue)
         tab = self.router.session.client_token
-        if not live_queue.register(tab, self._bound) or not queue.loaded:
-            await queue._load(caller)
+        deadline = auth.session_deadline(session)
+        if not live_queue.register(tab, self._bound, deadline) or not queue.loaded:
+            await queue._load(auth.caller_from_session(session))
         return None
 
     @rx.event
@@ -471,20 +478,83 @@ class LiveQueue(LiveTabs):
 
     One run at a time; events that arrive meanwhile make exactly one more run (bursts coalesce).
     The rows are read once per run and role, with the caller of the first live tab of that role.
+
+    A session that simply expires publishes nothing, so each registered tab also has a deadline
+    (its session's expiry: absolute, or idle from its last recorded use) and one timer wakes at
+    the earliest: a tab whose session is then no longer live is ended the same way, connected or
+    not; one still live (used meanwhile) gets its new deadline.
     """
+
+    # The timer wakes a little after a deadline (the database compares with "now" too), and at
+    # least this often, whatever the clock does.
+    EXPIRY_SLACK_SECONDS = 0.05
+    MAX_TIMER_SECONDS = 3600.0
+    EXPIRY_RETRY_SECONDS = 5.0
 
     def __init__(self) -> None:
         super().__init__()
+        # tab -> when (ms since the epoch) its session expires unless used meanwhile
+        self.deadlines: dict[str, float] = {}
+        self.timer: asyncio.TimerHandle | None = None
+        self.timer_at = 0.0
+        self.expiring: asyncio.Task | None = None
         self.task: asyncio.Task | None = None
         self.again = False
         self.refresh_rows = False
 
-    def register(self, tab: str, key: str) -> bool:
-        """Records a signed-in tab; False if it was not registered under this session yet."""
+    def register(self, tab: str, key: str, deadline: float | None = None) -> bool:
+        """Records a signed-in tab (and when its session expires); False if it was not
+        registered under this session yet."""
         self.loop = asyncio.get_running_loop()
         known = self.tabs.get(tab) == key
         self.tabs[tab] = key
+        if deadline is not None:
+            self.deadlines[tab] = deadline
+            self._arm()
         return known
+
+    def forget(self, tab: str) -> None:
+        self.tabs.pop(tab, None)
+        self.deadlines.pop(tab, None)
+
+    def _arm(self) -> None:
+        """The expiry timer, set for the earliest deadline (kept if it wakes sooner already)."""
+        if not self.deadlines or self.loop is None:
+            return
+        earliest = min(self.deadlines.values())
+        if self.timer is not None:
+            if self.timer_at <= earliest:
+                return
+            self.timer.cancel()
+        delay = max(0.0, earliest / 1000.0 - time.time()) + self.EXPIRY_SLACK_SECONDS
+        self.timer_at = earliest
+        self.timer = self.loop.call_later(min(delay, self.MAX_TIMER_SECONDS), self._expiry_due)
+
+    def _expiry_due(self) -> None:
+        self.timer = None
+        if self.expiring is None or self.expiring.done():
+            self.expiring = asyncio.get_running_loop().create_task(self.expire())
+
+    async def expire(self) -> None:
+        """Ends every tab whose deadline has passed and whose session is no longer live;
+        the others get their new deadline. Then the timer is set again."""
+        now = time.time() * 1000.0
+        for tab, deadline in list(self.deadlines.items()):
+            key = self.tabs.get(tab)
+            if deadline > now or not key:
+                continue
+            try:
+                # A tab is bound to the SHA-256 of its token, which is what the database keeps.
+                session = auth.session_for_digest(key)
+                if session is None or session["role"] not in CONSOLE_ROLES:
+                    await self._end(tab)
+                elif self.tabs.get(tab) == key:
+                    self.deadlines[tab] = auth.session_deadline(session)
+            except Exception:
+                log.exception("checking an open tab's session for expiry failed")
+                if tab in self.deadlines:
+                    self.deadlines[tab] = now + self.EXPIRY_RETRY_SECONDS * 1000.0
+        self._arm()
 
     def on_approvals_changed(self, _topic: str, _payload: dict[str, Any]) -> None:
         self._schedule(rows=True)

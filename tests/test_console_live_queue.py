@@ -67,3 +67,61 @@ def test_the_api_alone_serves_no_cookie_endpoints():
     state; the plain API (tests, backends) does not answer them."""
     paths = {route.path for route in create_api().routes}
     assert "/api/auth/console-session" not in paths
+
+
+async def test_a_tab_whose_session_expires_is_ended_when_it_expires(
+    people, monkeypatch, database_url
+):
+    """Expiry publishes nothing: the live queue's timer wakes at the tab's session deadline and
+    ends the tab (its state wiped) without any event; a tab still live keeps going."""
+    import asyncio
+    import time
+
+    from api import auth, signin
+    from api.settings import get_settings
+    from app.state import LiveQueue
+
+    monkeypatch.setenv("SESSION_ABSOLUTE_SECONDS", "1")
+    get_settings.cache_clear()
+    short = await signin.sign_in(people["viewer"]["email"], people["viewer"]["password"])
+    monkeypatch.delenv("SESSION_ABSOLUTE_SECONDS")
+    get_settings.cache_clear()
+    long = people["reviewer"]["token"]
+
+    queue = LiveQueue()
+    ended: list[str] = []
+    woke = asyncio.Event()
+
+    async def end(tab: str) -> None:  # what _end does to the tab's state is tested in e2e
+        ended.append(tab)
+        queue.forget(tab)
+        woke.set()
+
+    monkeypatch.setattr(queue, "_end", end)
+    short_session = auth.session_for_token(short.token)
+    assert short_session is not None
+    deadline = auth.session_deadline(short_session)
+    assert deadline <= time.time() * 1000 + 1000
+    queue.register("tab-short", session_key(short.token), deadline)
+    # A live session's tab registered with a deadline already past (say, idle time that was
+    # since renewed by use): it is checked, found live and given its real deadline.
+    queue.register("tab-long", session_key(long), time.time() * 1000 - 1)
+
+    await asyncio.wait_for(woke.wait(), timeout=30)
+
+    assert ended == ["tab-short"]
+    assert "tab-short" not in queue.tabs and "tab-short" not in queue.deadlines
+    assert queue.deadlines["tab-long"] > time.time() * 1000 + 3600_000
+    assert queue.timer is not None  # armed for the live tab's deadline
+    queue.timer.cancel()
+
+
+def test_a_sessions_deadline_is_its_absolute_or_idle_expiry_whichever_is_first():
+    from api import auth
+    from api.settings import get_settings
+
+    idle_ms = get_settings().session_idle_seconds * 1000
+    assert auth.session_deadline({"expires_time": 10**13, "last_seen_time": 5000}) == (
+        5000 + idle_ms
+    )
+    assert auth.session_deadline({"expires_time": 6000, "last_seen_time": 5000}) == 6000

@@ -262,3 +262,35 @@ def test_pages_and_answers_carry_security_headers_and_the_console_breaks_none(ta
         assert response.headers["x-frame-options"] == "DENY"
         assert response.headers["x-content-type-options"] == "nosniff"
         assert response.headers["referrer-policy"] == "no-referrer"
+
+
+def test_an_expired_session_stops_the_live_feed_when_it_expires(tabs, console, monkeypatch):
+    """Nothing announces an expiry: the tab is ended at its session's deadline, with no event
+    in between, and gets nothing after it."""
+    from api.settings import get_settings
+
+    monkeypatch.setenv("SESSION_ABSOLUTE_SECONDS", "8")  # the server runs in this process
+    get_settings.cache_clear()
+    try:
+        token = console.token("reviewer2")
+    finally:
+        monkeypatch.delenv("SESSION_ABSOLUTE_SECONDS")
+        get_settings.cache_clear()
+    page = tabs.new_page(None)
+    page.context.add_cookies(
+        [{"name": "threadline_session", "value": token, "url": console.frontend_url}]
+    )
+    frames = Frames(page)
+    page.goto(console.url("/approvals"))
+    _, _, before = console.plan_thread("Before-expiry")
+    _wait_for_row(page, before)
+
+    # No change, no sign-out: the row goes when the session expires.
+    expect(page.locator(f'[data-queue-row="{before}"]')).to_have_count(0, timeout=30_000)
+    mark = frames.mark()
+    control = tabs.open("viewer", "/approvals")
+    _, _, after = console.plan_thread("After-expiry", "# Plan\n\nAfter-expiry-plan")
+    _wait_for_row(control, after)
+    control.wait_for_timeout(500)
+    assert "After-expiry" not in frames.since(mark)
+    assert after not in frames.since(mark)

@@ -196,3 +196,25 @@ def test_an_export_link_on_another_site_downloads_nothing(tabs, console):
     assert answer.value.json()["code"] == "CrossSiteRequest"
     assert "Secret" not in answer.value.text()
     assert downloads == []
+
+
+def test_a_long_version_and_plan_download_whole_as_attachments(tabs, console):
+    """The pages render the first 100 KB; "Download" fetches the whole text from the API as a
+    file (it never passes through the page's state)."""
+    long_text = "# Long plan\n\n" + "".join(f"- step {n}\n" for n in range(20_000))
+    thread_id, artifact_id, request_id = console.plan_thread("Long one", long_text)
+
+    page = tabs.open("viewer", f"/artifacts/{artifact_id}")
+    expect(page.get_by_test_id("content-cut")).to_be_visible()
+    with page.expect_download() as download:
+        page.get_by_test_id("content-cut").get_by_role("button", name="Download").click()
+    assert download.value.suggested_filename == f"Long-one-plan-v1-{artifact_id}.md"
+    assert open(download.value.path()).read() == long_text
+
+    page = tabs.open("viewer", f"/approvals/{request_id}")
+    notice = page.get_by_test_id("content-cut").first
+    expect(notice).to_be_visible()
+    with page.expect_download() as download:
+        notice.get_by_role("button", name="Download").click()
+    assert download.value.suggested_filename == f"plan-{request_id}.md"
+    assert open(download.value.path()).read() == long_text
