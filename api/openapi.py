@@ -337,6 +337,12 @@ SECURITY_SCHEMES = {
         "bearerFormat": "tls_...",
         "description": "A person's session token from POST /api/auth/signin.",
     },
+    "consoleCookie": {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": "threadline_session",
+        "description": "The console's HttpOnly session cookie (downloads only).",
+    },
 }
 
 
@@ -507,6 +513,58 @@ def _fixed_paths() -> dict[str, dict]:
     }
 
 
+def _download_operation(operation_id: str, summary: str, media_type: str, params: list) -> dict:
+    """A GET /api/export/... route (api/exports.py): a file, as an attachment."""
+    return {
+        "get": {
+            "operationId": operation_id,
+            "tags": ["downloads"],
+            "summary": summary,
+            "security": [{"apiKey": []}, {"sessionToken": []}, {"consoleCookie": []}],
+            "parameters": [
+                {"name": name, "in": "path", "required": True, "schema": {"type": kind}}
+                for name, kind in params
+            ],
+            "responses": {
+                "200": {
+                    "description": "The file (Content-Disposition: attachment)",
+                    "content": {media_type: {"schema": {"type": "string"}}},
+                },
+                "400": _http_error("A malformed argument."),
+                "401": _http_error("No valid credentials."),
+                "403": _http_error("Another site started the request, or the role may not."),
+                "404": _http_error("Not there, or not the caller's to read."),
+                "503": _http_error("The database could not answer.", RETRY_AFTER),
+            },
+        }
+    }
+
+
+def _download_paths() -> dict[str, dict]:
+    markdown = "text/markdown; charset=utf-8"
+    thread = [("threadId", "string")]
+    return {
+        "/api/export/threads/{threadId}.json": _download_operation(
+            "export.threadJson", "A thread and everything in it, as JSON", JSON, thread
+        ),
+        "/api/export/threads/{threadId}.md": _download_operation(
+            "export.threadMarkdown", "A thread's transcript, inert Markdown", markdown, thread
+        ),
+        "/api/export/artifacts/{artifactId}/versions/{version}.md": _download_operation(
+            "export.artifactVersion",
+            "One version of an artifact, verbatim",
+            markdown,
+            [("artifactId", "string"), ("version", "integer")],
+        ),
+        "/api/export/approvalRequests/{approvalRequestId}/plan.md": _download_operation(
+            "export.plan",
+            "An approval request's whole plan, verbatim",
+            markdown,
+            [("approvalRequestId", "string")],
+        ),
+    }
+
+
 def build_spec() -> dict[str, Any]:
     args, results, definitions = function_schemas()
     paths: dict[str, dict] = {}
@@ -518,6 +576,7 @@ def build_spec() -> dict[str, Any]:
     paths["/api/query"] = {"post": _path_operation("query", args, results, definitions)}
     paths["/api/mutation"] = {"post": _path_operation("mutation", args, results, definitions)}
     paths.update(_fixed_paths())
+    paths.update(_download_paths())
     return {
         "openapi": "3.1.0",
         "info": {

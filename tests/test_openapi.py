@@ -62,7 +62,7 @@ def test_every_function_declares_a_typed_result(spec):
 def test_errors_and_security_schemes_are_described(spec):
     operation = spec["paths"]["/api/run/threads/create"]["post"]
     assert {"200", "400", "401", "413"} <= set(operation["responses"])
-    assert {"apiKey", "convexAdminKey", "sessionToken"} == set(
+    assert {"apiKey", "convexAdminKey", "sessionToken", "consoleCookie"} == set(
         spec["components"]["securitySchemes"]
     )
     assert {"apiKey": []} in operation["security"]
@@ -72,6 +72,20 @@ def test_errors_and_security_schemes_are_described(spec):
     assert {"200", "400", "401", "413", "429"} <= set(signin["responses"])
     for path in ("/api/auth/signout", "/api/action", "/api/health", "/version"):
         assert path in spec["paths"]
+    download = spec["paths"]["/api/export/threads/{threadId}.md"]["get"]
+    assert {"consoleCookie": []} in download["security"]
+    assert {"200", "401", "403", "404"} <= set(download["responses"])
+
+
+def test_every_download_route_is_described(spec):
+    from api.exports import ROUTES
+
+    for route in ROUTES:
+        described = route.path.replace("{thread_id}", "{threadId}")
+        described = described.replace("{artifact_id}", "{artifactId}")
+        described = described.replace("{version:int}", "{version}")
+        described = described.replace("{request_id}", "{approvalRequestId}")
+        assert described in spec["paths"], route.path
 
 
 @sqlite_only
