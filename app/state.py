@@ -345,6 +345,9 @@ def queue_row(doc: dict[str, Any]) -> dict[str, Any]:
         "artifactId": doc.get("artifactId") or "",
         "planPreview": cut_utf8(doc.get("planPreview") or "", QUEUE_PREVIEW_BYTES),
         "createdIso": iso(doc.get("_creationTime")),
+        # A live claim: who is reviewing it ("" for nobody).
+        "claimedBy": doc.get("claimedBy") or "",
+        "claimedByName": cut_utf8(doc.get("claimedByName") or "", QUEUE_TITLE_BYTES),
     }
 
 
@@ -368,6 +371,20 @@ class PendingQueue(AuthState):
     def complete(self) -> bool:
         """True when `requests` holds every pending request (not cut at QUEUE_LIMIT)."""
         return self.count <= len(self.requests)
+
+    def _shown_request(self) -> dict[str, Any]:
+        shown = last_path_segment(self.router.url.path)
+        return next((row for row in self.requests if row["_id"] == shown), {})
+
+    @rx.var
+    def shown_claimed_by(self) -> str:
+        """Live, for /approvals/{id}: who has claimed the request this tab shows ("" for nobody
+        or when it is not pending)."""
+        return self._shown_request().get("claimedBy", "")
+
+    @rx.var
+    def shown_claimed_name(self) -> str:
+        return self._shown_request().get("claimedByName", "")
 
     async def _load(self, caller: Caller) -> None:
         try:

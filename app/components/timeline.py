@@ -35,6 +35,7 @@ def _tool_call(entry: rx.Var) -> rx.Component:
                 rx.icon("wrench", size=14),
                 rx.code(entry["toolName"].to(str)),
                 status_badge(entry["status"].to(str)),
+                rx.cond(entry["outsidePlan"].to(bool), outside_plan_badge()),
                 rx.text(entry["durationText"], size="1", color_scheme="gray"),
                 rx.spacer(),
                 rx.text(
@@ -69,6 +70,19 @@ def _tool_call(entry: rx.Var) -> rx.Component:
         class_name="timeline-entry tool-call",
         data_kind="toolCall",
         data_id=entry["_id"],
+    )
+
+
+def outside_plan_badge() -> rx.Component:
+    """A tool call recorded after its thread's plan was approved that the plan did not list."""
+    return rx.badge(
+        rx.icon("shield-alert", size=12),
+        "outside the approved plan",
+        color_scheme="red",
+        variant="solid",
+        size="1",
+        title="Not among the approved request's plannedToolCalls",
+        data_testid="outside-plan-badge",
     )
 
 

@@ -16,6 +16,7 @@ from app.components.markdown import safe_markdown
 from app.components.timeline import timeline_entry
 from app.components.ui import (
     choice,
+    confirm_dialog,
     detail_or_missing,
     field_row,
     relative_time,
@@ -56,6 +57,7 @@ def timeline_row(doc: dict[str, Any]) -> dict[str, Any]:
     row.setdefault("toolName", "")
     row.setdefault("status", "")
     row["toolCallId"] = doc.get("toolCallId") or ""
+    row["outsidePlan"] = doc.get("outsidePlan") is True
     row["durationText"] = duration(doc.get("durationMs"))
     row["inputJson"] = pretty_json(doc.get("input")) if doc["kind"] == "toolCall" else ""
     row["outputJson"] = pretty_json(doc.get("output")) if doc["kind"] == "toolCall" else ""
@@ -84,6 +86,15 @@ class ApprovalState(AuthState):
     seen_version: int = 0
     plan_changed: str = ""
     deciding: bool = False
+    # The signed-in person's id (to tell "you are reviewing" from someone else's claim).
+    me: str = ""
+    claiming: bool = False
+    # A decision held back because someone else is reviewing: which, and the warning shown.
+    held_decision: str = ""
+    claim_warning: str = ""
+    # For an approved request with plannedToolCalls: the calls recorded outside it.
+    outside_plan: list[dict[str, Any]] = []
+    outside_plan_count: int = 0
 
     @rx.var
     def request_id(self) -> str:
@@ -92,6 +103,11 @@ class ApprovalState(AuthState):
     @rx.var
     def is_pending(self) -> bool:
         return self.request.get("status") == "pending"
+
+    @rx.var
+    def outside_plan_title(self) -> str:
+        count = self.outside_plan_count
+        return f"{count} call{'' if count == 1 else 's'} outside the approved plan"
 
     @rx.var
     def version_numbers(self) -> list[str]:
@@ -108,6 +124,9 @@ class ApprovalState(AuthState):
             return
         self.loading, self.editing, self.comment, self.edited_plan = True, False, "", ""
         self.request, self.session, self.recent, self.versions, self.diff = {}, {}, [], [], []
+        self.outside_plan, self.outside_plan_count = [], 0
+        self.held_decision, self.claim_warning = "", ""
+        self.me = self._caller().id
         yield
         try:
             await self._load()
@@ -137,6 +156,10 @@ class ApprovalState(AuthState):
             {"threadId": thread_id, "paginationOpts": {"numItems": RECENT_ENTRIES, "cursor": None}},
         )
         self.recent = [timeline_row(entry) for entry in reversed(timeline["page"])]
+        if doc["status"] == "approved" and doc.get("plannedToolCalls") is not None:
+            drift = await self._call("inbox:outsidePlan", {"approvalRequestId": doc["_id"]})
+            self.outside_plan = [timeline_row(call) for call in drift["calls"]]
+            self.outside_plan_count = drift["count"]
         self.diff_notice, self.plan_changed, self.seen_version = "", "", 0
         if doc.get("artifactId"):
             self.versions = await version_rows(self._call, doc["artifactId"])
@@ -230,7 +253,51 @@ class ApprovalState(AuthState):
     @rx.event
     async def decide(self, decision: str):
         """approve / reject / changes_requested with the typed comment (and edited plan when
-        editing). The caller's role is checked by the registry, not here."""
+        editing). The caller's role is checked by the registry, not here. While someone else
+        has claimed the request, the decision waits for a confirmation (decide_anyway)."""
+        return await self._decide(decision, confirmed=False)
+
+    @rx.event
+    async def decide_anyway(self):
+        """The confirmation: decide although someone else is reviewing (the API accepts it)."""
+        decision, self.held_decision, self.claim_warning = self.held_decision, "", ""
+        if not decision:
+            return None
+        return await self._decide(decision, confirmed=True)
+
+    @rx.event
+    def keep_waiting(self):
+        self.held_decision, self.claim_warning = "", ""
+
+    async def _someone_else_reviewing(self) -> str:
+        """The name of whoever else holds a live claim on this request, else ""."""
+        doc = await self._call("inbox:detail", {"approvalRequestId": self.request_id})
+        claimer = (doc or {}).get("claimedBy")
+        if not claimer or claimer == self.me:
+            return ""
+        return (doc or {}).get("claimedByName") or claimer
+
+    @rx.event
+    async def claim(self):
+        return await self._claim("approvalRequests:claim", "You are reviewing this request.")
+
+    @rx.event
+    async def unclaim(self):
+        return await self._claim("approvalRequests:unclaim", "You stopped reviewing it.")
+
+    async def _claim(self, path: str, done: str):
+        self.claiming = True
+        try:
+            await self._call(path, {"approvalRequestId": self.request_id})
+        except NotSignedIn:
+            return self._to_signin()
+        except (FunctionError, Unavailable) as exc:
+            return error_toast(exc)
+        finally:
+            self.claiming = False
+        return rx.toast.success(done)
+
+    async def _decide(self, decision: str, *, confirmed: bool):
         caller = self._caller()
         if caller is None:
             return self._to_signin()
@@ -257,6 +324,21 @@ class ApprovalState(AuthState):
             if not self.edited_plan.strip():
                 return rx.toast.error("The edited plan is empty.")
             args["editedPlan"] = self.edited_plan
+        if not confirmed:
+            try:
+                reviewer = await self._someone_else_reviewing()
+            except NotSignedIn:
+                return self._to_signin()
+            except (FunctionError, Unavailable) as exc:
+                return error_toast(exc)
+            if reviewer:
+                self.held_decision = decision
+                self.claim_warning = (
+                    f"{reviewer} is reviewing this request. Your decision ("
+                    f"{DECISIONS[decision].lower()}) stands once made, whatever they decide; "
+                    "you may want to ask them first."
+                )
+                return None
         self.deciding = True
         try:
             await self._call("approvalRequests:resolve", args)
@@ -405,6 +487,115 @@ def _decision_panel() -> rx.Component:
         ),
         width="100%",
         data_testid="decision-panel",
+    )
+
+
+def _claim_bar() -> rx.Component:
+    """Who is reviewing this pending request, live from the tab's queue; claim / release."""
+    claimed_by = PendingQueue.shown_claimed_by
+    mine = claimed_by == ApprovalState.me
+    return rx.cond(
+        claimed_by == "",
+        rx.cond(
+            ApprovalState.may_decide,
+            rx.flex(
+                rx.button(
+                    rx.icon("eye", size=14),
+                    "I'm reviewing this",
+                    size="1",
+                    variant="soft",
+                    on_click=ApprovalState.claim,
+                    loading=ApprovalState.claiming,
+                    data_testid="claim",
+                    title="Others see that you are reviewing it, for 15 minutes",
+                ),
+                width="100%",
+            ),
+        ),
+        rx.callout(
+            rx.flex(
+                rx.text(
+                    rx.cond(
+                        mine,
+                        "You are reviewing this request (others see it for 15 minutes).",
+                        PendingQueue.shown_claimed_name + " is reviewing this request.",
+                    ),
+                ),
+                rx.cond(
+                    mine,
+                    rx.button(
+                        "Stop reviewing",
+                        size="1",
+                        variant="soft",
+                        color_scheme="gray",
+                        on_click=ApprovalState.unclaim,
+                        loading=ApprovalState.claiming,
+                        data_testid="unclaim",
+                    ),
+                ),
+                spacing="3",
+                align="center",
+                wrap="wrap",
+            ),
+            icon="eye",
+            color_scheme=rx.cond(mine, "blue", "amber"),
+            size="1",
+            width="100%",
+            data_testid="claim-note",
+        ),
+    )
+
+
+def _claim_warning() -> rx.Component:
+    return confirm_dialog(
+        ApprovalState.held_decision != "",
+        "Someone else is reviewing this",
+        ApprovalState.claim_warning,
+        "Decide anyway",
+        ApprovalState.decide_anyway,
+        ApprovalState.keep_waiting,
+        "claim-warning",
+    )
+
+
+def _outside_plan() -> rx.Component:
+    """For an approved request with plannedToolCalls: what ran that the plan did not list."""
+    return rx.cond(
+        ApprovalState.outside_plan_count > 0,
+        rx.card(
+            rx.vstack(
+                rx.flex(
+                    rx.icon("shield-alert", size=16, color=rx.color("red", 11)),
+                    rx.heading(ApprovalState.outside_plan_title, size="3"),
+                    spacing="2",
+                    align="center",
+                ),
+                rx.text(
+                    "Tool calls recorded in this thread after the approval that are not among "
+                    "the planned tool calls (by name, and by input where the plan gave one).",
+                    size="1",
+                    color_scheme="gray",
+                ),
+                rx.vstack(
+                    rx.foreach(ApprovalState.outside_plan, timeline_entry),
+                    spacing="2",
+                    width="100%",
+                    class_name="timeline compact",
+                ),
+                rx.cond(
+                    ApprovalState.outside_plan_count > ApprovalState.outside_plan.length(),
+                    rx.link(
+                        "All of them in the thread",
+                        href="/threads/" + ApprovalState.request["threadId"].to(str),
+                        size="2",
+                    ),
+                ),
+                spacing="2",
+                width="100%",
+            ),
+            width="100%",
+            data_testid="outside-plan",
+        ),
     )
 
 
@@ -704,6 +895,8 @@ def _detail() -> rx.Component:
             color_scheme="gray",
         ),
         _decided_elsewhere(),
+        rx.cond(ApprovalState.is_pending, _claim_bar()),
+        _claim_warning(),
         rx.grid(
             rx.vstack(
                 rx.cond(
@@ -720,6 +913,7 @@ def _detail() -> rx.Component:
                     ),
                     _decided_banner(),
                 ),
+                _outside_plan(),
                 rx.cond(ApprovalState.editing, _editor()),
                 rx.card(
                     rx.vstack(

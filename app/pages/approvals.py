@@ -132,6 +132,16 @@ def _pending_row(request: rx.Var) -> rx.Component:
                 rx.text(
                     request["planPreview"], size="2", color_scheme="gray", class_name="clamp-2"
                 ),
+                rx.cond(
+                    request["claimedByName"].to(str) != "",
+                    rx.badge(
+                        rx.icon("eye", size=12),
+                        request["claimedByName"].to(str) + " is reviewing",
+                        color_scheme="amber",
+                        variant="soft",
+                        data_testid="claim-badge",
+                    ),
+                ),
                 spacing="1",
                 flex="1",
                 min_width="0",

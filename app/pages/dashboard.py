@@ -24,6 +24,7 @@ class DashboardState(AuthState):
     median_decision: str = ""
     per_day: list[dict[str, Any]] = []
     per_tool: list[dict[str, Any]] = []
+    outside_plan: int = 0
 
     @rx.event
     async def load(self):
@@ -46,6 +47,7 @@ class DashboardState(AuthState):
         self.decisions_today = stats["decisionsToday"]
         self.decisions_in_window = stats["decisionsInWindow"]
         self.median_decision = duration(stats["medianDecisionMs"]) or "—"
+        self.outside_plan = stats["outsidePlanCount"]
         self.per_day = [
             {
                 "day": day["day"][5:],
@@ -162,7 +164,16 @@ def dashboard_page() -> rx.Component:
                         "over the last 14 days",
                         "stat-median",
                     ),
-                    columns=rx.breakpoints(initial="2", md="4"),
+                    _stat(
+                        "Outside the plan",
+                        rx.text(
+                            DashboardState.outside_plan,
+                            color=rx.cond(DashboardState.outside_plan > 0, rx.color("red", 11), ""),
+                        ),
+                        "tool calls not in an approved plan, 14 days",
+                        "stat-outside-plan",
+                    ),
+                    columns=rx.breakpoints(initial="2", md="5"),
                     spacing="3",
                     width="100%",
                 ),
