@@ -79,6 +79,10 @@ def test_a_claim_shows_live_and_deciding_over_it_asks_first(tabs, console, scree
     page.get_by_test_id("approve").click()
     warning = page.get_by_role("alertdialog")
     expect(warning).to_contain_text("Rob Reviewer is reviewing this request")
+    # The dialog fades in: take the picture once it has.
+    page.wait_for_function(
+        "getComputedStyle(document.querySelector('[role=alertdialog]')).opacity === '1'"
+    )
     page.screenshot(path=str(screenshots / "approval-claimed-desktop-light.png"))
     assert console.request(request_id)["status"] == "pending"
 
