@@ -74,6 +74,15 @@ def scratch_project() -> Iterator[Path]:
 def threadline_server(env: dict[str, str], port: int | None = None) -> Iterator[str]:
     """Threadline's backend in production mode (`reflex run --env prod --backend-only`), run from
     a scratch folder that links to the project, so it never touches the project's own .web/."""
+    with threadline_server_process(env, port) as (url, _process):
+        yield url
+
+
+@contextlib.contextmanager
+def threadline_server_process(
+    env: dict[str, str], port: int | None = None
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """threadline_server, also giving the server's process (to measure its memory)."""
     port = port or free_port()
     with scratch_project() as scratch:
         process = subprocess.Popen(
@@ -98,7 +107,7 @@ def threadline_server(env: dict[str, str], port: int | None = None) -> Iterator[
         )
         try:
             wait_healthy(f"http://127.0.0.1:{port}/api/health", process)
-            yield f"http://127.0.0.1:{port}"
+            yield f"http://127.0.0.1:{port}", process
         finally:
             stop(process)
 

@@ -7,12 +7,15 @@ with the same worker count, driven by the same wrk load in one run. One table:
 - ingest while reads run (messages:list pages of a --read-size (200,000) message thread every
   second, 50 approvalRequests:get long-polls, 5 console thread pages re-read every second through
   the functions the page calls): ratio to ingest alone;
-- a fixed rate (open loop) for latency; the load average beside every figure.
+- a fixed rate (open loop) for latency; the load average beside every figure;
+- with --fanout: mutation -> frame received by 50 and 500 lightweight protocol clients (console
+  socket tabs and Convex sync subscribers) and the server's memory per client (bench/fanout.py).
 
     .venv/bin/python bench/ingest.py                       # SQLite
     .venv/bin/python bench/ingest.py --postgres postgresql://postgres@127.0.0.1/test
     options: --duration 10 --connections 50 --threads 2000 --rate 500 --deep 1000000
              --read-size 200000 --workers 1 --redis redis://127.0.0.1:6379/0
+             --fanout [--fanout-clients 50 500]
 """
 
 from __future__ import annotations
@@ -38,8 +41,9 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import fanout as fanout_bench  # noqa: E402
 from bench._load import fixed_rate  # noqa: E402
-from bench._servers import bare_server, threadline_server  # noqa: E402
+from bench._servers import bare_server, threadline_server_process  # noqa: E402
 
 LUA = ROOT / "bench/wrk_messages.lua"
 
@@ -276,7 +280,12 @@ def main() -> None:
     parser.add_argument(
         "--postgres", help="PostgreSQL URL of a server to create a bench database on"
     )
+    parser.add_argument(
+        "--fanout", action="store_true", help="add the fan-out section (about 5 minutes more)"
+    )
+    parser.add_argument("--fanout-clients", type=int, nargs="+", default=[50, 500])
     options = parser.parse_args()
+    os.environ.setdefault("BCRYPT_ROUNDS", "4")  # the fan-out's reviewers sign in quickly
     wrk = ensure_wrk()
 
     scratch = Path(tempfile.mkdtemp(prefix="threadline-ingest-"))
@@ -314,7 +323,11 @@ def main() -> None:
     if options.redis:
         env |= {"REDIS_URL": options.redis, "REFLEX_REDIS_URL": options.redis}
     many, one, deep = paths.values()
-    with bare_server(options.workers) as bare_url, threadline_server(env) as threadline_url:
+    fanned: list[dict] = []
+    with (
+        bare_server(options.workers) as bare_url,
+        threadline_server_process(env) as (threadline_url, threadline_process),
+    ):
         for url in (bare_url, threadline_url):
             run_wrk(wrk, url, many, key, 2, options.connections)  # warm-up
         before = count_messages(db_url)
@@ -341,6 +354,16 @@ def main() -> None:
             for target, url in (("bare", bare_url), ("threadline", threadline_url))
         }
         fixed_load = os.getloadavg()[0]
+        if options.fanout:
+            fanned = fanout_bench.run_all(
+                threadline_url,
+                threadline_process.pid,
+                key,
+                page_thread,
+                options.fanout_clients,
+                list(fanout_bench.PROTOCOLS),
+                requests=10,
+            )
 
     database = "PostgreSQL" if options.postgres else "SQLite (WAL)"
     print(
@@ -395,7 +418,11 @@ def main() -> None:
             f"p99 {r['p99_ms']:.1f} ms  errors {r['errors']}/{r['requests']}  "
             f"load {fixed_load:.1f}"
         )
-    print(f"command: .venv/bin/python bench/ingest.py {' '.join(sys.argv[1:])}".rstrip())
+    command = f".venv/bin/python bench/ingest.py {' '.join(sys.argv[1:])}".rstrip()
+    if fanned:
+        fanout_bench.print_table(fanned, command)
+    else:
+        print(f"command: {command}")
     if options.postgres:
         admin.dispose()
         sa.create_engine(
