@@ -63,6 +63,8 @@ class Settings(BaseSettings):
     webhooks_poll_seconds: float = Field(default=5.0, gt=0, le=300)
     # One attempt's time limit (connect, send, read the answer).
     webhooks_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    # Delivered and failed deliveries are dropped from the log after this many days.
+    webhooks_log_retention_days: float = Field(default=30.0, gt=0)
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -56,6 +56,7 @@ BATCH = 50  # rows claimed at once
 CONCURRENCY = 8  # posts in flight at once
 MAX_BACKOFF_SECONDS = 3600.0
 MAX_ERROR = 500
+PRUNE_EVERY_SECONDS = 3600
 
 
 def backoff_seconds(attempts: int) -> float:
@@ -185,6 +186,16 @@ def _next_due(now: float) -> float | None:
     return max((earliest - now) / 1000.0, 0.0)
 
 
+def prune_log(conn: sa.Connection, cutoff: float) -> int:
+    """Deletes delivered and failed deliveries created before `cutoff` (ms); answers how many."""
+    deleted = conn.execute(
+        sa.delete(deliveries).where(
+            deliveries.c.status.in_(("delivered", "failed")), deliveries.c.creation_time < cutoff
+        )
+    )
+    return deleted.rowcount
+
+
 def _short(text: str) -> str:
     text = " ".join(text.split())
     return text if len(text) <= MAX_ERROR else text[: MAX_ERROR - 1] + "…"
@@ -240,6 +251,7 @@ class Sender:
         self._client: httpx.AsyncClient | None = None
         self.sent = 0  # attempts made by this sender (tests, health)
         self.waiting = False  # idle until woken or the poll (tests)
+        self._next_prune = 0.0
 
     def wake(self) -> None:
         self._wake.set()
@@ -280,6 +292,16 @@ class Sender:
             self.sent += len(results)
             if now is not None:
                 return made
+
+    async def _prune(self) -> None:
+        """At most hourly: forget settled deliveries older than WEBHOOKS_LOG_RETENTION_DAYS."""
+        now = time.monotonic()
+        if now < self._next_prune:
+            return
+        self._next_prune = now + PRUNE_EVERY_SECONDS
+        cutoff = time.time() * 1000.0 - get_settings().webhooks_log_retention_days * 86400_000
+        writer = get_writer(get_engine(), get_settings().max_batch)
+        await writer.submit(lambda conn: (prune_log(conn, cutoff), []))
 
     async def _is_leader(self) -> bool:
         engine = get_engine()
@@ -328,10 +350,14 @@ class Sender:
                 wait = settings.webhooks_poll_seconds
                 try:
                     if await self._is_leader():
-                        await self.deliver_due()
+                        # A read first: an empty outbox costs no write transaction.
                         until = await off_loop(_next_due, time.time() * 1000.0)
+                        if until == 0:
+                            await self.deliver_due()
+                            until = await off_loop(_next_due, time.time() * 1000.0)
                         if until is not None:
                             wait = min(wait, until)
+                        await self._prune()
                 except asyncio.CancelledError:
                     raise
                 except Exception:

@@ -494,3 +494,56 @@ async def test_the_running_sender_is_woken_by_the_commit_not_the_poll(
             await asyncio.sleep(0.01)
     (post,) = receiver.received
     assert post.json()["data"]["approvalRequestId"] == request_id
+
+
+async def test_messages_create_never_touches_the_webhook_tables(api, thread_id, receiver):
+    """The ingest hot path: with endpoints registered, storing messages queries no webhook
+    table (only the approval functions notify)."""
+    await add_endpoint(receiver.url)
+    statements: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    engine = get_engine()
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        for n in range(3):
+            await api.mutation(
+                "messages:create", {"threadId": thread_id, "role": "assistant", "content": f"{n}"}
+            )
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+    assert statements, "the listener saw the writes"
+    assert not [s for s in statements if "webhook" in s.lower()]
+
+
+async def test_settled_deliveries_are_pruned_after_the_retention_period(api, thread_id, receiver):
+    from api.webhook_sender import prune_log
+    from api.writer import get_writer
+
+    await add_endpoint(receiver.url)
+    await create_request(api, thread_id)  # delivered below
+    await Sender().deliver_due()
+    await create_request(api, thread_id)  # still pending: never pruned
+    delivered, pending = delivery_rows()
+    writer = get_writer(get_engine(), get_settings().max_batch)
+    later = pending.creation_time + 1
+    assert await writer.submit(lambda conn: (prune_log(conn, later), [])) == 1
+    assert [row.id for row in delivery_rows()] == [pending.id]
+    assert delivered.status == "delivered"
+
+
+async def test_the_audit_log_names_the_host_not_the_whole_url(database_url):
+    from models import AuditEntry
+
+    secret_url = "https://hooks.slack.com/services/T000/B000/very-secret-token"
+    added = await add_endpoint(secret_url, format="slack")
+    await call("webhooks:remove", {"webhookId": added["webhookId"]}, CLI_CALLER)
+    table = AuditEntry.__table__
+    with get_engine().connect() as conn:
+        details = [row.details for row in conn.execute(sa.select(table.c.details))]
+    assert "very-secret-token" not in json.dumps(details)
+    assert {"host": "hooks.slack.com", "format": "slack", "events": None} in [
+        d.get("after") for d in details
+    ]

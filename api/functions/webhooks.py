@@ -7,6 +7,7 @@ delivery in api/webhook_sender.py (docs/webhooks.md).
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from pydantic import Field, StringConstraints
@@ -97,13 +98,18 @@ def add(ctx: Context, args: AddArgs) -> dict[str, str]:
             created_by=ctx.caller.ref,
         )
     )
+    # The audit log names the host only: a URL's path or query may be its credential (Slack's).
     audit(
         ctx,
         "webhook.add",
         webhook_id,
-        {"after": {"url": url, "format": args.format, "events": events}},
+        {"after": {"host": _host(url), "format": args.format, "events": events}},
     )
     return {"webhookId": webhook_id, "secret": secret}
+
+
+def _host(url: str) -> str:
+    return urlsplit(url).netloc.rsplit("@", 1)[-1]
 
 
 class ListArgs(Args):
@@ -161,7 +167,7 @@ def remove(ctx: Context, args: WebhookArgs) -> None:
     row = _endpoint(ctx, args.webhookId)
     ctx.conn.execute(sa.delete(deliveries).where(deliveries.c.endpoint_id == row.id))
     ctx.conn.execute(sa.delete(endpoints).where(endpoints.c.id == row.id))
-    audit(ctx, "webhook.remove", row.id, {"before": {"url": row.url, "format": row.format}})
+    audit(ctx, "webhook.remove", row.id, {"before": {"host": _host(row.url), "format": row.format}})
 
 
 class SendTestArgs(Args):
