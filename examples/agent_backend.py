@@ -43,6 +43,11 @@ def main() -> int:
         default=3600,
         help="seconds to wait for a reviewer before withdrawing the request (default 3600)",
     )
+    parser.add_argument(
+        "--stray-call",
+        action="store_true",
+        help="after approval, also run a tool the plan did not list (the console flags it)",
+    )
     options = parser.parse_args()
     url = os.environ.get("THREADLINE_URL", "http://localhost:3000").rstrip("/")
     api_key = os.environ.get("THREADLINE_API_KEY")
@@ -59,7 +64,7 @@ def main() -> int:
 
     try:
         with Threadline(url, api_key, on_failure=report_failure) as client:
-            Agent(client, url, options.delay).run(options.approval_timeout)
+            Agent(client, url, options.delay, options.stray_call).run(options.approval_timeout)
             client.flush(30)
             counters = client.counters
     except ThreadlineError as error:
@@ -73,10 +78,11 @@ def main() -> int:
 
 
 class Agent:
-    def __init__(self, client: Threadline, url: str, delay: float) -> None:
+    def __init__(self, client: Threadline, url: str, delay: float, stray_call: bool) -> None:
         self.client = client
         self.url = url
         self.delay = delay
+        self.stray_call = stray_call
         self.thread_id = ""
 
     def run(self, approval_timeout: float) -> None:
@@ -115,7 +121,17 @@ class Agent:
         self.phase("awaiting_approval", plan=plan, state={"step": "approval"})
         # Let everything posted so far land before the reviewer opens the request.
         client.flush(30)
-        request_id = client.approvals.create(self.thread_id, plan, artifact_id=plan_id)
+        # What the plan will run: the refund only for the duplicate payment; the email and the
+        # note with whatever input. Calls recorded after the approval that are not on this
+        # list are flagged "outside the approved plan".
+        planned = [
+            {"toolName": "issue_refund", "input": {"paymentId": payments[1]["id"]}},
+            {"toolName": "send_email"},
+            {"toolName": "add_order_note"},
+        ]
+        request_id = client.approvals.create(
+            self.thread_id, plan, artifact_id=plan_id, planned_tool_calls=planned
+        )
         print(f"approval: {self.url}/approvals/{request_id}")
         print("waiting for a reviewer to decide in the console ...", flush=True)
 
@@ -145,6 +161,9 @@ class Agent:
         )
         self.tool("send_email", {"to": "customer-7", "template": "refund"}, {"queued": True})
         self.tool("add_order_note", {"orderId": "4411", "note": "duplicate charge"}, {"ok": True})
+        if self.stray_call:
+            # Not in the approved plan: Threadline stores it with outsidePlan: true.
+            self.tool("issue_refund", {"paymentId": payments[0]["id"]}, {"refundId": "re_2"})
         report = (
             "## Report\n"
             f"- Refunded {payments[1]['id']} ({order['total']} {order['currency']}), "

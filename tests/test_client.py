@@ -513,11 +513,14 @@ def test_client_imports_without_the_servers_packages():
     assert "imported without" in done.stdout
 
 
-@pytest.mark.parametrize("decision", ["approved", "changes_requested"])
-def test_example_agent_backend_runs_end_to_end(server, client, reviewer, decision):
+@pytest.mark.parametrize(
+    ("decision", "flags"),
+    [("approved", []), ("approved", ["--stray-call"]), ("changes_requested", [])],
+)
+def test_example_agent_backend_runs_end_to_end(server, client, reviewer, decision, flags):
     env = {**os.environ, "THREADLINE_URL": server.url, "THREADLINE_API_KEY": server.api_key}
     backend = subprocess.Popen(
-        [sys.executable, str(ROOT / "examples" / "agent_backend.py"), "--delay", "0"],
+        [sys.executable, str(ROOT / "examples" / "agent_backend.py"), "--delay", "0", *flags],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -545,10 +548,24 @@ def test_example_agent_backend_runs_end_to_end(server, client, reviewer, decisio
     assert calls and all(c["status"] == "succeeded" for c in calls)
     messages = client.messages.list(thread_id)
     assert [m["order"] for m in messages] == list(range(len(messages)))
+    planned = client.approvals.get(request[0]["_id"])["plannedToolCalls"]
+    assert [entry["toolName"] for entry in planned] == [
+        "issue_refund",
+        "send_email",
+        "add_order_note",
+    ]
+    # Planning ran before the approval (not checked); what ran after it was checked.
+    checked = [(c["toolName"], c.get("outsidePlan")) for c in calls if "approvalRequestId" in c]
     if decision == "approved":
         assert session["phase"] == "done"
         assert len(reports) == 1 and reports[0]["status"] == "final"
+        expected = [("issue_refund", False), ("send_email", False), ("add_order_note", False)]
+        if flags:
+            expected.append(("issue_refund", True))  # the other payment: not in the plan
+        assert checked == expected
+        assert "outsidePlan" not in calls[0]
     else:
+        assert checked == []
         assert "changes requested" in output.lower()
         assert "from the test" in output
         assert session["phase"] == "stopped"
