@@ -312,6 +312,28 @@ async def test_the_approval_page_lists_the_calls_outside_its_plan(
     assert listed["calls"][0]["toolName"] == "delete_repo"
 
 
+async def test_each_plan_is_read_once_then_kept(api, as_role, thread_id, notified):
+    request_id = await create(api, thread_id, PLAN)
+    await decide(as_role, request_id)
+    reads: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        if "SELECT approval_requests.planned_tool_calls" in statement:
+            reads.append(statement)
+
+    engine = get_engine()
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        first = await record(api, thread_id, "read_file", {})
+        second = await record(api, thread_id, "delete_repo", {})
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+
+    assert (first["outsidePlan"], second["outsidePlan"]) == (False, True)
+    assert len(reads) == 1
+    assert tool_calls_module._plans[request_id].by_tool["read_file"] is None
+
+
 def _explain(conn: sa.Connection, statement, prefix: str, **values) -> str:
     """The database's plan for `statement` with `values` for its unset parameters."""
     compiled = statement.compile(dialect=conn.dialect)

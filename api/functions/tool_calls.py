@@ -2,7 +2,8 @@
 
 Each new call is checked against what people approved: the thread's latest approved request
 that listed `plannedToolCalls` (one seek in `ix_approval_requests_thread_approved_plan`, a partial
-index holding only such requests, so the check costs the same however long the thread). A call
+index holding only such requests, so the check costs the same however long the thread; the list
+itself is read once per request and kept, indexed by tool name). A call
 is inside the plan when some listed entry has its `toolName` and, where the entry gives an
 `input`, an equal input (JSON equality: key order does not matter, 1 equals 1.0, true is not 1).
 The list is a set, not a sequence: a listed call may run any number of times, in any order.
@@ -83,8 +84,10 @@ def record(ctx: Context, args: RecordArgs) -> str:
                 )
             return existing.id
     call_id = new_id("tool_calls")
-    plan = ctx.conn.execute(APPROVED_PLAN, {"thread_id": args.threadId}).first()
-    outside = None if plan is None else not in_plan(args.toolName, args.input, plan.planned)
+    plan_id = ctx.conn.execute(APPROVED_PLAN, {"thread_id": args.threadId}).scalar()
+    outside = None
+    if plan_id is not None:
+        outside = not approved_plan(ctx, plan_id).allows(args.toolName, args.input)
     ctx.conn.execute(
         sa.insert(tool_calls).values(
             id=call_id,
@@ -97,14 +100,14 @@ def record(ctx: Context, args: RecordArgs) -> str:
             tool_call_id=args.toolCallId,
             duration_ms=args.durationMs,
             outside_plan=outside,
-            approval_request_id=None if plan is None else plan.id,
+            approval_request_id=plan_id,
         )
     )
     if outside:
         data = {
             "toolCallId": call_id,
             "threadId": args.threadId,
-            "approvalRequestId": plan.id,
+            "approvalRequestId": plan_id,
             "status": status,
         }
         # In the mutation's transaction (and savepoint): the outbox row commits or rolls back
@@ -113,10 +116,11 @@ def record(ctx: Context, args: RecordArgs) -> str:
     return call_id
 
 
-# The thread's latest approved request with a plan. The status and the plan's presence are
-# literals, not parameters, so that both databases match the partial index's predicate.
+# The thread's latest approved request with a plan: its id only (the index answers it; the
+# plan itself comes from `approved_plan`). The status and the plan's presence are literals, not
+# parameters, so that both databases match the partial index's predicate.
 APPROVED_PLAN = (
-    sa.select(requests.c.id, requests.c.planned_tool_calls.label("planned"))
+    sa.select(requests.c.id)
     .where(
         requests.c.thread_id == sa.bindparam("thread_id"),
         requests.c.status == sa.literal_column("'approved'"),
@@ -125,15 +129,54 @@ APPROVED_PLAN = (
     .order_by(requests.c.decided_time.desc())
     .limit(1)
 )
+PLANNED_CALLS = sa.select(requests.c.planned_tool_calls).where(
+    requests.c.id == sa.bindparam("request_id")
+)
+
+
+class Plan:
+    """An approved list of planned calls, by tool name: None where any input is allowed, else
+    the inputs that are."""
+
+    def __init__(self, planned: list[dict[str, Any]]) -> None:
+        self.by_tool: dict[str, list[Any] | None] = {}
+        for entry in planned:
+            name, planned_input = entry.get("toolName"), entry.get("input")
+            if planned_input is None:
+                self.by_tool[name] = None
+            elif name not in self.by_tool:
+                self.by_tool[name] = [planned_input]
+            elif self.by_tool[name] is not None:
+                self.by_tool[name].append(planned_input)
+
+    def allows(self, tool_name: str, tool_input: Any) -> bool:
+        if tool_name not in self.by_tool:
+            return False
+        inputs = self.by_tool[tool_name]
+        return inputs is None or any(same_json(planned, tool_input) for planned in inputs)
+
+
+# A request's plannedToolCalls never change once it is created, so each is read and indexed
+# once: decoding a 200-entry list cost about four times the lookup itself on every call
+# (measured with bench/plan_check.py's setup). Emptied when full, which is rare and harmless.
+MAX_CACHED_PLANS = 1024
+_plans: dict[str, Plan] = {}
+
+
+def approved_plan(ctx: Context, request_id: str) -> Plan:
+    plan = _plans.get(request_id)
+    if plan is None:
+        planned = ctx.conn.execute(PLANNED_CALLS, {"request_id": request_id}).scalar()
+        plan = Plan(planned or [])
+        if len(_plans) >= MAX_CACHED_PLANS:
+            _plans.clear()
+        _plans[request_id] = plan
+    return plan
 
 
 def in_plan(tool_name: str, tool_input: Any, planned: list[dict[str, Any]]) -> bool:
     """True when some planned entry names `tool_name` and, if it gives an input, an equal one."""
-    return any(
-        entry.get("toolName") == tool_name
-        and (entry.get("input") is None or same_json(entry["input"], tool_input))
-        for entry in planned
-    )
+    return Plan(planned).allows(tool_name, tool_input)
 
 
 def same_json(a: Any, b: Any) -> bool:
