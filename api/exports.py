@@ -16,8 +16,9 @@ A cookie rides along with any request the browser makes, so a request that anoth
 started is refused before anything else (403): `Sec-Fetch-Site` must be `same-origin` or `none`
 (a typed address) when the browser sends it (`same-site` too when the console's pages are served
 from another port of this site than the API, as in development), and an `Origin`, when sent,
-must be this server's. The cookie is SameSite=Strict as well; this also shuts out sibling
-subdomains, which count as the same site.
+must be the console's (api.origins, the same rule as for the console's websocket). The cookie
+is SameSite=Strict as well; these checks also shut out sibling subdomains, which count as the
+same site.
 
 A thread's export is streamed: its rows are read in keyset pages (each page in the query
 threads, on a connection of its own, cut at PAGE_ROWS rows or PAGE_CHARS characters of text),
@@ -50,8 +51,8 @@ from api.errors import FunctionError, NotAllowed, Unavailable
 from api.functions._common import document
 from api.headers import API_CSP, COMMON
 from api.http import HttpError, _error_response
+from api.origins import origin_allowed
 from api.registry import Caller
-from api.settings import get_settings
 from models import ApprovalRequest, Artifact, Message, ToolCall
 
 log = logging.getLogger(__name__)
@@ -93,13 +94,6 @@ def _console_origins() -> tuple[str | None, str | None]:
     return _origin(config.deploy_url), _origin(config.api_url)
 
 
-def _allowed_origins(request: Request) -> set[str]:
-    own = _origin(f"{request.url.scheme}://{request.headers.get('host', '')}")
-    pages, api = _console_origins()
-    found = {own, _origin(get_settings().console_url), pages, api}
-    return {origin for origin in found if origin}
-
-
 def refuse_cross_site(request: Request) -> HttpError | None:
     """403 for a request another site started (see the module docstring); None when fine."""
     site = request.headers.get("sec-fetch-site")
@@ -112,9 +106,9 @@ def refuse_cross_site(request: Request) -> HttpError | None:
                 f"Downloads start from the console itself; this request came from {site!r}",
             )
     origin = request.headers.get("origin")
-    if origin is not None and origin.lower() not in _allowed_origins(request):
+    if not origin_allowed(origin, request.headers.get("host")):
         return HttpError(
-            403, "CrossSiteRequest", "Downloads start from the console itself, not from " + origin
+            403, "CrossSiteRequest", f"Downloads start from the console itself, not from {origin}"
         )
     return None
 

@@ -8,7 +8,7 @@ A sign-in (or first-run setup, or a set-password link) happens over the console'
 the server keeps the new token in that tab's state with a one-time code (app.state
 AuthState._signed_in) and the page trades the code for the cookie here. The code is good once,
 for 30 s, and only for the tab (client token) it was made for, which must be connected.
-Both endpoints refuse requests from pages of another origin (app.state.origin_allowed).
+Both endpoints refuse requests from pages of another origin (api.origins.origin_allowed).
 """
 
 from __future__ import annotations
@@ -27,8 +27,9 @@ from api import signin
 from api.auth import SESSION_COOKIE, cookie_token
 from api.errors import Unavailable
 from api.http import HttpError, _error_response, read_json_object
+from api.origins import origin_allowed
 from api.settings import get_settings
-from app.state import AuthState, origin_allowed
+from app.state import AuthState
 
 # A tab token and a 43-character code fit easily.
 MAX_BODY = 1024

@@ -37,6 +37,7 @@ from api.auth import SESSION_COOKIE as SESSION_COOKIE  # one name, kept where it
 from api.auth import cookie_token
 from api.calls import call
 from api.errors import FunctionError, Unavailable
+from api.origins import origin_allowed
 from api.registry import Caller
 
 log = logging.getLogger(__name__)
@@ -87,45 +88,6 @@ def safe_next(target: str | None) -> str:
     if parts.scheme or parts.netloc:
         return default
     return target
-
-
-def _netloc(value: str) -> str:
-    """host[:port] in lower case, without the scheme's default port."""
-    value = value.strip().lower()
-    for default_port in (":80", ":443"):
-        if value.endswith(default_port):
-            return value[: -len(default_port)]
-    return value
-
-
-def allowed_origins(host: str | None) -> set[str]:
-    """Where console pages come from, as host[:port]: the address this request was sent to
-    (its Host header), PUBLIC_URL and the frontend's address in Reflex's config."""
-    from reflex_base.config import get_config
-
-    from api.settings import get_settings
-
-    allowed = {_netloc(host)} if host else set()
-    for url in (get_settings().public_url, get_config().deploy_url):
-        if url:
-            netloc = urlsplit(url).netloc
-            if netloc:
-                allowed.add(_netloc(netloc))
-    return allowed
-
-
-def origin_allowed(origin: str | None, host: str | None) -> bool:
-    """False for a browser request made by a page of another origin. Browsers send the
-    session cookie (SameSite=Strict) with requests from any page of the same *site*: another
-    port of this host, or a sibling subdomain. Such a page must not drive the console as the
-    signed-in person (cross-site websocket hijacking) nor trade sign-in codes. Requests without
-    an Origin header come from programs, which hold no one else's cookie."""
-    if origin is None or origin == "":
-        return True
-    parts = urlsplit(origin.strip())
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        return False  # "null" (sandboxed frames, file:) and anything odd
-    return _netloc(parts.netloc) in allowed_origins(host)
 
 
 def session_key(token: str) -> str:
