@@ -57,11 +57,23 @@ def make_engine(url: str) -> Engine:
 
 
 def get_engine() -> Engine:
-    url = get_settings().sqlalchemy_url
+    return engine_for(get_settings().sqlalchemy_url)
+
+
+def engine_for(url: str) -> Engine:
+    """This process's engine for `url` (a worker process gets the URL from its job)."""
     engine = _engines.get(url)
     if engine is None:
         engine = _engines[url] = make_engine(url)
     return engine
+
+
+def sole_engine_for(url: str) -> Engine:
+    """engine_for(url), after disposing any other: a worker process (api/processes.py) keeps
+    one engine, for the database its latest job named (tests give each job another one)."""
+    if url not in _engines:
+        reset_engines()
+    return engine_for(url)
 
 
 def reset_engines() -> None:

@@ -8,7 +8,7 @@ app/session_cookie.py sets and clears that cookie.
 
 import reflex as rx
 
-from api import deadlines, webhook_sender
+from api import deadlines, processes, webhook_sender
 from api.events import SYNC_TOUCHED, bus
 from api.headers import security_headers
 from api.http import create_api, freeze_startup_heap
@@ -100,6 +100,9 @@ live_threads.attach(app, thread.ThreadState)
 bus.add_listener(SYNC_TOUCHED, live_threads.on_sync_touched)
 # Pending approval requests past their deadline expire while the server runs (api/deadlines.py).
 app.register_lifespan_task(deadlines.run_with_server)
+
+# The worker processes for CPU-heavy work (diffs) start on first use and stop with the server.
+app.register_lifespan_task(processes.lifespan)
 
 # Last: everything loaded so far lives as long as the process (see freeze_startup_heap).
 freeze_startup_heap()

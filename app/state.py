@@ -178,12 +178,16 @@ class AuthState(rx.State):
             self.person_role = session["role"]
         return session
 
-    async def _call(self, path: str, args: dict[str, Any]) -> Any:
-        """call() as the signed-in person; NotSignedIn when the session is gone."""
+    def _signed_in_caller(self) -> Caller:
+        """_caller(), or NotSignedIn when the session is gone."""
         caller = self._caller()
         if caller is None:
             raise NotSignedIn
-        return await call(path, args, caller)
+        return caller
+
+    async def _call(self, path: str, args: dict[str, Any]) -> Any:
+        """call() as the signed-in person; NotSignedIn when the session is gone."""
+        return await call(path, args, self._signed_in_caller())
 
     async def _admin_call(self, path: str, args: dict[str, Any]) -> Any:
         """_call for admin pages: the role is checked here (from the database, never from the

@@ -4,11 +4,18 @@
     THREADLINE_TREE=/path/to/an/older/checkout .venv/bin/python bench/heavy_artifact.py  # before
 
 One process, as in production: the API (uvicorn, serving api.http) and the viewer's page work run
-on the same event loop. The page work is what the artifact page does when it opens: with this
-tree, app.components.versions.open_artifact (sizes, a cut text, a bounded diff off the loop);
-with a tree from before issue 9 (no such module), the first release's sequence (artifacts:get,
-artifacts:versions, difflib over both whole texts). A separate thread asks /api/health every 20 ms
-meanwhile and records how long each answer took. Prints figures; asserts nothing.
+on the same event loop. The page work is what the artifact page does when it opens, measured two
+ways in the same run, alternately: "process", this tree's open_artifact (sizes, a cut text, a
+bounded diff whose texts a worker process reads and compares: api/processes.py), and "thread",
+the same page as it was before the worker processes (the diff's two whole texts read in the query
+threads, compared in a thread). Then what the page keeps is JSON-encoded on the loop, as Reflex
+encodes the state delta it sends. With THREADLINE_TREE set to a tree from before issue 9 (no
+app/components/versions.py), the first release's sequence instead (artifacts:get,
+artifacts:versions, difflib over both whole texts on the loop).
+
+A separate process (a monitor is outside the server, and a thread would share the server's GIL)
+asks /api/health every 20 ms meanwhile and records how long each answer took. Prints p50 / p95 /
+max per run and over all runs, and the load average (the machines are shared); asserts nothing.
 """
 
 from __future__ import annotations
@@ -18,8 +25,8 @@ import asyncio
 import os
 import statistics
 import sys
+import multiprocessing
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -65,34 +72,81 @@ async def seed(lines: int, repeated: bool):
     return viewer, artifact_id
 
 
-async def open_page(viewer, artifact_id: str) -> str:
-    """What the artifact page does on opening, as this tree does it."""
+async def open_page(viewer, artifact_id: str, how: str) -> str:
+    """What the artifact page does on opening. `how`: "process", this tree's page (the diff's
+    texts read and compared in a worker process); "thread", the same page with the diff's texts
+    read in the query threads and compared in a thread (before the worker processes); "release",
+    a tree from before issue 9 (the first release's page: whole versions, difflib on the loop).
+    What the page keeps is then encoded on the loop, as Reflex encodes a state delta."""
     from api.calls import call
 
     async def as_viewer(path, args):
         return await call(path, args, viewer)
 
-    if not (TREE / "app" / "components" / "versions.py").exists():
-        # A tree from before issue 9: the first release's artifact page.
+    if how == "release":
         from app.components.diff import diff_lines
 
         await as_viewer("artifacts:get", {"artifactId": artifact_id})
         versions = await as_viewer("artifacts:versions", {"artifactId": artifact_id})
         diff_lines(versions[-2]["content"], versions[-1]["content"])
         return "first release (whole versions, difflib on the loop)"
-    from app.components.versions import open_artifact
+    from reflex_base.utils.format import json_dumps
 
-    await open_artifact(as_viewer, artifact_id)
-    return "open_artifact (sizes, cut text, bounded diff off the loop)"
+    from app.components import versions
+
+    if how == "thread":
+        from app.components.diff import compare
+
+        doc = await as_viewer("artifacts:get", {"artifactId": artifact_id})
+        rows = await versions.version_rows(as_viewer, artifact_id)
+        text, notice = await versions.shown_text(as_viewer, artifact_id, doc["version"])
+        old = await versions.whole_text(as_viewer, artifact_id, rows[-2]["version"])
+        new = await versions.whole_text(as_viewer, artifact_id, rows[-1]["version"])
+        comparison = await asyncio.to_thread(compare, old, new)
+        json_dumps({"versions": rows, "text": text, "notice": notice, "diff": comparison.lines})
+        return "thread: diff texts read in the query threads, compared in a thread"
+    opened = await versions.open_artifact(viewer, artifact_id)
+    json_dumps({**opened, "diff": opened["diff"].lines})
+    return "process: diff texts read and compared in a worker process"
 
 
-def poll_health(url: str, stop: threading.Event, latencies: list[float]) -> None:
+def poll_health(url: str, stop, answers) -> None:
+    """In a process of its own (a monitor is outside the server): GET url every 20 ms until
+    `stop` is set, then send the latencies (ms)."""
+    latencies: list[float] = []
     with httpx.Client(timeout=60) as client:
+        client.get(url)  # connected before the figures start
         while not stop.is_set():
             started = time.perf_counter()
             client.get(url)
             latencies.append((time.perf_counter() - started) * 1000)
             time.sleep(0.02)
+    answers.send(latencies)
+
+
+def summary(latencies: list[float]) -> str:
+    p95 = statistics.quantiles(latencies, n=20)[-1] if len(latencies) > 1 else latencies[0]
+    return (
+        f"{len(latencies)} answers, p50 {statistics.median(latencies):.1f} ms, "
+        f"p95 {p95:.1f} ms, max {max(latencies):.1f} ms"
+    )
+
+
+async def measure(health: str, viewer, artifact_id: str, how: str) -> tuple[str, float, list]:
+    context = multiprocessing.get_context("spawn")
+    stop = context.Event()
+    answers, sender = context.Pipe(duplex=False)
+    poller = context.Process(target=poll_health, args=(health, stop, sender))
+    poller.start()
+    await asyncio.sleep(1.0)  # the poller starts, then a few answers before the page opens
+    started = time.perf_counter()
+    label = await open_page(viewer, artifact_id, how)
+    opened_ms = (time.perf_counter() - started) * 1000
+    await asyncio.sleep(0.3)
+    stop.set()
+    latencies = await asyncio.to_thread(answers.recv)
+    await asyncio.to_thread(poller.join)
+    return label, opened_ms, latencies
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -120,26 +174,34 @@ async def main(args: argparse.Namespace) -> None:
     while not server.started:
         await asyncio.sleep(0.05)
     health = f"http://127.0.0.1:{args.port}/api/health"
-    print(f"tree: {TREE}")
+    new_tree = (TREE / "api" / "processes.py").exists()
+    if not (TREE / "app" / "components" / "versions.py").exists():
+        ways = ["release"]
+    else:
+        ways = ["thread", "process"] if new_tree else ["thread"]
+    print(f"tree: {TREE}; {args.lines:,} lines{' (repeated)' if args.repeated else ''}")
+    print(f"    {sys.executable} {' '.join(sys.argv)}")
+    if new_tree:
+        # The worker processes start on first use (an import of about 0.6 s): not measured.
+        from api import processes
+        from app.components.versions import version_diff
+
+        await version_diff(viewer, artifact_id, 1, 2)
+    every: dict[str, list[float]] = {way: [] for way in ways}
     for run in range(args.runs):
-        latencies: list[float] = []
-        stop = threading.Event()
-        poller = threading.Thread(target=poll_health, args=(health, stop, latencies))
-        poller.start()
-        await asyncio.sleep(0.3)  # a few answers before the page opens
-        started = time.perf_counter()
-        how = await open_page(viewer, artifact_id)
-        opened_ms = (time.perf_counter() - started) * 1000
-        await asyncio.sleep(0.3)
-        stop.set()
-        await asyncio.to_thread(poller.join)
-        print(
-            f"run {run + 1}: {how}: page opened in {opened_ms:,.0f} ms; /api/health meanwhile: "
-            f"{len(latencies)} answers, median {statistics.median(latencies):.1f} ms, "
-            f"max {max(latencies):.1f} ms"
-        )
+        for how in ways:
+            label, opened_ms, latencies = await measure(health, viewer, artifact_id, how)
+            every[how] += latencies
+            print(
+                f"run {run + 1}: {label}: page opened in {opened_ms:,.0f} ms; /api/health "
+                f"meanwhile: {summary(latencies)}; load average {os.getloadavg()[0]:.2f}"
+            )
+    for how, latencies in every.items():
+        print(f"all runs, {how}: /api/health {summary(latencies)}")
     server.should_exit = True
     await serving
+    if new_tree:
+        processes.shutdown()
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ import pytest
 
 from api import registry
 from api.auth import caller_for
-from api.calls import call
 from app.components.diff import FALLBACK_LINES, MAX_DIFF_LINES, MAX_LINE_CHARS, TOO_LARGE, compare
 from app.components.versions import MAX_RENDER_CHARS, cut_for_display, open_artifact
 
@@ -128,9 +127,7 @@ def test_long_text_is_cut_for_display_at_a_line_end_with_a_notice():
 
 
 @sqlite_only
-async def test_queries_run_in_the_query_threads_not_on_the_event_loop(
-    api, thread_id, monkeypatch
-):
+async def test_queries_run_in_the_query_threads_not_on_the_event_loop(api, thread_id, monkeypatch):
     seen: list[str] = []
     spec = registry.REGISTRY["messages:list"]
 
@@ -233,10 +230,7 @@ async def test_opening_a_huge_artifact_keeps_the_page_small_and_health_answering
     artifact_id, _first, second = await big_artifact(api, thread_id, lines=20_000)
     viewer = await caller_for(people["viewer"]["token"])
 
-    async def as_viewer(path, args):
-        return await call(path, args, viewer)
-
-    opening = asyncio.create_task(open_artifact(as_viewer, artifact_id))
+    opening = asyncio.create_task(open_artifact(viewer, artifact_id))
     answered_while_opening = 0
     while not opening.done():
         response = await http.get("/api/health")

@@ -10,23 +10,31 @@ every third line is blank took 203 s, all on the server's event loop. So `compar
   comparisons difflib makes, counted before each of its searches);
 - over the budget, says so ("too large to compare line by line") and shows the changed region
   instead: where it starts and ends, and its first removed and added lines.
-Every shown line is cut at MAX_LINE_CHARS, and the whole diff at MAX_DIFF_LINES, so what reaches
-the browser is bounded too. Pages call it through `compare_off_loop`, in a worker thread.
+Every shown line is cut at MAX_LINE_CHARS, and the whole diff at MAX_DIFF_LINES rows or
+MAX_DIFF_CHARS characters, whichever comes first, so what reaches the browser (through the page's
+state) is bounded too. Pages run it in a worker process (`compare_in_worker`, api/processes.py):
+in a thread its pure-Python work held the GIL and stalled the event loop for 60 ms at a time.
 """
 
 from __future__ import annotations
 
-import asyncio
 import difflib
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import accumulate
 from typing import Any
 
 import reflex as rx
 
+from api.processes import in_worker_process
+
 MAX_DIFF_LINES = 4000
 MAX_LINE_CHARS = 2000
+# What the shown lines may add up to (4,000 lines of 2,000 characters would be 8 MB in the page's
+# state, encoded on the event loop and rendered by the browser).
+MAX_DIFF_CHARS = 400_000
+CUT_HERE = "… diff cut here"
 # Measured on this 2-core machine (shared, loaded): a comparison that spends the whole budget
 # takes 0.1 to 0.3 s; a 100,000-line text with a few separate edits stays under it.
 MAX_COMPARE_WORK = 400_000
@@ -107,35 +115,41 @@ def compare(old: str, new: str, context: int = 3, budget: int = MAX_COMPARE_WORK
         groups = list(matcher.get_grouped_opcodes(context))
     except _OverBudget:
         return _changed_region(old_lines, new_lines, prefix, suffix, context)
-    return Comparison(_rows(groups, old_part, new_part, start))
+    return Comparison(_bounded(_rows(groups, old_part, new_part, start)))
 
 
-def _rows(groups: list, old_part: list[str], new_part: list[str], start: int) -> list[dict]:
-    lines: list[dict[str, Any]] = []
+def _rows(groups: list, old_part: list[str], new_part: list[str], start: int) -> Iterator[dict]:
     for group in groups:
         first, last = group[0], group[-1]
-        lines.append(
-            _row(
-                "hunk",
-                f"@@ -{start + first[1] + 1},{last[2] - first[1]} "
-                f"+{start + first[3] + 1},{last[4] - first[3]} @@",
-            )
+        yield _row(
+            "hunk",
+            f"@@ -{start + first[1] + 1},{last[2] - first[1]} "
+            f"+{start + first[3] + 1},{last[4] - first[3]} @@",
         )
         for tag, i1, i2, j1, j2 in group:
             if tag == "equal":
                 for offset, text in enumerate(old_part[i1:i2]):
                     old_no, new_no = start + i1 + offset + 1, start + j1 + offset + 1
-                    lines.append(_row("same", text, old_no, new_no))
+                    yield _row("same", text, old_no, new_no)
                 continue
             if tag in ("replace", "delete"):
                 for offset, text in enumerate(old_part[i1:i2]):
-                    lines.append(_row("del", text, old=start + i1 + offset + 1))
+                    yield _row("del", text, old=start + i1 + offset + 1)
             if tag in ("replace", "insert"):
                 for offset, text in enumerate(new_part[j1:j2]):
-                    lines.append(_row("add", text, new=start + j1 + offset + 1))
-        if len(lines) > MAX_DIFF_LINES:
-            lines.append(_row("hunk", "… diff cut here"))
+                    yield _row("add", text, new=start + j1 + offset + 1)
+
+
+def _bounded(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows up to MAX_DIFF_LINES of them or MAX_DIFF_CHARS of text, then a "cut" row."""
+    lines: list[dict[str, Any]] = []
+    chars = 0
+    for row in rows:
+        chars += len(row["text"])
+        if len(lines) >= MAX_DIFF_LINES or chars > MAX_DIFF_CHARS:
+            lines.append(_row("hunk", CUT_HERE))
             break
+        lines.append(row)
     return lines
 
 
@@ -155,21 +169,29 @@ def _changed_region(
     ]
     for number in range(max(0, prefix - context), prefix):
         lines.append(_row("same", old_lines[number], number + 1, number + 1))
-    for number in range(prefix, min(old_end, prefix + FALLBACK_LINES)):
-        lines.append(_row("del", old_lines[number], old=number + 1))
-    if removed > FALLBACK_LINES:
-        lines.append(_row("hunk", f"… {removed - FALLBACK_LINES:,} more removed lines"))
-    for number in range(prefix, min(new_end, prefix + FALLBACK_LINES)):
-        lines.append(_row("add", new_lines[number], new=number + 1))
-    if added > FALLBACK_LINES:
-        lines.append(_row("hunk", f"… {added - FALLBACK_LINES:,} more added lines"))
+    for kind, side, end, count, word in (
+        ("del", old_lines, old_end, removed, "removed"),
+        ("add", new_lines, new_end, added, "added"),
+    ):
+        # Each side gets half of MAX_DIFF_CHARS, so that both are shown.
+        shown, chars = 0, 0
+        for number in range(prefix, min(end, prefix + FALLBACK_LINES)):
+            numbers = {"old": number + 1} if kind == "del" else {"new": number + 1}
+            row = _row(kind, side[number], **numbers)
+            chars += len(row["text"])
+            if chars > MAX_DIFF_CHARS // 2:
+                break
+            lines.append(row)
+            shown += 1
+        if count > shown:
+            lines.append(_row("hunk", f"… {count - shown:,} more {word} lines"))
     notice = (
         f"These versions are {TOO_LARGE} ({len(old_lines):,} and {len(new_lines):,} lines, "
         f"{_size(old_lines)} and {_size(new_lines)}). They are the same up to line {prefix:,} "
         f"and over their last {suffix:,} lines; the changed region between is shown as removed "
         "and added lines."
     )
-    return Comparison(lines, notice)
+    return Comparison(_bounded(lines), notice)
 
 
 def _size(lines: list[str]) -> str:
@@ -177,10 +199,10 @@ def _size(lines: list[str]) -> str:
     return f"{chars / 1024:,.0f} KB" if chars < 1024 * 1024 else f"{chars / 1048576:,.1f} MB"
 
 
-async def compare_off_loop(old: str, new: str) -> Comparison:
-    """compare() in a worker thread: even bounded, it is CPU work the event loop need not wait
-    for (its budget still costs a tenth of a second)."""
-    return await asyncio.to_thread(compare, old, new)
+async def compare_in_worker(old: str, new: str) -> Comparison:
+    """compare() in a worker process (api/processes.py). Pages that compare stored versions
+    use app.components.versions.version_diff, whose worker reads the texts itself."""
+    return await in_worker_process(compare, old, new)
 
 
 def diff_stats(lines: list[dict[str, Any]]) -> str:

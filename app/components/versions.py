@@ -3,10 +3,13 @@
 An artifact version can be 8 MiB and 100,000 lines, and an artifact can have many. What a page
 keeps in its state (and so sends to the browser) is: each version's number, status and size; the
 shown version's text cut to MAX_RENDER_CHARS at a line end, with a notice; a bounded diff
-(app/components/diff.py). Whole texts are read in the query threads only when a diff or a
-download needs them, and are never kept in state.
+(app/components/diff.py). Whole texts are never kept in state: a diff's worker process
+(api/processes.py) reads both versions itself, as the signed-in person, through the registered
+query (its role and visibility checks), and sends back only the bounded diff; a download is
+read in the query threads.
 
-`call` below is a page state's `_call` (path, args) -> value, as the signed-in person.
+`call` below is a page state's `_call` (path, args) -> value, as the signed-in person; `caller`
+is that person (AuthState._signed_in_caller()).
 """
 
 from __future__ import annotations
@@ -15,8 +18,16 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import reflex as rx
+from sqlalchemy import exc as sa_exc
 
-from app.components.diff import Comparison, compare_off_loop
+from api.calls import call as call_as
+from api.calls import run_query_on
+from api.db import sole_engine_for
+from api.errors import Unavailable
+from api.processes import in_worker_process
+from api.registry import Caller, lookup, parse_args
+from api.settings import get_settings
+from app.components.diff import Comparison, compare, compare_in_worker
 from app.formatting import when
 
 Call = Callable[[str, dict[str, Any]], Awaitable[Any]]
@@ -82,19 +93,60 @@ async def whole_text(call: Call, artifact_id: str, version: int) -> str | None:
     return None if found is None else found["content"]
 
 
-async def version_diff(call: Call, artifact_id: str, old: int, new: int) -> Comparison:
-    """The bounded diff between two versions, computed off the event loop."""
-    old_text = await whole_text(call, artifact_id, old)
-    new_text = await whole_text(call, artifact_id, new)
-    if old_text is None or new_text is None:
-        return Comparison()
-    return await compare_off_loop(old_text, new_text)
+def _in_memory(url: str) -> bool:
+    return url in ("sqlite://", "sqlite:///:memory:")
 
 
-async def open_artifact(call: Call, artifact_id: str) -> dict[str, Any] | None:
+def compare_stored_versions(
+    url: str, caller: Caller, artifact_id: str, old: int, new: int
+) -> Comparison | None:
+    """In a worker process: versions `old` and `new` read as `caller` through
+    console:artifactVersionText (one transaction), compared. None if either is not there."""
+    spec = lookup("console:artifactVersionText", "query")
+    try:
+        with sole_engine_for(url).connect() as conn:
+            found = [
+                run_query_on(
+                    conn,
+                    spec,
+                    parse_args(spec, {"artifactId": artifact_id, "version": version}),
+                    caller,
+                )
+                for version in (old, new)
+            ]
+    except sa_exc.DBAPIError as exc:
+        raise Unavailable(f"the database could not answer: {exc.orig}") from None
+    if found[0] is None or found[1] is None:
+        return None
+    return compare(found[0]["content"], found[1]["content"])
+
+
+async def version_diff(caller: Caller, artifact_id: str, old: int, new: int) -> Comparison:
+    """The bounded diff between two versions, computed (and read) in a worker process."""
+    url = get_settings().sqlalchemy_url
+    if _in_memory(url):
+        # A worker process cannot see this process's in-memory database: read here, in the
+        # query threads, and send the texts.
+        async def as_caller(path: str, args: dict[str, Any]) -> Any:
+            return await call_as(path, args, caller)
+
+        old_text = await whole_text(as_caller, artifact_id, old)
+        new_text = await whole_text(as_caller, artifact_id, new)
+        if old_text is None or new_text is None:
+            return Comparison()
+        return await compare_in_worker(old_text, new_text)
+    found = await in_worker_process(compare_stored_versions, url, caller, artifact_id, old, new)
+    return Comparison() if found is None else found
+
+
+async def open_artifact(caller: Caller, artifact_id: str) -> dict[str, Any] | None:
     """Everything the artifact page shows when it opens: the artifact (without its content),
     its versions, the current version's text (cut) and the diff of the last two versions.
     None when the artifact is not there (or not visible)."""
+
+    async def call(path: str, args: dict[str, Any]) -> Any:
+        return await call_as(path, args, caller)
+
     doc = await call("artifacts:get", {"artifactId": artifact_id})
     if doc is None:
         return None
@@ -112,7 +164,7 @@ async def open_artifact(call: Call, artifact_id: str) -> dict[str, Any] | None:
     }
     if len(versions) >= 2:
         old, new = versions[-2]["version"], versions[-1]["version"]
-        opened["diff"] = await version_diff(call, artifact_id, old, new)
+        opened["diff"] = await version_diff(caller, artifact_id, old, new)
         opened["diffFrom"], opened["diffTo"] = str(old), str(new)
     return opened
 

@@ -192,7 +192,7 @@ class ApprovalState(AuthState):
             self.diff, self.diff_notice = [], ""
             return
         comparison = await version_diff(
-            self._call, artifact_id, int(self.diff_from), int(self.diff_to)
+            self._signed_in_caller(), artifact_id, int(self.diff_from), int(self.diff_to)
         )
         self.diff, self.diff_notice = comparison.lines, comparison.notice
 

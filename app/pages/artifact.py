@@ -77,7 +77,7 @@ class ArtifactState(AuthState):
             self.loading = False
 
     async def _load(self) -> None:
-        opened = await open_artifact(self._call, self.artifact_id)
+        opened = await open_artifact(self._signed_in_caller(), self.artifact_id)
         self.found = opened is not None
         if opened is None:
             return
@@ -101,7 +101,7 @@ class ArtifactState(AuthState):
             self.diff, self.diff_notice = [], ""
             return None
         try:
-            comparison = await version_diff(self._call, self.artifact_id, old, new)
+            comparison = await version_diff(self._signed_in_caller(), self.artifact_id, old, new)
         except NotSignedIn:
             return self._to_signin()
         except (FunctionError, Unavailable) as exc:
