@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import threading
 
 import pytest
@@ -18,6 +19,8 @@ from api import registry
 from api.auth import caller_for
 from app.components.diff import FALLBACK_LINES, MAX_DIFF_LINES, MAX_LINE_CHARS, TOO_LARGE, compare
 from app.components.versions import MAX_RENDER_CHARS, cut_for_display, open_artifact
+from app.formatting import CUT_NOTE, PREVIEW_JSON_CHARS, pretty_json
+from app.pages.approval import MAX_ENTRY_CHARS, timeline_row
 
 sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
@@ -246,3 +249,58 @@ async def test_opening_a_huge_artifact_keeps_the_page_small_and_health_answering
     assert [row["sizeText"] for row in opened["versions"]][1].startswith("20,000 lines")
     changed = [row["text"] for row in opened["diff"].lines if row["kind"] == "add"]
     assert changed == ["changed near the top", "changed near the end"]
+
+
+# ---- what pages make of big JSON and long messages ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"a": 1, "b": [1, 2.5, None, True, {"c": 'é"\n'}], "d": {}, "e": []},
+        [],
+        {},
+        "text",
+        3,
+        {"nested": [[[]]], "1": 2},
+    ],
+)
+def test_pretty_json_is_what_json_dumps_writes_for_small_values(value):
+    assert pretty_json(value) == json.dumps(value, indent=2, ensure_ascii=False)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"items": [{"n": number, "text": "x" * 60} for number in range(100_000)]},  # 8 MiB
+        {"one": 'é"' * 4_000_000},  # one 8 MiB string
+    ],
+)
+def test_pretty_json_of_a_huge_value_is_its_beginning_cut_with_a_note(value):
+    """Made piece by piece and stopped at the limit: json.dumps(indent=2) of 8 MiB is pure
+    Python (seconds on the event loop); bench/heavy_artifact.py has no part in it."""
+    shown = pretty_json(value)
+
+    assert shown.endswith(CUT_NOTE)
+    kept = shown.removesuffix(CUT_NOTE)
+    assert len(kept) == PREVIEW_JSON_CHARS
+    assert json.dumps(value, indent=2, ensure_ascii=False).startswith(kept)
+
+
+def test_a_long_message_in_the_timeline_is_cut_for_display():
+    entry = {
+        "kind": "message",
+        "_id": "msg_1",
+        "_creationTime": 1.0,
+        "role": "assistant",
+        "order": 0,
+        "content": "\n".join("word " * 20 for _ in range(100_000)),  # 10 MB
+    }
+
+    row = timeline_row(entry)
+
+    assert len(row["content"]) <= MAX_ENTRY_CHARS
+    assert entry["content"].startswith(row["content"])
+    assert row["contentNotice"].startswith("Showing the first ")
+    assert "Export the thread" in row["contentNotice"]
+    assert timeline_row({**entry, "content": "short"})["contentNotice"] == ""

@@ -22,6 +22,10 @@ def _message(entry: rx.Var) -> rx.Component:
             align="center",
         ),
         safe_markdown(entry["content"].to(str)),
+        rx.cond(
+            entry["contentNotice"].to(str) != "",
+            rx.text(entry["contentNotice"], size="1", color_scheme="gray", data_testid="entry-cut"),
+        ),
         class_name="timeline-entry message role-" + role,
         data_kind="message",
         data_id=entry["_id"],

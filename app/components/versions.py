@@ -44,19 +44,24 @@ def size_text(chars: int) -> str:
     return f"{chars / (1024 * 1024):,.1f} MB"
 
 
-def cut_for_display(text: str, total_chars: int | None = None) -> tuple[str, str]:
-    """(what to render, notice): text beyond MAX_RENDER_CHARS is cut at the last line end
-    before it, and the notice says how much is shown ("" when all of it is)."""
+def cut_for_display(
+    text: str,
+    total_chars: int | None = None,
+    limit: int = MAX_RENDER_CHARS,
+    advice: str = "Download the whole text to read it all.",
+) -> tuple[str, str]:
+    """(what to render, notice): text beyond `limit` is cut at the last line end before it, and
+    the notice says how much is shown and `advice` ("" when all of it is)."""
     total = len(text) if total_chars is None else total_chars
-    if total <= MAX_RENDER_CHARS and len(text) <= MAX_RENDER_CHARS:
+    if total <= limit and len(text) <= limit:
         return text, ""
-    shown = text[:MAX_RENDER_CHARS]
+    shown = text[:limit]
     line_end = shown.rfind("\n")
-    if line_end > MAX_RENDER_CHARS // 2:
+    if line_end > limit // 2:
         shown = shown[:line_end]
     notice = (
         f"Showing the first {size_text(len(shown))} of {size_text(total)}; "
-        "the rest is not rendered here. Download the whole text to read it all."
+        f"the rest is not rendered here. {advice}"
     )
     return shown, notice
 

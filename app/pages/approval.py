@@ -41,6 +41,8 @@ from app.state import (
 )
 
 RECENT_ENTRIES = 12
+# What a timeline entry (here and on the thread page) shows of a message's text.
+MAX_ENTRY_CHARS = 20_000
 DECISIONS = {
     "approved": "Approved",
     "rejected": "Rejected",
@@ -52,7 +54,12 @@ def timeline_row(doc: dict[str, Any]) -> dict[str, Any]:
     """A timeline:list entry flattened for display (shared with the thread page)."""
     row = with_times(doc)
     row.setdefault("role", "")
-    row.setdefault("content", "")
+    # A message can be 8 MiB, and a page shows dozens: each is cut for display.
+    row["content"], row["contentNotice"] = cut_for_display(
+        doc.get("content") or "",
+        limit=MAX_ENTRY_CHARS,
+        advice="Export the thread to read all of it.",
+    )
     row.setdefault("order", "")
     row.setdefault("toolName", "")
     row.setdefault("status", "")
