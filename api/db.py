@@ -39,16 +39,22 @@ def _sqlite_begin(conn) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
 
 
+def in_memory(url: str) -> bool:
+    """Whether `url` is an in-memory SQLite database (one process's only: a worker process
+    cannot open it)."""
+    return url in ("sqlite://", "sqlite:///:memory:")
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        in_memory = url in ("sqlite://", "sqlite:///:memory:")
-        if not in_memory:
+        memory = in_memory(url)
+        if not memory:
             path = url.split("///", 1)[1]
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 10},
-            poolclass=StaticPool if in_memory else None,
+            poolclass=StaticPool if memory else None,
         )
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         sa.event.listen(engine, "begin", _sqlite_begin)

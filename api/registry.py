@@ -313,12 +313,7 @@ MAX_KEY_LENGTH = 1024
 def is_convex_key(key: str) -> bool:
     """True for an object key the official Convex clients read back: 1 to 1024 printable ASCII
     characters (space to ~), not starting with '$' (reserved for Convex's encoded values)."""
-    return (
-        0 < len(key) <= MAX_KEY_LENGTH
-        and key[0] != "$"
-        and key.isascii()
-        and key.isprintable()
-    )
+    return 0 < len(key) <= MAX_KEY_LENGTH and key[0] != "$" and key.isascii() and key.isprintable()
 
 
 def convex_key_message(where: str, key: str) -> str:

@@ -1,6 +1,7 @@
 """/api/health while a viewer opens an 8 MiB, 100,000-line artifact with two versions.
 
     .venv/bin/python bench/heavy_artifact.py [--lines 100000] [--runs 3] [--repeated]
+        [--page artifact|approval]
     THREADLINE_TREE=/path/to/an/older/checkout .venv/bin/python bench/heavy_artifact.py  # before
 
 One process, as in production: the API (uvicorn, serving api.http) and the viewer's page work run
@@ -22,10 +23,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
 import os
 import statistics
 import sys
-import multiprocessing
 import tempfile
 import time
 from pathlib import Path
@@ -69,7 +70,18 @@ async def seed(lines: int, repeated: bool):
         "artifacts:create", {"threadId": thread_id, "type": "plan", "content": first}, CLI_CALLER
     )
     await call("artifacts:update", {"artifactId": artifact_id, "content": second}, CLI_CALLER)
-    return viewer, artifact_id
+    # For the approval page: the plan's request, an 8 MiB session state and two 8 MiB messages.
+    request_id = await call(
+        "approvalRequests:create",
+        {"threadId": thread_id, "planContent": second, "artifactId": artifact_id},
+        CLI_CALLER,
+    )
+    rows = [{"step": number, "note": "x" * 60} for number in range(len(second) // 80)]
+    await call("sessions:upsert", {"threadId": thread_id, "state": {"rows": rows}}, CLI_CALLER)
+    for text in (first, second):
+        message = {"threadId": thread_id, "role": "assistant", "content": text}
+        await call("messages:create", message, CLI_CALLER)
+    return viewer, artifact_id, request_id
 
 
 async def open_page(viewer, artifact_id: str, how: str) -> str:
@@ -110,6 +122,56 @@ async def open_page(viewer, artifact_id: str, how: str) -> str:
     return "process: diff texts read and compared in a worker process"
 
 
+async def open_approval(viewer, request_id: str, how: str) -> str:
+    """What the approval page (app/pages/approval.py, ApprovalState._load) does on opening, with
+    this tree's pieces: the request with its plan cut for display, the session state as JSON,
+    the last 12 timeline entries, the plan artifact's versions and their diff. "process": the
+    session, the entries and the diff read, decoded, cut and compared in worker processes
+    (app/worker_reads.py); "thread": read in the query threads, shaped on the loop, compared in
+    a thread. Then what the page keeps is encoded on the loop."""
+    from reflex_base.utils.format import json_dumps
+
+    from api.calls import call
+    from app.components import versions
+    from app.formatting import pretty_json
+    from app.pages.approval import RECENT_ENTRIES
+
+    async def as_viewer(path, args):
+        return await call(path, args, viewer)
+
+    doc = await as_viewer("inbox:detail", {"approvalRequestId": request_id})
+    plan, plan_notice = versions.cut_for_display(doc["planContent"])
+    recent_page = {"numItems": RECENT_ENTRIES, "cursor": None}
+    if how == "process":
+        from app import worker_reads
+
+        session = await worker_reads.session_view(viewer, doc["threadId"])
+        timeline = await worker_reads.timeline_page(viewer, doc["threadId"], recent_page)
+        recent = timeline["page"]
+    else:
+        try:
+            from app.worker_reads import timeline_row
+        except ImportError:  # a tree from before the worker processes
+            from app.pages.approval import timeline_row
+        found = await as_viewer("sessions:get", {"threadId": doc["threadId"]})
+        session = {"stateJson": pretty_json(found.get("state"))}
+        args = {"threadId": doc["threadId"], "paginationOpts": recent_page}
+        timeline = await as_viewer("timeline:list", args)
+        recent = [timeline_row(entry) for entry in timeline["page"]]
+    rows = await versions.version_rows(as_viewer, doc["artifactId"])
+    if how == "process":
+        comparison = await versions.version_diff(viewer, doc["artifactId"], 1, 2)
+    else:
+        from app.components.diff import compare
+
+        old = await versions.whole_text(as_viewer, doc["artifactId"], 1)
+        new = await versions.whole_text(as_viewer, doc["artifactId"], 2)
+        comparison = await asyncio.to_thread(compare, old, new)
+    page = {"plan": plan, "notice": plan_notice, "session": session, "recent": recent}
+    json_dumps({**page, "versions": rows, "diff": comparison.lines})
+    return f"approval page, {how}"
+
+
 def poll_health(url: str, stop, answers) -> None:
     """In a process of its own (a monitor is outside the server): GET url every 20 ms until
     `stop` is set, then send the latencies (ms)."""
@@ -132,7 +194,7 @@ def summary(latencies: list[float]) -> str:
     )
 
 
-async def measure(health: str, viewer, artifact_id: str, how: str) -> tuple[str, float, list]:
+async def measure(health: str, opening) -> tuple[str, float, list]:
     context = multiprocessing.get_context("spawn")
     stop = context.Event()
     answers, sender = context.Pipe(duplex=False)
@@ -140,7 +202,7 @@ async def measure(health: str, viewer, artifact_id: str, how: str) -> tuple[str,
     poller.start()
     await asyncio.sleep(1.0)  # the poller starts, then a few answers before the page opens
     started = time.perf_counter()
-    label = await open_page(viewer, artifact_id, how)
+    label = await opening
     opened_ms = (time.perf_counter() - started) * 1000
     await asyncio.sleep(0.3)
     stop.set()
@@ -161,7 +223,7 @@ async def main(args: argparse.Namespace) -> None:
     get_settings.cache_clear()
     reset_engines()
     migrations.upgrade(url)
-    viewer, artifact_id = await seed(args.lines, args.repeated)
+    viewer, artifact_id, request_id = await seed(args.lines, args.repeated)
     import api.http
 
     if hasattr(api.http, "freeze_startup_heap"):  # as app/app.py does at startup
@@ -190,7 +252,11 @@ async def main(args: argparse.Namespace) -> None:
     every: dict[str, list[float]] = {way: [] for way in ways}
     for run in range(args.runs):
         for how in ways:
-            label, opened_ms, latencies = await measure(health, viewer, artifact_id, how)
+            if args.page == "approval":
+                opening = open_approval(viewer, request_id, how)
+            else:
+                opening = open_page(viewer, artifact_id, how)
+            label, opened_ms, latencies = await measure(health, opening)
             every[how] += latencies
             print(
                 f"run {run + 1}: {label}: page opened in {opened_ms:,.0f} ms; /api/health "
@@ -210,4 +276,7 @@ if __name__ == "__main__":
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--repeated", action="store_true", help="the repeated-lines attack")
     parser.add_argument("--port", type=int, default=3187)
+    parser.add_argument(
+        "--page", choices=["artifact", "approval"], default="artifact", help="the page opened"
+    )
     asyncio.run(main(parser.parse_args()))

@@ -58,13 +58,24 @@ def test_the_whole_export_is_inert_and_keeps_the_text():
         },
         "session": {"sdkSessionId": HOSTILE[4], "phase": "x", "plan": HOSTILE[2]},
         "messages": [
-            {"_id": f"msg_{n}", "_creationTime": float(n), "role": "assistant", "order": n,
-             "content": text}
+            {
+                "_id": f"msg_{n}",
+                "_creationTime": float(n),
+                "role": "assistant",
+                "order": n,
+                "content": text,
+            }
             for n, text in enumerate(HOSTILE)
         ],
         "toolCalls": [
-            {"_id": "tc_1", "_creationTime": 99.0, "toolName": HOSTILE[1], "status": "succeeded",
-             "input": {"html": HOSTILE[0]}, "output": HOSTILE[6]}
+            {
+                "_id": "tc_1",
+                "_creationTime": 99.0,
+                "toolName": HOSTILE[1],
+                "status": "succeeded",
+                "input": {"html": HOSTILE[0]},
+                "output": HOSTILE[6],
+            }
         ],
         "approvalRequests": [{"_id": "apr_1", "status": "rejected", "comment": HOSTILE[5]}],
     }

@@ -20,6 +20,7 @@ from api import processes
 from api.auth import caller_for
 from api.errors import FunctionError
 from api.processes import WorkFailed, in_worker_process
+from app import worker_reads
 from app.components import versions
 from app.components.diff import (
     CUT_HERE,
@@ -31,6 +32,8 @@ from app.components.diff import (
     compare_in_worker,
 )
 from app.components.versions import open_artifact, version_diff
+from app.formatting import CUT_NOTE, PREVIEW_JSON_CHARS
+from app.worker_reads import MAX_ENTRY_CHARS
 
 
 # Jobs for the worker processes: module-level, so that a spawned process can import them.
@@ -215,7 +218,7 @@ async def test_an_in_memory_database_is_read_here_and_compared_in_the_worker(
         sent.append((old_text, new_text))
         return await real(old_text, new_text)
 
-    monkeypatch.setattr(versions, "_in_memory", lambda _url: True)
+    monkeypatch.setattr(versions, "in_memory", lambda _url: True)
     monkeypatch.setattr(versions, "compare_in_worker", recording)
 
     assert await version_diff(viewer, artifact_id, 1, 2) == compare(old, new)
@@ -278,3 +281,51 @@ async def test_the_server_lifespan_stops_the_worker_processes(fresh_pool):
 
     assert processes.running_processes() == []
     assert not psutil.pid_exists(started[0])
+
+
+# ---- page reads in the worker processes (app/worker_reads.py) -----------------------------------
+
+
+async def test_the_session_is_read_decoded_and_previewed_in_the_worker(
+    fresh_pool, api, thread_id, people
+):
+    """A big state comes back as its preview only; the fields are what session_row makes of
+    sessions:get in-process."""
+    state = {"rows": [{"step": number, "note": "x" * 60} for number in range(2000)]}
+    await api.mutation(
+        "sessions:upsert", {"threadId": thread_id, "phase": "planning", "state": state}
+    )
+    viewer = await caller_for(people["viewer"]["token"])
+
+    shown = await worker_reads.session_view(viewer, thread_id)
+
+    expected = worker_reads.session_row(await api.query("sessions:get", {"threadId": thread_id}))
+    assert shown == expected
+    assert shown["phase"] == "planning" and shown["exists"]
+    assert shown["stateJson"].endswith(CUT_NOTE)
+    assert len(shown["stateJson"]) < PREVIEW_JSON_CHARS + 100
+
+
+async def test_a_timeline_page_is_made_in_the_worker_as_in_process(
+    fresh_pool, api, thread_id, people
+):
+    for content in ("first", "y" * (MAX_ENTRY_CHARS * 3)):
+        message = {"threadId": thread_id, "role": "assistant", "content": content}
+        await api.mutation("messages:create", message)
+    viewer = await caller_for(people["viewer"]["token"])
+    opts = {"numItems": 10, "cursor": None}
+
+    page = await worker_reads.timeline_page(viewer, thread_id, opts)
+
+    listed = await api.query("timeline:list", {"threadId": thread_id, "paginationOpts": opts})
+    assert page == worker_reads.timeline_page_rows(listed)
+    newest, oldest = page["page"]
+    assert oldest["content"] == "first" and oldest["contentNotice"] == ""
+    assert len(newest["content"]) == MAX_ENTRY_CHARS and newest["contentNotice"]
+
+
+async def test_page_reads_in_the_worker_keep_the_role_checks(fresh_pool, api, thread_id, people):
+    user = await caller_for(people["user"]["token"])
+
+    with pytest.raises(FunctionError, match="Not allowed"):
+        await worker_reads.timeline_page(user, thread_id, {"numItems": 5, "cursor": None})

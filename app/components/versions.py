@@ -18,14 +18,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import reflex as rx
-from sqlalchemy import exc as sa_exc
 
 from api.calls import call as call_as
-from api.calls import run_query_on
-from api.db import sole_engine_for
-from api.errors import Unavailable
+from api.db import in_memory
 from api.processes import in_worker_process
-from api.registry import Caller, lookup, parse_args
+from api.registry import Caller
 from api.settings import get_settings
 from app.components.diff import Comparison, compare, compare_in_worker
 from app.formatting import when
@@ -98,29 +95,19 @@ async def whole_text(call: Call, artifact_id: str, version: int) -> str | None:
     return None if found is None else found["content"]
 
 
-def _in_memory(url: str) -> bool:
-    return url in ("sqlite://", "sqlite:///:memory:")
-
-
 def compare_stored_versions(
     url: str, caller: Caller, artifact_id: str, old: int, new: int
 ) -> Comparison | None:
     """In a worker process: versions `old` and `new` read as `caller` through
     console:artifactVersionText (one transaction), compared. None if either is not there."""
-    spec = lookup("console:artifactVersionText", "query")
-    try:
-        with sole_engine_for(url).connect() as conn:
-            found = [
-                run_query_on(
-                    conn,
-                    spec,
-                    parse_args(spec, {"artifactId": artifact_id, "version": version}),
-                    caller,
-                )
-                for version in (old, new)
-            ]
-    except sa_exc.DBAPIError as exc:
-        raise Unavailable(f"the database could not answer: {exc.orig}") from None
+    from app.worker_reads import run_queries  # it builds on this module
+
+    path = "console:artifactVersionText"
+    found = run_queries(
+        url,
+        caller,
+        [(path, {"artifactId": artifact_id, "version": version}) for version in (old, new)],
+    )
     if found[0] is None or found[1] is None:
         return None
     return compare(found[0]["content"], found[1]["content"])
@@ -129,7 +116,7 @@ def compare_stored_versions(
 async def version_diff(caller: Caller, artifact_id: str, old: int, new: int) -> Comparison:
     """The bounded diff between two versions, computed (and read) in a worker process."""
     url = get_settings().sqlalchemy_url
-    if _in_memory(url):
+    if in_memory(url):
         # A worker process cannot see this process's in-memory database: read here, in the
         # query threads, and send the texts.
         async def as_caller(path: str, args: dict[str, Any]) -> Any:

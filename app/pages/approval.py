@@ -30,7 +30,7 @@ from app.components.versions import (
     version_diff,
     version_rows,
 )
-from app.formatting import duration, pretty_json, when, with_times
+from app.formatting import with_times
 from app.state import (
     AuthState,
     NotSignedIn,
@@ -39,39 +39,14 @@ from app.state import (
     error_toast,
     last_path_segment,
 )
+from app.worker_reads import outside_plan_view, session_view, timeline_page
 
 RECENT_ENTRIES = 12
-# What a timeline entry (here and on the thread page) shows of a message's text.
-MAX_ENTRY_CHARS = 20_000
 DECISIONS = {
     "approved": "Approved",
     "rejected": "Rejected",
     "changes_requested": "Changes requested",
 }
-
-
-def timeline_row(doc: dict[str, Any]) -> dict[str, Any]:
-    """A timeline:list entry flattened for display (shared with the thread page)."""
-    row = with_times(doc)
-    row.setdefault("role", "")
-    # A message can be 8 MiB, and a page shows dozens: each is cut for display.
-    row["content"], row["contentNotice"] = cut_for_display(
-        doc.get("content") or "",
-        limit=MAX_ENTRY_CHARS,
-        advice="Export the thread to read all of it.",
-    )
-    row.setdefault("order", "")
-    row.setdefault("toolName", "")
-    row.setdefault("status", "")
-    row["toolCallId"] = doc.get("toolCallId") or ""
-    row["outsidePlan"] = doc.get("outsidePlan") is True
-    row["durationText"] = duration(doc.get("durationMs"))
-    row["inputJson"] = pretty_json(doc.get("input")) if doc["kind"] == "toolCall" else ""
-    row["outputJson"] = pretty_json(doc.get("output")) if doc["kind"] == "toolCall" else ""
-    row.pop("input", None)
-    row.pop("output", None)
-    row.pop("metadata", None)
-    return row
 
 
 class ApprovalState(AuthState):
@@ -151,21 +126,16 @@ class ApprovalState(AuthState):
             return
         self.request = self._request_row(doc)
         thread_id = doc["threadId"]
-        session = await self._call("sessions:get", {"threadId": thread_id})
-        self.session = {
-            "sdkSessionId": (session or {}).get("sdkSessionId", ""),
-            "phase": (session or {}).get("phase", ""),
-            "stateJson": pretty_json((session or {}).get("state")),
-            "updatedText": when((session or {}).get("updatedTime")),
-        }
-        timeline = await self._call(
-            "timeline:list",
-            {"threadId": thread_id, "paginationOpts": {"numItems": RECENT_ENTRIES, "cursor": None}},
-        )
-        self.recent = [timeline_row(entry) for entry in reversed(timeline["page"])]
+        # A session state, the recent entries and tool calls can be many MiB: read, decoded
+        # and cut in a worker process (app/worker_reads.py).
+        caller = self._signed_in_caller()
+        self.session = await session_view(caller, thread_id)
+        recent = {"numItems": RECENT_ENTRIES, "cursor": None}
+        timeline = await timeline_page(caller, thread_id, recent)
+        self.recent = list(reversed(timeline["page"]))
         if doc["status"] == "approved" and doc.get("plannedToolCalls") is not None:
-            drift = await self._call("inbox:outsidePlan", {"approvalRequestId": doc["_id"]})
-            self.outside_plan = [timeline_row(call) for call in drift["calls"]]
+            drift = await outside_plan_view(caller, doc["_id"])
+            self.outside_plan = drift["calls"]
             self.outside_plan_count = drift["count"]
         self.diff_notice, self.plan_changed, self.seen_version = "", "", 0
         if doc.get("artifactId"):

@@ -31,8 +31,7 @@ from app.components.ui import (
     relative_time,
     status_badge,
 )
-from app.formatting import pretty_json, when, with_times
-from app.pages.approval import timeline_row
+from app.formatting import pretty_json, with_times
 from app.state import (
     AuthState,
     NotSignedIn,
@@ -41,6 +40,7 @@ from app.state import (
     last_path_segment,
     live_threads,
 )
+from app.worker_reads import session_view, timeline_page, timeline_row
 
 log = logging.getLogger(__name__)
 
@@ -212,23 +212,13 @@ class ThreadState(AuthState):
         row.pop("metadata", None)
         row.setdefault("userId", "")
         self.thread = row
-        session = await self._call("sessions:get", {"threadId": self.thread_id}) or {}
-        self.session = {
-            "exists": bool(session),
-            "sdkSessionId": session.get("sdkSessionId", ""),
-            "phase": session.get("phase", ""),
-            "plan": session.get("plan", ""),
-            "stateJson": pretty_json(session.get("state")),
-            "updatedText": when(session.get("updatedTime")),
-        }
-        page = await self._call(
-            "timeline:list",
-            {
-                "threadId": self.thread_id,
-                "paginationOpts": {"numItems": FIRST_PAGE, "cursor": None},
-            },
-        )
-        self._show_latest_page(page, await asyncio.to_thread(timeline_rows, page["page"][::-1]))
+        # A session state and timeline entries can be many MiB: read, decoded and cut in a
+        # worker process (app/worker_reads.py).
+        caller = self._signed_in_caller()
+        self.session = await session_view(caller, self.thread_id)
+        first = {"numItems": FIRST_PAGE, "cursor": None}
+        page = await timeline_page(caller, self.thread_id, first)
+        self._show_latest_page(page, page["page"][::-1])
         self._live_thread = self.thread_id
         opts = {"numItems": SIDE_LIST, "cursor": None}
         artifacts = await self._call(
@@ -264,13 +254,8 @@ class ThreadState(AuthState):
         self.loading_older = True
         yield
         try:
-            page = await self._call(
-                "timeline:list",
-                {
-                    "threadId": self.thread_id,
-                    "paginationOpts": {"numItems": OLDER_PAGE, "cursor": self.older_cursor},
-                },
-            )
+            older = {"numItems": OLDER_PAGE, "cursor": self.older_cursor}
+            page = await timeline_page(self._signed_in_caller(), self.thread_id, older)
         except NotSignedIn:
             yield self._to_signin()
             return
@@ -279,8 +264,7 @@ class ThreadState(AuthState):
             return
         finally:
             self.loading_older = False
-        older = await asyncio.to_thread(timeline_rows, page["page"][::-1])
-        self.entries = older + self.entries
+        self.entries = page["page"][::-1] + self.entries
         self.older_cursor, self.has_older = page["continueCursor"], not page["isDone"]
 
 
@@ -310,6 +294,7 @@ def _session_panel() -> rx.Component:
                         rx.el.details(
                             rx.el.summary(rx.text("plan", size="1", as_="span")),
                             rx.el.pre(session["plan"], class_name="json-block"),
+                            rx.text(session["planNotice"], size="1", color_scheme="gray"),
                         ),
                     ),
                     rx.cond(
