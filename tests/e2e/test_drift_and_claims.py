@@ -53,15 +53,22 @@ def test_calls_outside_the_approved_plan_are_badged_listed_and_counted(tabs, con
     expect(flagged.nth(0)).to_contain_text("delete_branch")
     expect(flagged.nth(1)).to_contain_text("run_tests")
     page.screenshot(path=str(screenshots / "thread-outside-plan-desktop-light.png"))
+    # A call recorded while the thread is open arrives live, flagged.
+    console.mutation(
+        "toolCalls:record", {"threadId": thread_id, "toolName": "drop_table", "input": {}}
+    )
+    expect(badges).to_have_count(3)
+    expect(flagged.nth(2)).to_contain_text("drop_table")
 
     page.goto(console.url(f"/approvals/{request_id}"))
     listed = page.get_by_test_id("outside-plan")
-    expect(listed).to_contain_text("2 calls outside the approved plan")
-    expect(listed.locator('[data-kind="toolCall"]')).to_have_count(2)
+    expect(listed).to_contain_text("3 calls outside the approved plan")
+    expect(listed.locator('[data-kind="toolCall"]')).to_have_count(3)
     page.screenshot(path=str(screenshots / "approval-outside-plan-desktop-light.png"))
 
     page.goto(console.url("/"))
-    expect(page.get_by_test_id("stat-outside-plan")).to_contain_text("2")
+    expect(page.get_by_test_id("stat-outside-plan")).to_contain_text("3")
+    page.screenshot(path=str(screenshots / "dashboard-outside-plan-desktop-light.png"))
 
 
 def test_a_claim_shows_live_and_deciding_over_it_asks_first(tabs, console, screenshots):
