@@ -67,7 +67,7 @@ def backoff_seconds(attempts: int) -> float:
 
 def lease_ms() -> float:
     """How long a claimed row is kept from other senders: an attempt's limit, with margin."""
-    return (get_settings().webhooks_timeout_seconds * 3 + 30) * 1000.0
+    return (get_settings().webhooks_timeout_seconds * 3 + 5) * 1000.0
 
 
 @dataclass

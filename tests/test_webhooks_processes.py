@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 import uuid
 
 import httpx
@@ -133,6 +134,37 @@ async def test_a_server_killed_while_retrying_delivers_after_restart(database_ur
     )
     (row,) = delivery_rows()
     assert row.status == "delivered" and row.attempts >= failed + 1
+
+
+async def test_a_server_killed_mid_send_sends_again_with_the_same_id(database_url):
+    """Killed while its post hangs (claimed, not yet recorded): the restarted server posts the
+    delivery again, with the same webhook-id, once the lease runs out."""
+    headers = await backend_key()
+    env = {**QUICK_RETRIES, "WEBHOOKS_TIMEOUT_SECONDS": "2"}  # a lease of 11 s
+    with Receiver(hold_first=1) as receiver:
+        await call("webhooks:add", {"url": receiver.url}, CLI_CALLER)
+        server = ServerProcess(database_url, **env).start()
+        try:
+            create_request(server, headers)
+            receiver.wait_for(1)  # the post is in flight, unanswered
+        finally:
+            server.kill()
+        (row,) = delivery_rows()
+        assert row.status == "pending" and row.attempts == 0  # nothing was recorded
+
+        restarted = ServerProcess(database_url, **env).start()
+        try:
+            first, second = receiver.wait_for(2, timeout=60)
+            for _ in range(100):  # until the restarted server has recorded the delivery
+                (row,) = delivery_rows()
+                if row.status == "delivered":
+                    break
+                time.sleep(0.1)
+        finally:
+            restarted.stop()
+    assert first.headers["webhook-id"] == second.headers["webhook-id"] == row.id
+    assert first.body == second.body
+    assert (row.status, row.attempts) == ("delivered", 1)
 
 
 def _redis_ok() -> bool:

@@ -22,8 +22,12 @@ class Received:
 
 
 class Receiver:
-    def __init__(self, statuses: list[int] | None = None) -> None:
+    def __init__(self, statuses: list[int] | None = None, hold_first: int = 0) -> None:
         self.statuses = list(statuses or [])
+        # The first `hold_first` requests get no answer until `release` is set (a receiver that
+        # hangs while the sender is killed).
+        self.hold_first = hold_first
+        self.release = threading.Event()
         self.received: list[Received] = []
         self._lock = threading.Lock()
         receiver = self
@@ -37,10 +41,16 @@ class Receiver:
                         Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
                     )
                     status = receiver.statuses.pop(0) if receiver.statuses else 200
-                self.send_response(status)
-                self.send_header("content-type", "text/plain")
-                self.end_headers()
-                self.wfile.write(b"ok" if status < 300 else b"receiver says no")
+                    hold = len(receiver.received) <= receiver.hold_first
+                if hold:
+                    receiver.release.wait(60)
+                try:
+                    self.send_response(status)
+                    self.send_header("content-type", "text/plain")
+                    self.end_headers()
+                    self.wfile.write(b"ok" if status < 300 else b"receiver says no")
+                except OSError:  # the sender is gone (killed while this request was held)
+                    pass
 
             def log_message(self, *_args: Any) -> None:
                 pass
@@ -54,6 +64,7 @@ class Receiver:
         return self
 
     def __exit__(self, *_exc: Any) -> None:
+        self.release.set()
         self.server.shutdown()
         self.server.server_close()
 
