@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import secrets
 import time
+from collections.abc import Iterable
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
 
@@ -203,29 +204,59 @@ def session_for_token(token: str) -> dict[str, Any] | None:
 
 def session_for_digest(token_hash: str) -> dict[str, Any] | None:
     """session_for_token, by the token's SHA-256 (what the console binds a tab to)."""
+    return sessions_for_digests([token_hash]).get(token_hash)
+
+
+# Live sessions read per statement by sessions_for_digests (well under SQLite's variable limit).
+_DIGESTS_PER_READ = 500
+
+
+def sessions_for_digests(token_hashes: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """The live sessions behind these token SHA-256s (with each person's role), keyed by
+    digest; a digest that is not a live session is absent. One statement per 500 digests, so
+    that re-checking every open console tab costs one read, not one per tab."""
     settings = get_settings()
     now = now_ms()
+    wanted = list(dict.fromkeys(token_hashes))
+    found: dict[str, dict[str, Any]] = {}
+    if not wanted:
+        return found
     with get_engine().connect() as conn:
-        row = conn.execute(
-            sa.select(
-                auth_sessions.c.id,
-                auth_sessions.c.user_id,
-                auth_sessions.c.last_seen_time,
-                auth_sessions.c.expires_time,
-                users.c.email,
-                users.c.name,
-                users.c.role,
+        for start in range(0, len(wanted), _DIGESTS_PER_READ):
+            rows = conn.execute(
+                sa.select(
+                    auth_sessions.c.token_hash,
+                    auth_sessions.c.id,
+                    auth_sessions.c.user_id,
+                    auth_sessions.c.last_seen_time,
+                    auth_sessions.c.expires_time,
+                    users.c.email,
+                    users.c.name,
+                    users.c.role,
+                )
+                .join(users, users.c.id == auth_sessions.c.user_id)
+                .where(
+                    auth_sessions.c.token_hash.in_(wanted[start : start + _DIGESTS_PER_READ]),
+                    auth_sessions.c.revoked_time.is_(None),
+                    auth_sessions.c.expires_time > now,
+                    auth_sessions.c.last_seen_time > now - settings.session_idle_seconds * 1000,
+                    users.c.disabled.is_(False),
+                )
             )
-            .join(users, users.c.id == auth_sessions.c.user_id)
-            .where(
-                auth_sessions.c.token_hash == token_hash,
-                auth_sessions.c.revoked_time.is_(None),
-                auth_sessions.c.expires_time > now,
-                auth_sessions.c.last_seen_time > now - settings.session_idle_seconds * 1000,
-                users.c.disabled.is_(False),
-            )
-        ).first()
-    return None if row is None else dict(row._mapping)
+            for row in rows:
+                session = dict(row._mapping)
+                found[session.pop("token_hash")] = session
+    return found
+
+
+def live_sessions_by_digest(token_hashes: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """sessions_for_digests, each session found marked as in use, as live_session does."""
+    found = sessions_for_digests(token_hashes)
+    now = now_ms()
+    for session in found.values():
+        if now - session["last_seen_time"] > TOUCH_EVERY_MS:
+            _touch(auth_sessions, session["id"], last_seen_time=now)
+    return found
 
 
 def session_deadline(session: dict[str, Any]) -> float:

@@ -329,9 +329,17 @@ class PendingQueue(AuthState):
     count: int = 0
     loaded: bool = False
 
+    def _rows(self) -> list[dict[str, Any]]:
+        """`requests` as stored, without Reflex's change-tracking proxy around every row: the
+        computed vars below only read it, and wrapping each row of each tab for reading was
+        most of the server's work in a push to 500 tabs (bench/fanout.py). Reading
+        `self.requests` here keeps it a dependency of each of them."""
+        rows = self.requests
+        return getattr(rows, "__wrapped__", rows)
+
     @rx.var
     def pending_ids(self) -> list[str]:
-        return [request["_id"] for request in self.requests]
+        return [request["_id"] for request in self._rows()]
 
     @rx.var
     def complete(self) -> bool:
@@ -340,7 +348,7 @@ class PendingQueue(AuthState):
 
     def _shown_request(self) -> dict[str, Any]:
         shown = last_path_segment(self.router.url.path)
-        return next((row for row in self.requests if row["_id"] == shown), {})
+        return next((row for row in self._rows() if row["_id"] == shown), {})
 
     @rx.var
     def shown_claimed_by(self) -> str:
@@ -426,18 +434,20 @@ class LiveTabs:
     ) -> list[tuple[str, str, Caller]]:
         """(tab, session key, caller) for each registered tab connected here whose socket still
         presents the session it registered under, that session live and of a console role. Every
-        other tab is ended (see end_tab). Sessions are read once per run."""
-        sessions: dict[str, dict[str, Any] | None] = {}
-        live: list[tuple[str, str, Caller]] = []
+        other tab is ended (see end_tab). Sessions are read once per run, all in one statement
+        (a session key is the SHA-256 the database keeps of the token)."""
+        presented: list[tuple[str, str]] = []
         for tab, sid in self.connected_here(tabs).items():
             token = self.handshake_token(sid)
             key = session_key(token)
             if not token or key != self.tabs.get(tab):
                 await self._end(tab)
                 continue
-            if key not in sessions:
-                sessions[key] = auth.live_session(token)
-            session = sessions[key]
+            presented.append((tab, key))
+        sessions = auth.live_sessions_by_digest(key for _, key in presented)
+        live: list[tuple[str, str, Caller]] = []
+        for tab, key in presented:
+            session = sessions.get(key)
             if session is None or session["role"] not in CONSOLE_ROLES:
                 await self._end(tab)
                 continue

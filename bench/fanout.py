@@ -101,6 +101,7 @@ class ConsoleTab(Client):
         self.session_token = session_token
         self.path = path
         self.tab = str(uuid.uuid4())
+        self.pending_ids: list[str] = []  # the computed var, as last sent
         self.sio = None
 
     def on_event(self, update: dict) -> None:
@@ -111,6 +112,9 @@ class ConsoleTab(Client):
             requests = _field(substate, "requests")
             if isinstance(requests, list):
                 self.saw(row.get("_id") for row in requests if isinstance(row, dict))
+            pending_ids = _field(substate, "pending_ids")
+            if isinstance(pending_ids, list):
+                self.pending_ids = pending_ids
             if _field(substate, "loaded") is True:
                 self.loaded.set()
 
@@ -266,6 +270,7 @@ async def probe(spec: dict, clients: list[Client], count: int, pause: float) -> 
         path = "approvalRequests:create"
         args = {"threadId": spec["threadId"], "planContent": "Plan: fan-out probe."}
     samples: list[float] = []
+    per_request: list[float | None] = []  # the median of each document, in order
     missed = 0
     async with httpx.AsyncClient(base_url=spec["url"], timeout=30) as http:
         for _ in range(count):
@@ -279,12 +284,14 @@ async def probe(spec: dict, clients: list[Client], count: int, pause: float) -> 
             doc_id = body["value"]
             futures = [client.expect(doc_id) for client in clients]
             done, pending = await asyncio.wait(futures, timeout=WAIT_SECONDS)
-            samples += [(future.result() - started) * 1000 for future in done]
+            these = sorted((future.result() - started) * 1000 for future in done)
+            samples += these
+            per_request.append(these[len(these) // 2] if these else None)
             missed += len(pending)
             for future in pending:
                 future.cancel()
             await asyncio.sleep(pause)
-    return {"samples": samples, "missed": missed}
+    return {"samples": samples, "missed": missed, "per_request": per_request}
 
 
 async def client_process(spec: dict) -> None:
@@ -355,6 +362,21 @@ def server_rss(pid: int) -> int:
     return total
 
 
+def server_cpu(pid: int) -> float:
+    """CPU seconds (user + system) the server's process tree has used so far."""
+    import psutil
+
+    process = psutil.Process(pid)
+    total = 0.0
+    for member in [process, *process.children(recursive=True)]:
+        try:
+            times = member.cpu_times()
+            total += times.user + times.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
 def _percentile(values: list[float], fraction: float) -> float:
     if not values:
         return float("nan")
@@ -415,9 +437,11 @@ def measure(
             time.sleep(2)
             after = server_rss(server_pid)
             load = os.getloadavg()[0]
+            cpu_before = server_cpu(server_pid)
             clients.stdin.write("\n")
             clients.stdin.flush()
             result = _read_line(clients, "RESULT", 60 + requests * (WAIT_SECONDS + 2))
+            cpu = server_cpu(server_pid) - cpu_before
             clients.wait(timeout=60)
         finally:
             for process in (clients, warm):
@@ -443,20 +467,24 @@ def measure(
         "rss_after_mib": after / (1024 * 1024),
         "load": load,
         "load_after": os.getloadavg()[0],
+        "per_request_ms": result.get("per_request", []),
+        # server CPU per document while the probe ran (its pauses included): what the fan-out
+        # costs the server, steadier on a shared machine than the latencies
+        "cpu_ms_per_doc": cpu * 1000 / max(1, requests),
     }
 
 
 GOALS = {50: 250, 500: 1000}
 
 
-def print_table(results: list[dict], command: str) -> None:
+def print_table(results: list[dict], command: str, verbose: bool = False) -> None:
     print(
         "\nFan-out: mutation -> frame received, lightweight protocol clients "
         "(goal p95 ≤ 250 ms at 50, ≤ 1 s at 500; ≤ 0.5 MiB server memory per client)"
     )
     print(
         f"{'protocol':<16} {'clients':>7} {'ok':>5} {'frames':>7} {'p50 ms':>7} {'p95 ms':>7} "
-        f"{'max ms':>7} {'MiB/client':>10} {'load':>5}  goal"
+        f"{'max ms':>7} {'MiB/client':>10} {'CPU/doc':>7} {'load':>5}  goal"
     )
     for r in results:
         goal = GOALS.get(r["clients"])
@@ -468,10 +496,14 @@ def print_table(results: list[dict], command: str) -> None:
         print(
             f"{r['protocol']:<16} {r['clients']:>7} {r['connected']:>5} {r['samples']:>7} "
             f"{r['p50_ms']:>7.0f} {r['p95_ms']:>7.0f} {r['max_ms']:>7.0f} "
-            f"{r['mib_per_client']:>10.3f} {r['load']:>5.1f}  {verdict}"
+            f"{r['mib_per_client']:>10.3f} {r['cpu_ms_per_doc']:>7.0f} {r['load']:>5.1f}  {verdict}"
         )
+        if verbose:
+            medians = ", ".join(f"{m:.0f}" for m in r["per_request_ms"] if m is not None)
+            print(f"  median of each document in turn (ms): {medians}")
         if r["missed"] or r["failed"]:
             print(f"  {r['failed']} failed to connect {r['errors']}, {r['missed']} frames missed")
+    print("CPU/doc: the server's CPU milliseconds per document created, its push included")
     print(f"command: {command}")
 
 
@@ -543,6 +575,10 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=10, help="documents created per size")
     parser.add_argument("--pending", type=int, default=50, help="requests already pending")
     parser.add_argument("--postgres", help="PostgreSQL URL (a scratch database is made in it)")
+    parser.add_argument("--verbose", action="store_true", help="each document's median too")
+    parser.add_argument(
+        "--server-env", nargs="*", default=[], help="NAME=VALUE for the server, to compare settings"
+    )
     options = parser.parse_args()
     if options.client_process:
         spec = json.loads(Path(options.client_process).read_text())
@@ -569,6 +605,7 @@ def main() -> None:
             db_url = f"sqlite:///{scratch}/bench.db"
         key, thread = prepare(db_url, options.pending)
         env = {"DATABASE_URL": db_url, "BCRYPT_ROUNDS": "4"}
+        env |= dict(item.split("=", 1) for item in options.server_env)
         try:
             with threadline_server_process(env) as (url, process):
                 results = run_all(
@@ -586,7 +623,8 @@ def main() -> None:
                     conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     database = "PostgreSQL" if options.postgres else "SQLite"
     print(f"\n{database}, 1 worker, {os.cpu_count()} cores, {options.pending} requests pending")
-    print_table(results, f".venv/bin/python bench/fanout.py {' '.join(sys.argv[1:])}".rstrip())
+    command = f".venv/bin/python bench/fanout.py {' '.join(sys.argv[1:])}".rstrip()
+    print_table(results, command, options.verbose)
 
 
 if __name__ == "__main__":

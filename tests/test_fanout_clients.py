@@ -49,6 +49,8 @@ def test_every_client_gets_the_frame_of_a_new_document(served, protocol):
     if protocol != "sync-messages":
         # the 3 requests pending before, and the 2 new ones, in every tab's queue
         assert all(len(client.ids) == 3 + REQUESTS for client in clients)
+    if protocol == "console":  # the computed var follows the rows
+        assert all(set(client.pending_ids) == client.ids for client in clients)
 
 
 def test_a_tab_without_a_live_session_gets_no_queue(served, monkeypatch):
