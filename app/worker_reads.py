@@ -4,6 +4,8 @@ that sends the page only what it shows.
     await session_view(caller, thread_id)           the session, state as a JSON preview
     await timeline_page(caller, thread_id, opts)    a timeline:list page as display rows
     await outside_plan_view(caller, request_id)     inbox:outsidePlan with display rows
+    await request_view(caller, request_id)          inbox:detail, plans cut to what is shown
+    await artifact_view(caller, artifact_id)        artifacts:get without its content
 
 A session state or a tool call's input and output can be 16 MiB of JSON, and a message 8 MiB of
 text. Read in a query thread, the database layer decodes such JSON in one C call (json.loads)
@@ -30,7 +32,7 @@ from api.errors import Unavailable
 from api.processes import in_worker_process
 from api.registry import Caller, lookup, parse_args
 from api.settings import get_settings
-from app.components.versions import cut_for_display
+from app.components.versions import MAX_RENDER_CHARS, cut_for_display
 from app.formatting import duration, pretty_json, when, with_times
 
 # What a timeline entry (approval and thread pages) shows of a message's text.
@@ -133,3 +135,38 @@ async def outside_plan_view(caller: Caller, request_id: str) -> dict[str, Any]:
     """inbox:outsidePlan ({calls, count}) with the calls as display rows."""
     args = {"approvalRequestId": request_id}
     return await _view(caller, "inbox:outsidePlan", args, outside_plan_rows)
+
+
+# ---- a request and an artifact, without their texts ---------------------------------------------
+
+
+def request_cut(found: dict[str, Any] | None) -> dict[str, Any] | None:
+    """inbox:detail with planContent and editedPlan cut to MAX_RENDER_CHARS (the page cuts them
+    again at a line end: cut_for_display with planChars / editedPlanChars as the totals)."""
+    if found is None:
+        return None
+    plan, edited = found["planContent"], found.get("editedPlan") or ""
+    return {
+        **found,
+        "planContent": plan[:MAX_RENDER_CHARS],
+        "planChars": len(plan),
+        "editedPlan": edited[:MAX_RENDER_CHARS],
+        "editedPlanChars": len(edited),
+    }
+
+
+async def request_view(caller: Caller, request_id: str) -> dict[str, Any] | None:
+    """inbox:detail for the approval page, its plans cut (request_cut). None if not there."""
+    args = {"approvalRequestId": request_id}
+    return await _view(caller, "inbox:detail", args, request_cut)
+
+
+def without_content(found: dict[str, Any] | None) -> dict[str, Any] | None:
+    if found is None:
+        return None
+    return {key: value for key, value in found.items() if key != "content"}
+
+
+async def artifact_view(caller: Caller, artifact_id: str) -> dict[str, Any] | None:
+    """artifacts:get without `content` (up to 8 MiB, which the page reads cut, per version)."""
+    return await _view(caller, "artifacts:get", {"artifactId": artifact_id}, without_content)

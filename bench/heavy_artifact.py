@@ -126,7 +126,8 @@ async def open_approval(viewer, request_id: str, how: str) -> str:
     """What the approval page (app/pages/approval.py, ApprovalState._load) does on opening, with
     this tree's pieces: the request with its plan cut for display, the session state as JSON,
     the last 12 timeline entries, the plan artifact's versions and their diff. "process": the
-    session, the entries and the diff read, decoded, cut and compared in worker processes
+    request, the session, the entries and the diff read, decoded, cut and compared in worker
+    processes
     (app/worker_reads.py); "thread": read in the query threads, shaped on the loop, compared in
     a thread. Then what the page keeps is encoded on the loop."""
     from reflex_base.utils.format import json_dumps
@@ -139,16 +140,18 @@ async def open_approval(viewer, request_id: str, how: str) -> str:
     async def as_viewer(path, args):
         return await call(path, args, viewer)
 
-    doc = await as_viewer("inbox:detail", {"approvalRequestId": request_id})
-    plan, plan_notice = versions.cut_for_display(doc["planContent"])
     recent_page = {"numItems": RECENT_ENTRIES, "cursor": None}
     if how == "process":
         from app import worker_reads
 
+        doc = await worker_reads.request_view(viewer, request_id)
+        plan, plan_notice = versions.cut_for_display(doc["planContent"], doc["planChars"])
         session = await worker_reads.session_view(viewer, doc["threadId"])
         timeline = await worker_reads.timeline_page(viewer, doc["threadId"], recent_page)
         recent = timeline["page"]
     else:
+        doc = await as_viewer("inbox:detail", {"approvalRequestId": request_id})
+        plan, plan_notice = versions.cut_for_display(doc["planContent"])
         try:
             from app.worker_reads import timeline_row
         except ImportError:  # a tree from before the worker processes

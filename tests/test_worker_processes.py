@@ -31,7 +31,12 @@ from app.components.diff import (
     compare,
     compare_in_worker,
 )
-from app.components.versions import open_artifact, version_diff
+from app.components.versions import (
+    MAX_RENDER_CHARS,
+    cut_for_display,
+    open_artifact,
+    version_diff,
+)
 from app.formatting import CUT_NOTE, PREVIEW_JSON_CHARS
 from app.worker_reads import MAX_ENTRY_CHARS
 
@@ -329,3 +334,39 @@ async def test_page_reads_in_the_worker_keep_the_role_checks(fresh_pool, api, th
 
     with pytest.raises(FunctionError, match="Not allowed"):
         await worker_reads.timeline_page(user, thread_id, {"numItems": 5, "cursor": None})
+
+
+async def test_the_approval_page_gets_the_request_with_its_plan_cut_as_before(
+    fresh_pool, api, thread_id, people
+):
+    """request_view cuts in the worker; the page's cut_for_display then gives what it gave on
+    the whole plan."""
+    plan = "\n".join(f"step {number} " + "x" * 50 for number in range(5000))  # 300 KB
+    request_id = await api.mutation(
+        "approvalRequests:create", {"threadId": thread_id, "planContent": plan}
+    )
+    viewer = await caller_for(people["viewer"]["token"])
+
+    doc = await worker_reads.request_view(viewer, request_id)
+
+    assert doc["planChars"] == len(plan) and len(doc["planContent"]) <= MAX_RENDER_CHARS
+    assert doc["editedPlanChars"] == 0 and doc["editedPlan"] == ""
+    whole = await api.query("inbox:detail", {"approvalRequestId": request_id})
+    assert cut_for_display(doc["planContent"], doc["planChars"]) == cut_for_display(plan)
+    assert {key: doc[key] for key in whole if key not in ("planContent", "editedPlan")} == {
+        key: value for key, value in whole.items() if key not in ("planContent", "editedPlan")
+    }
+    assert await worker_reads.request_view(viewer, "apr_missing") is None
+
+
+async def test_the_artifact_page_gets_the_artifact_without_its_content(
+    fresh_pool, api, thread_id, people
+):
+    artifact_id = await two_versions(api, thread_id, "one", "two " * 1000)
+    viewer = await caller_for(people["viewer"]["token"])
+
+    doc = await worker_reads.artifact_view(viewer, artifact_id)
+
+    whole = await api.query("artifacts:get", {"artifactId": artifact_id})
+    assert "content" not in doc
+    assert doc == {key: value for key, value in whole.items() if key != "content"}

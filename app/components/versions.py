@@ -139,10 +139,12 @@ async def open_artifact(caller: Caller, artifact_id: str) -> dict[str, Any] | No
     async def call(path: str, args: dict[str, Any]) -> Any:
         return await call_as(path, args, caller)
 
-    doc = await call("artifacts:get", {"artifactId": artifact_id})
+    from app.worker_reads import artifact_view  # it builds on this module
+
+    # Without its content: read in a worker process (app/worker_reads.py), never here.
+    doc = await artifact_view(caller, artifact_id)
     if doc is None:
         return None
-    doc.pop("content", None)
     versions = await version_rows(call, artifact_id)
     text, notice = await shown_text(call, artifact_id, doc["version"])
     opened: dict[str, Any] = {

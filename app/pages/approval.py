@@ -39,7 +39,7 @@ from app.state import (
     error_toast,
     last_path_segment,
 )
-from app.worker_reads import outside_plan_view, session_view, timeline_page
+from app.worker_reads import outside_plan_view, request_view, session_view, timeline_page
 
 RECENT_ENTRIES = 12
 DECISIONS = {
@@ -120,7 +120,7 @@ class ApprovalState(AuthState):
             self.loading = False
 
     async def _load(self) -> None:
-        doc = await self._call("inbox:detail", {"approvalRequestId": self.request_id})
+        doc = await request_view(self._signed_in_caller(), self.request_id)
         self.found = doc is not None
         if doc is None:
             return
@@ -152,9 +152,14 @@ class ApprovalState(AuthState):
         row["decidedByName"] = doc.get("decidedByName") or doc.get("decidedBy") or ""
         row["comment"] = doc.get("comment") or ""
         # Plans are up to 8 MiB: the page gets what it renders (see app/components/versions.py).
-        row["planContent"], row["planNotice"] = cut_for_display(doc["planContent"])
-        row["planChars"] = len(doc["planContent"])
-        row["editedPlan"], row["editedPlanNotice"] = cut_for_display(doc.get("editedPlan") or "")
+        # request_view sent the plans cut, with their whole lengths.
+        row["planContent"], row["planNotice"] = cut_for_display(
+            doc["planContent"], doc.get("planChars")
+        )
+        row["planChars"] = doc.get("planChars", len(doc["planContent"]))
+        row["editedPlan"], row["editedPlanNotice"] = cut_for_display(
+            doc.get("editedPlan") or "", doc.get("editedPlanChars")
+        )
         row["artifactId"] = doc.get("artifactId") or ""
         row["nextPendingId"] = doc.get("nextPendingId") or ""
         row["previousPendingId"] = doc.get("previousPendingId") or ""
@@ -248,7 +253,7 @@ class ApprovalState(AuthState):
 
     async def _someone_else_reviewing(self) -> str:
         """The name of whoever else holds a live claim on this request, else ""."""
-        doc = await self._call("inbox:detail", {"approvalRequestId": self.request_id})
+        doc = await request_view(self._signed_in_caller(), self.request_id)
         claimer = (doc or {}).get("claimedBy")
         if not claimer or claimer == self.me:
             return ""
@@ -331,7 +336,7 @@ class ApprovalState(AuthState):
             return [error_toast(exc), ApprovalState.refresh_request]
         self.deciding = False
         self.editing = False
-        following = await self._call("inbox:detail", {"approvalRequestId": self.request_id})
+        following = await request_view(self._signed_in_caller(), self.request_id)
         next_id = (following or {}).get("nextPendingId") or (following or {}).get("firstPendingId")
         done = rx.toast.success(f"{DECISIONS[decision]}.")
         return [done, rx.redirect(f"/approvals/{next_id}" if next_id else "/approvals")]
@@ -359,7 +364,7 @@ class ApprovalState(AuthState):
     @rx.event
     async def refresh_request(self):
         try:
-            doc = await self._call("inbox:detail", {"approvalRequestId": self.request_id})
+            doc = await request_view(self._signed_in_caller(), self.request_id)
         except NotSignedIn:
             return self._to_signin()
         except (FunctionError, Unavailable) as exc:
