@@ -624,7 +624,9 @@ class LiveThreads(LiveTabs):
     those tabs is checked as LiveQueue checks its tabs (handshake cookie, live session, console
     role; a tab that fails is ended and wiped), and then reads what is new after the rows it
     already shows through timeline:list, with ITS OWN caller, inside app.modify_state: the
-    thread page's `_pull_live` appends only the new rows (see app/pages/thread.py).
+    thread page's `_pull_live` appends only the new rows (see app/pages/thread.py). Tabs of one
+    session showing the same rows share that read within a run (the same person, the same
+    answer), so ten tabs of one reviewer cost one read.
 
     One run at a time; batches that commit meanwhile add their threads to exactly one more run
     (bursts coalesce). A tab never receives anything for a thread it does not have open.
@@ -684,14 +686,17 @@ class LiveThreads(LiveTabs):
         watching = [tab for tab, thread_id in self.threads.items() if thread_id in threads]
         live = await self.live_callers(watching)
         limit = asyncio.Semaphore(self.PARALLEL)
+        reads: dict[tuple, asyncio.Future] = {}  # one read per session and rows shown
 
         async def push(tab: str, key: str, caller: Caller) -> None:
             async with limit:
-                await self._push(tab, key, caller)
+                await self._push(tab, key, caller, reads)
 
         await asyncio.gather(*(push(tab, key, caller) for tab, key, caller in live))
 
-    async def _push(self, tab: str, key: str, caller: Caller) -> None:
+    async def _push(
+        self, tab: str, key: str, caller: Caller, reads: dict[tuple, asyncio.Future] | None = None
+    ) -> None:
         thread_id = self.threads.get(tab)
         if thread_id is None or self.state_cls is None:
             return
@@ -704,7 +709,7 @@ class LiveThreads(LiveTabs):
                     self.forget(tab)
                     return
                 page = await root.get_state(self.state_cls)
-                if not await page._pull_live(caller, thread_id):
+                if not await page._pull_live(caller, thread_id, reads, key):
                     self.forget(tab)  # the tab moved on to another page
         except Exception:
             log.exception("pushing new timeline rows to a tab failed")

@@ -1,12 +1,16 @@
-"""Console latency: how long a new approval request takes to show in open inboxes, and how fast a
-10,000-message thread first paints.
+"""Console latency: how long a new approval request takes to show in open inboxes, how long a new
+message takes to show in open thread pages (the live thread view), and how fast a 10,000-message
+thread first paints.
 
-    .venv/bin/python bench/console_latency.py [--requests 20] [--tabs 50] [--port 3170]
+    .venv/bin/python bench/console_latency.py [--requests 20] [--tabs 50] [--thread-tabs 10]
+        [--messages 40] [--only thread] [--port 3170]
 
 Starts `reflex run --env prod --single-port` on a throwaway SQLite database (do not run it while
 another Reflex build uses .web/), opens signed-in inbox tabs in headless Chromium, posts
-approvalRequests:create over HTTP and records, inside each tab, when the new row appears
-(MutationObserver; both clocks are this machine's wall clock). Prints figures; asserts nothing.
+approvalRequests:create (or messages:create) over HTTP and records, inside each tab, when the new
+row appears (MutationObserver; both clocks are this machine's wall clock). A latency counts from
+just before the HTTP call, so it bounds the time after the commit (which comes before the answer).
+Prints figures; asserts nothing.
 """
 
 from __future__ import annotations
@@ -44,6 +48,17 @@ window.__seen = {};
 new MutationObserver(() => {
   for (const row of document.querySelectorAll('[data-queue-row]')) {
     const id = row.dataset.queueRow;
+    if (!(id in window.__seen)) window.__seen[id] = Date.now();
+  }
+}).observe(document, {subtree: true, childList: true, attributes: true});
+"""
+
+# Records, per timeline entry id, when its row first exists in this tab.
+TIMELINE_OBSERVER = """
+window.__seen = {};
+new MutationObserver(() => {
+  for (const row of document.querySelectorAll('[data-testid=timeline] .timeline-entry')) {
+    const id = row.dataset.id;
     if (!(id in window.__seen)) window.__seen[id] = Date.now();
   }
 }).observe(document, {subtree: true, childList: true, attributes: true});
@@ -196,6 +211,63 @@ def measure_inbox(
     return latencies
 
 
+def measure_thread(
+    browser,
+    base: str,
+    http: httpx.Client,
+    key: str,
+    token: str,
+    tabs: int,
+    messages: int,
+    gap_ms: float,
+) -> list[float]:
+    """Open `tabs` pages on one thread, then post `messages` messages `gap_ms` apart (0: one
+    after another, each after the previous answer) and time each row's arrival in every tab."""
+    headers = {"Authorization": f"Bearer {key}"}
+    thread_id = http.post(
+        "/api/mutation",
+        headers=headers,
+        json={"path": "threads:create", "args": {"title": "Live thread probe"}},
+    ).json()["value"]
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context.add_cookies([{"name": "threadline_session", "value": token, "url": base}])
+    context.add_init_script(TIMELINE_OBSERVER)
+    pages = []
+    for _ in range(tabs):
+        page = context.new_page()
+        page.goto(base + f"/threads/{thread_id}")
+        pages.append(page)
+    for page in pages:
+        page.wait_for_selector("h1", timeout=60_000)
+    page.wait_for_timeout(1000)
+    sent: dict[str, float] = {}
+    for index in range(messages):
+        started = time.time() * 1000
+        message_id = http.post(
+            "/api/mutation",
+            headers=headers,
+            json={
+                "path": "messages:create",
+                "args": {
+                    "threadId": thread_id,
+                    "role": "assistant",
+                    "content": f"Step {index}: **working**",
+                },
+            },
+        ).json()["value"]
+        sent[message_id] = started
+        if gap_ms:
+            time.sleep(max(0.0, gap_ms / 1000 - (time.time() * 1000 - started) / 1000))
+    latencies = []
+    for page in pages:
+        last = list(sent)[-1]
+        page.wait_for_function(f"window.__seen[{last!r}] !== undefined", timeout=30_000, polling=50)
+        seen = page.evaluate("window.__seen")
+        latencies += [seen[message_id] - started for message_id, started in sent.items()]
+    context.close()
+    return latencies
+
+
 def measure_first_paint(browser, base: str, token: str, thread_id: str, runs: int) -> list[float]:
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     context.add_cookies([{"name": "threadline_session", "value": token, "url": base}])
@@ -222,6 +294,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=20)
     parser.add_argument("--tabs", type=int, default=50)
+    parser.add_argument("--thread-tabs", type=int, default=10)
+    parser.add_argument("--messages", type=int, default=40)
+    parser.add_argument("--only", choices=["thread"], default=None)
     parser.add_argument("--port", type=int, default=3170)
     options = parser.parse_args()
 
@@ -251,11 +326,25 @@ def main() -> None:
             browser = playwright.chromium.launch(
                 executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
             )
-            one = measure_inbox(browser, base, http, key, token, 1, options.requests)
-            many = measure_inbox(
-                browser, base, http, key, token, options.tabs, max(5, options.requests // 4)
-            )
-            paint = measure_first_paint(browser, base, token, long_thread, 5)
+            one = many = paint = []
+            if options.only is None:
+                one = measure_inbox(browser, base, http, key, token, 1, options.requests)
+                many = measure_inbox(
+                    browser, base, http, key, token, options.tabs, max(5, options.requests // 4)
+                )
+            live = {
+                "1 tab, one by one": measure_thread(
+                    browser, base, http, key, token, 1, options.messages, 100
+                ),
+                f"{options.thread_tabs} tabs, one by one": measure_thread(
+                    browser, base, http, key, token, options.thread_tabs, options.messages, 100
+                ),
+                f"{options.thread_tabs} tabs, streamed": measure_thread(
+                    browser, base, http, key, token, options.thread_tabs, options.messages, 0
+                ),
+            }
+            if options.only is None:
+                paint = measure_first_paint(browser, base, token, long_thread, 5)
             browser.close()
     finally:
         os.killpg(server.pid, signal.SIGTERM)
@@ -263,15 +352,28 @@ def main() -> None:
 
     print(
         f"command: .venv/bin/python bench/console_latency.py --requests {options.requests} "
-        f"--tabs {options.tabs}"
+        f"--tabs {options.tabs} --thread-tabs {options.thread_tabs} --messages {options.messages}"
+        + (f" --only {options.only}" if options.only else "")
     )
     print(f"machine: {os.cpu_count()} CPUs; SQLite; one granian worker; headless Chromium")
-    print("approvalRequests:create -> row visible in an open inbox (ms)")
-    for label, values in (("1 tab", one), (f"{options.tabs} tabs", many)):
+    if options.only is None:
+        print("approvalRequests:create -> row visible in an open inbox (ms)")
+        for label, values in (("1 tab", one), (f"{options.tabs} tabs", many)):
+            print(
+                f"  {label:>8}: p50 {percentile(values, 0.5):7.0f}   p95 "
+                f"{percentile(values, 0.95):7.0f}   max {max(values):7.0f}   (n={len(values)})"
+            )
+    print(
+        "messages:create -> row visible in an open thread page (ms; one by one: 100 ms apart; "
+        "streamed: back to back)"
+    )
+    for label, values in live.items():
         print(
-            f"  {label:>8}: p50 {percentile(values, 0.5):7.0f}   p95 "
+            f"  {label:>22}: p50 {percentile(values, 0.5):7.0f}   p95 "
             f"{percentile(values, 0.95):7.0f}   max {max(values):7.0f}   (n={len(values)})"
         )
+    if options.only is not None:
+        return
     print(
         f"first paint of a {LONG_THREAD_MESSAGES:,}-message thread (latest 50 entries shown, "
         f"navigation to visible, ms): p50 {statistics.median(paint):.0f}, "

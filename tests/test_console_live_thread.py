@@ -293,3 +293,27 @@ async def test_large_tool_inputs_are_shown_as_a_bounded_preview(api, people, liv
     await registry._push_all({mine})
     (row,) = page.live_entries
     assert len(row["inputJson"]) < 21_000 and "more characters" in row["inputJson"]
+
+
+async def test_tabs_of_one_session_share_a_read_and_other_sessions_read_their_own(
+    api, people, live, monkeypatch
+):
+    registry, fake = live
+    mine = await api.mutation("threads:create", {"title": "Mine"})
+    reviewer, viewer = people["reviewer"]["token"], people["viewer"]["token"]
+    pages = [await open_tab(fake, registry, f"r{i}", reviewer, mine) for i in range(3)]
+    pages.append(await open_tab(fake, registry, "v0", viewer, mine))
+    readers = []
+    real = thread_page.entries_after
+
+    async def counted(caller, *args):
+        readers.append(caller.id)
+        return await real(caller, *args)
+
+    monkeypatch.setattr(thread_page, "entries_after", counted)
+    await post_message(api, mine, "shared")
+    await registry._push_all({mine})
+    assert sorted(readers) == sorted([people["reviewer"]["id"], people["viewer"]["id"]])
+    assert all(contents(page.live_entries) == ["shared"] for page in pages)
+    first, second = (page.get_value("live_entries")[0] for page in pages[:2])
+    assert first == second and first is not second  # each tab's state owns its rows

@@ -1,7 +1,8 @@
 """The whole product with several workers: `reflex run --env prod` on PostgreSQL with Redis and
 GRANIAN_WORKERS=2, as `make run` serves when REDIS_URL is set. A request created through either
-worker appears live in an inbox tab connected to one of them, and API writes through one worker
-are read through the other.
+worker appears live in an inbox tab connected to one of them, messages and tool calls posted
+through either worker appear live in an open thread page, and API writes through one worker are
+read through the other.
 
 Runs from a scratch folder linking to the project, so its frontend build never touches the
 project's own .web/ (which the e2e harness uses).
@@ -192,6 +193,41 @@ def test_requests_created_through_any_worker_appear_live_in_an_open_inbox(cluste
             workers.add(worker)
             expect(page.locator(f'[data-queue-row="{request_id}"]')).to_be_visible(timeout=15_000)
             if len(workers) >= 2 and attempt >= 5:
+                break
+        browser.close()
+    assert len(workers) >= 2, "every post reached the same worker; the test proved nothing"
+
+
+def test_messages_posted_through_any_worker_appear_live_in_an_open_thread(cluster, credentials):
+    from playwright.sync_api import expect, sync_playwright
+
+    key = credentials["key"]
+    thread, _ = post(cluster, key, "threads:create", {"title": "Live across workers"})
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        context = browser.new_context()
+        context.add_cookies(
+            [{"name": "threadline_session", "value": credentials["token"], "url": cluster}]
+        )
+        page = context.new_page()
+        page.goto(f"{cluster}/threads/{thread}")
+        expect(page.get_by_text("No messages or tool calls yet")).to_be_visible(timeout=60_000)
+        entries = page.locator("[data-testid=timeline] .timeline-entry")
+        workers: set[str] = set()
+        for attempt in range(20):  # until both workers have posted at least two rows
+            if attempt % 3 == 2:
+                path, args = "toolCalls:record", {"threadId": thread, "toolName": f"t{attempt}"}
+                args["input"] = {"n": attempt}
+            else:
+                path = "messages:create"
+                args = {"threadId": thread, "role": "assistant", "content": f"row {attempt}"}
+            row_id, worker = post(cluster, key, path, args)
+            workers.add(worker)
+            expect(page.locator(f'[data-id="{row_id}"]')).to_be_visible(timeout=15_000)
+            if len(workers) >= 2 and attempt >= 5:
+                expect(entries).to_have_count(attempt + 1)
                 break
         browser.close()
     assert len(workers) >= 2, "every post reached the same worker; the test proved nothing"

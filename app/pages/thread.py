@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 import reflex as rx
@@ -68,6 +69,16 @@ def timeline_rows(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Display rows for timeline:list entries (JSON pretty-printing is CPU work: callers with
     data of unknown size run this off the event loop)."""
     return [timeline_row(doc) for doc in docs]
+
+
+@dataclass(frozen=True)
+class LiveRead:
+    """What one catch-up read found: the new entries, oldest first, and their display rows; or,
+    for a tab too far behind, the latest page (`page`) to reopen on."""
+
+    docs: list[dict[str, Any]]
+    page: dict[str, Any] | None
+    rows: list[dict[str, Any]]
 
 
 async def entries_after(
@@ -143,16 +154,26 @@ class ThreadState(AuthState):
             self._floor = min(float(doc["_creationTime"]) for doc in page["page"])
         self._note_shown(page["page"])
 
-    async def _pull_live(self, caller: Caller, thread_id: str) -> bool:
+    async def _pull_live(
+        self,
+        caller: Caller,
+        thread_id: str,
+        reads: dict[tuple, asyncio.Future] | None = None,
+        reader: str = "",
+    ) -> bool:
         """Appends the entries committed since the rows shown, read with `caller` (the tab's
-        own, checked by LiveThreads just before). False if this tab no longer shows `thread_id`."""
+        own, checked by LiveThreads just before). False if this tab no longer shows `thread_id`.
+
+        `reads` is shared by the tabs of one push: tabs of the same session (`reader`) that show
+        the same rows of the thread share one read and one build of the new rows."""
         if self._live_thread != thread_id or self.thread_id != thread_id:
             return False
         since = max(self._latest_time - LIVE_OVERLAP_MS, self._floor)
-        try:
-            docs, complete = await entries_after(
-                caller, thread_id, since, self._floor, self._recent
-            )
+        floor, shown = self._floor, dict(self._recent)
+
+        async def read() -> LiveRead:
+            docs, complete = await entries_after(caller, thread_id, since, floor, shown)
+            page = None
             if not complete:
                 page = await call(
                     "timeline:list",
@@ -163,16 +184,27 @@ class ThreadState(AuthState):
                     caller,
                 )
                 docs = page["page"][::-1]
+            rows = await asyncio.to_thread(timeline_rows, docs) if docs else []
+            return LiveRead(docs, page, rows)
+
+        try:
+            if reads is None:
+                fresh = await read()
+            else:
+                share = (reader, thread_id, since, floor, frozenset(shown))
+                if share not in reads:
+                    reads[share] = asyncio.ensure_future(read())
+                fresh = await reads[share]
         except (FunctionError, Unavailable):
             log.exception("reading new timeline entries failed")
             return True
-        if not docs:
+        if not fresh.docs:
             return True
-        rows = await asyncio.to_thread(timeline_rows, docs)
-        if not complete:
-            self._show_latest_page(page, rows)
+        rows = [dict(row) for row in fresh.rows]  # each tab's state owns its rows
+        if fresh.page is not None:
+            self._show_latest_page(fresh.page, rows)
             return True
-        self._note_shown(docs)
+        self._note_shown(fresh.docs)
         if len(self.live_entries) + len(rows) > LIVE_FOLD:
             self.entries = self.entries + self.live_entries + rows
             self.live_entries = []
