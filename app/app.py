@@ -96,7 +96,7 @@ bus.add_listener("approvals:changed", live_queue.on_approvals_changed)
 bus.add_listener("credentials:changed", live_queue.on_credentials_changed)
 # Each committed batch of new messages and tool calls reaches the open tabs of its thread, read
 # with each tab's own session (app/state.py LiveThreads, app/pages/thread.py _pull_live).
-live_threads.attach(app, thread.ThreadState)
+live_threads.attach(app, thread.LiveTimeline)
 bus.add_listener(SYNC_TOUCHED, live_threads.on_sync_touched)
 # Pending approval requests past their deadline expire while the server runs (api/deadlines.py).
 app.register_lifespan_task(deadlines.run_with_server)

@@ -17,7 +17,7 @@ from reflex.istate.data import RouterData
 import app.app  # noqa: F401  (registers every page state under the root state)
 from api import signin
 from app.pages import thread as thread_page
-from app.pages.thread import ThreadState
+from app.pages.thread import LiveTimeline, ThreadState
 from app.state import AuthState, LiveThreads, session_key
 
 HERE = "this-worker"
@@ -49,7 +49,7 @@ class FakeApp:
 
 async def open_tab(
     fake: FakeApp, live: LiveThreads, tab: str, session_token: str, thread_id: str
-) -> ThreadState:
+) -> LiveTimeline:
     """A tab that opened /threads/{thread_id} as the person of `session_token` and loaded it."""
     root = rx.State(_reflex_internal_init=True)
     data = {
@@ -68,18 +68,18 @@ async def open_tab(
     fake.roots[tab] = root
     fake.connect(tab, session_token)
     live.register(tab, session_key(session_token), thread_id)
-    page = await root.get_state(ThreadState)
-    if page._caller() is not None:
-        await page._load()
+    thread_state = await root.get_state(ThreadState)
+    if thread_state._caller() is not None:
+        await thread_state._load()
     root._clean()
-    return page
+    return await root.get_state(LiveTimeline)
 
 
 @pytest.fixture
 def live():
     registry = LiveThreads()
     fake = FakeApp()
-    registry.attach(fake, ThreadState)
+    registry.attach(fake, LiveTimeline)
     return registry, fake
 
 
@@ -109,7 +109,11 @@ async def test_an_open_thread_tab_gets_only_the_new_rows_of_its_own_thread(api, 
 
     assert contents(page.live_entries) == ["first new", "grep"]
     # Only the new rows changed: the rows shown are not sent again.
-    assert "entries" not in page.dirty_vars and "live_entries" in page.dirty_vars
+    assert "live_entries" in page.dirty_vars
+    assert page.parent_state.dirty_vars == set()
+    delta = page._get_root_state().get_delta()  # what Reflex sends the tab
+    assert list(delta) == [LiveTimeline.get_full_name()]
+    assert "Mine" not in str(delta) and "already there" not in str(delta)
     assert page.get_value("entries") is shown  # the same list object, untouched
     page._get_root_state()._clean()
 

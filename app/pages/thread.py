@@ -4,10 +4,10 @@ back through timeline:list, so a 10,000-message thread opens as fast as a short 
 
 The timeline is live: each committed batch of new messages and tool calls on this thread makes
 app.state.LiveThreads call `_pull_live` with this tab's own caller, which reads only what is newer
-than the rows shown and appends it to `live_entries`. Reflex sends a changed var whole, so the
-rows already loaded (`entries`) are not sent again, and each row is keyed by its id so the
-browser keeps the rows it has (assets/live_thread.js follows the latest row, or offers "Jump to
-latest" when the reader has scrolled up).
+than the rows shown and appends it to `LiveTimeline.live_entries`. Reflex sends a changed var
+whole, so the rows already loaded (`ThreadState.entries`) live in another state and are not sent
+again; each row is keyed by its id so the browser keeps the rows it has (assets/live_thread.js
+follows the latest row, or offers "Jump to latest" when the reader has scrolled up).
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from typing import Any
 
 import reflex as rx
 
-from api.calls import call
 from api.errors import FunctionError, Unavailable
 from api.registry import Caller
 from app.components.layout import page_frame, signed_in_page
@@ -41,7 +40,7 @@ from app.state import (
     last_path_segment,
     live_threads,
 )
-from app.worker_reads import session_view, timeline_page, timeline_row
+from app.worker_reads import session_view, timeline_page
 
 log = logging.getLogger(__name__)
 
@@ -65,38 +64,28 @@ def _entry_keys(docs: list[dict[str, Any]]) -> dict[str, float]:
     return {doc["_id"]: float(doc["_creationTime"]) for doc in docs}
 
 
-def timeline_rows(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Display rows for timeline:list entries (JSON pretty-printing is CPU work: callers with
-    data of unknown size run this off the event loop)."""
-    return [timeline_row(doc) for doc in docs]
-
-
 @dataclass(frozen=True)
 class LiveRead:
-    """What one catch-up read found: the new entries, oldest first, and their display rows; or,
-    for a tab too far behind, the latest page (`page`) to reopen on."""
+    """What one catch-up read found: the new entries as display rows, oldest first; or, for a
+    tab too far behind, the latest page (`page`) to reopen on."""
 
-    docs: list[dict[str, Any]]
-    page: dict[str, Any] | None
     rows: list[dict[str, Any]]
+    page: dict[str, Any] | None
 
 
 async def entries_after(
     caller: Caller, thread_id: str, since: float, floor: float, shown: dict[str, float]
 ) -> tuple[list[dict[str, Any]], bool]:
-    """The thread's entries stamped at or after `since` that are not in `shown`, oldest first,
-    read as `caller` (so exactly what that person may read); False when there are more than
-    LIVE_CATCH_UP of them (then only some are returned). Entries stamped at or before `floor`
-    (the oldest of the page the tab opened on) that it does not show are older ones, for "Load
-    older", not new."""
+    """The thread's entries stamped at or after `since` that are not in `shown`, as display
+    rows, oldest first, read as `caller` (so exactly what that person may read; in a worker
+    process, app/worker_reads.py, as tool inputs and messages can be MiBs); False when there are
+    more than LIVE_CATCH_UP of them (then only some are returned). Entries stamped at or before
+    `floor` (the oldest of the page the tab opened on) that it does not show are older ones, for
+    "Load older", not new."""
     fresh: list[dict[str, Any]] = []
     cursor, size = None, LIVE_PAGE
     while True:
-        page = await call(
-            "timeline:list",
-            {"threadId": thread_id, "paginationOpts": {"numItems": size, "cursor": cursor}},
-            caller,
-        )
+        page = await timeline_page(caller, thread_id, {"numItems": size, "cursor": cursor})
         for doc in page["page"]:
             stamp = doc["_creationTime"]
             if stamp < since:
@@ -116,101 +105,15 @@ class ThreadState(AuthState):
     thread: dict[str, Any] = {}
     session: dict[str, Any] = {}
     entries: list[dict[str, Any]] = []
-    # Rows that arrived after the page loaded (see _pull_live).
-    live_entries: list[dict[str, Any]] = []
     older_cursor: str = ""
     has_older: bool = False
     loading_older: bool = False
     artifacts: list[dict[str, Any]] = []
     approvals: list[dict[str, Any]] = []
-    # The thread whose rows this tab shows, the newest creation time among them, and the ids of
-    # the rows shown that are within LIVE_OVERLAP_MS of it.
-    _live_thread: str = ""
-    _latest_time: float = 0.0
-    _recent: dict[str, float] = {}
-    # The stamp of the oldest row of the page the tab opened on, when older ones exist (-1: none).
-    _floor: float = -1.0
 
     @rx.var
     def thread_id(self) -> str:
         return last_path_segment(self.router.url.path)
-
-    @rx.var
-    def has_entries(self) -> bool:
-        return bool(self.entries) or bool(self.live_entries)
-
-    def _note_shown(self, docs: list[dict[str, Any]]) -> None:
-        keys = {**self._recent, **_entry_keys(docs)}
-        latest = max([self._latest_time, *keys.values()])
-        self._latest_time = latest
-        self._recent = {id_: t for id_, t in keys.items() if t >= latest - LIVE_OVERLAP_MS}
-
-    def _show_latest_page(self, page: dict[str, Any], rows: list[dict[str, Any]]) -> None:
-        self.entries, self.live_entries = rows, []
-        self.older_cursor, self.has_older = page["continueCursor"], not page["isDone"]
-        self._latest_time, self._recent = 0.0, {}
-        self._floor = -1.0
-        if not page["isDone"] and page["page"]:
-            self._floor = min(float(doc["_creationTime"]) for doc in page["page"])
-        self._note_shown(page["page"])
-
-    async def _pull_live(
-        self,
-        caller: Caller,
-        thread_id: str,
-        reads: dict[tuple, asyncio.Future] | None = None,
-        reader: str = "",
-    ) -> bool:
-        """Appends the entries committed since the rows shown, read with `caller` (the tab's
-        own, checked by LiveThreads just before). False if this tab no longer shows `thread_id`.
-
-        `reads` is shared by the tabs of one push: tabs of the same session (`reader`) that show
-        the same rows of the thread share one read and one build of the new rows."""
-        if self._live_thread != thread_id or self.thread_id != thread_id:
-            return False
-        since = max(self._latest_time - LIVE_OVERLAP_MS, self._floor)
-        floor, shown = self._floor, dict(self._recent)
-
-        async def read() -> LiveRead:
-            docs, complete = await entries_after(caller, thread_id, since, floor, shown)
-            page = None
-            if not complete:
-                page = await call(
-                    "timeline:list",
-                    {
-                        "threadId": thread_id,
-                        "paginationOpts": {"numItems": FIRST_PAGE, "cursor": None},
-                    },
-                    caller,
-                )
-                docs = page["page"][::-1]
-            rows = await asyncio.to_thread(timeline_rows, docs) if docs else []
-            return LiveRead(docs, page, rows)
-
-        try:
-            if reads is None:
-                fresh = await read()
-            else:
-                share = (reader, thread_id, since, floor, frozenset(shown))
-                if share not in reads:
-                    reads[share] = asyncio.ensure_future(read())
-                fresh = await reads[share]
-        except (FunctionError, Unavailable):
-            log.exception("reading new timeline entries failed")
-            return True
-        if not fresh.docs:
-            return True
-        rows = [dict(row) for row in fresh.rows]  # each tab's state owns its rows
-        if fresh.page is not None:
-            self._show_latest_page(fresh.page, rows)
-            return True
-        self._note_shown(fresh.docs)
-        if len(self.live_entries) + len(rows) > LIVE_FOLD:
-            self.entries = self.entries + self.live_entries + rows
-            self.live_entries = []
-        else:
-            self.live_entries = self.live_entries + rows
-        return True
 
     @rx.event
     async def load(self):
@@ -218,8 +121,8 @@ class ThreadState(AuthState):
             yield self._to_signin()
             return
         self.loading, self.entries, self.artifacts, self.approvals = True, [], [], []
-        self.live_entries, self.thread, self.session = [], {}, {}
-        self._live_thread, self._latest_time, self._recent = "", 0.0, {}
+        self.thread, self.session = {}, {}
+        (await self.get_state(LiveTimeline))._close()
         # Registered before the first read: a batch committed meanwhile is pulled right after
         # this handler ends (LiveThreads waits for this tab's state).
         live_threads.register(self.router.session.client_token, self._bound, self.thread_id)
@@ -250,8 +153,9 @@ class ThreadState(AuthState):
         self.session = await session_view(caller, self.thread_id)
         first = {"numItems": FIRST_PAGE, "cursor": None}
         page = await timeline_page(caller, self.thread_id, first)
-        self._show_latest_page(page, page["page"][::-1])
-        self._live_thread = self.thread_id
+        live = await self.get_state(LiveTimeline)
+        live._show_latest_page(page, page["page"][::-1])
+        live._live_thread = self.thread_id
         opts = {"numItems": SIDE_LIST, "cursor": None}
         artifacts = await self._call(
             "artifacts:list", {"threadId": self.thread_id, "paginationOpts": opts}
@@ -298,6 +202,91 @@ class ThreadState(AuthState):
             self.loading_older = False
         self.entries = page["page"][::-1] + self.entries
         self.older_cursor, self.has_older = page["continueCursor"], not page["isDone"]
+
+
+class LiveTimeline(ThreadState):
+    """The rows that arrived after the page loaded, and what the tab needs to know to read only
+    newer ones. A substate of its own: a push changes only these vars, so only they are sent
+    and only the components that read them update (the loaded rows, ThreadState.entries, are
+    neither sent again nor re-rendered)."""
+
+    live_entries: list[dict[str, Any]] = []
+    # The thread whose rows this tab shows, the newest creation time among them, and the ids of
+    # the rows shown that are within LIVE_OVERLAP_MS of it.
+    _live_thread: str = ""
+    _latest_time: float = 0.0
+    _recent: dict[str, float] = {}
+    # The stamp of the oldest row of the page the tab opened on, when older ones exist (-1: none).
+    _floor: float = -1.0
+
+    def _close(self) -> None:
+        self.live_entries = []
+        self._live_thread, self._latest_time, self._recent, self._floor = "", 0.0, {}, -1.0
+
+    def _note_shown(self, docs: list[dict[str, Any]]) -> None:
+        keys = {**self._recent, **_entry_keys(docs)}
+        latest = max([self._latest_time, *keys.values()])
+        self._latest_time = latest
+        self._recent = {id_: t for id_, t in keys.items() if t >= latest - LIVE_OVERLAP_MS}
+
+    def _show_latest_page(self, page: dict[str, Any], rows: list[dict[str, Any]]) -> None:
+        self.entries, self.live_entries = rows, []
+        self.older_cursor, self.has_older = page["continueCursor"], not page["isDone"]
+        self._latest_time, self._recent = 0.0, {}
+        self._floor = -1.0
+        if not page["isDone"] and page["page"]:
+            self._floor = min(float(doc["_creationTime"]) for doc in page["page"])
+        self._note_shown(page["page"])
+
+    async def _pull_live(
+        self,
+        caller: Caller,
+        thread_id: str,
+        reads: dict[tuple, asyncio.Future] | None = None,
+        reader: str = "",
+    ) -> bool:
+        """Appends the entries committed since the rows shown, read with `caller` (the tab's
+        own, checked by LiveThreads just before). False if this tab no longer shows `thread_id`.
+
+        `reads` is shared by the tabs of one push: tabs of the same session (`reader`) that show
+        the same rows of the thread share one read."""
+        if self._live_thread != thread_id or self.thread_id != thread_id:
+            return False
+        since = max(self._latest_time - LIVE_OVERLAP_MS, self._floor)
+        floor, shown = self._floor, dict(self._recent)
+
+        async def read() -> LiveRead:
+            rows, complete = await entries_after(caller, thread_id, since, floor, shown)
+            if complete:
+                return LiveRead(rows, None)
+            first = {"numItems": FIRST_PAGE, "cursor": None}
+            page = await timeline_page(caller, thread_id, first)
+            return LiveRead(page["page"][::-1], page)
+
+        try:
+            if reads is None:
+                fresh = await read()
+            else:
+                share = (reader, thread_id, since, floor, frozenset(shown))
+                if share not in reads:
+                    reads[share] = asyncio.ensure_future(read())
+                fresh = await reads[share]
+        except (FunctionError, Unavailable):
+            log.exception("reading new timeline entries failed")
+            return True
+        if not fresh.rows:
+            return True
+        rows = [dict(row) for row in fresh.rows]  # each tab's state owns its rows
+        if fresh.page is not None:
+            self._show_latest_page(fresh.page, rows)
+            return True
+        self._note_shown(rows)
+        if len(self.live_entries) + len(rows) > LIVE_FOLD:
+            self.entries = self.entries + self.live_entries + rows
+            self.live_entries = []
+        else:
+            self.live_entries = self.live_entries + rows
+        return True
 
 
 def _session_panel() -> rx.Component:
@@ -457,10 +446,10 @@ def _timeline() -> rx.Component:
             ),
         ),
         rx.cond(
-            ThreadState.has_entries,
+            (ThreadState.entries.length() > 0) | (LiveTimeline.live_entries.length() > 0),
             rx.vstack(
                 rx.foreach(ThreadState.entries, _keyed_entry),
-                rx.foreach(ThreadState.live_entries, _keyed_entry),
+                rx.foreach(LiveTimeline.live_entries, _keyed_entry),
                 spacing="2",
                 width="100%",
                 class_name="timeline",
