@@ -57,6 +57,7 @@ async def open_tab(
         "asPath": f"/threads/{thread_id}",
         "headers": {
             "origin": "http://console.test",
+            "host": "console.test",
             "cookie": f"threadline_session={session_token}",
         },
         "token": tab,
