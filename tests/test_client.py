@@ -376,6 +376,45 @@ def test_approvals_wait_returns_when_a_reviewer_decides(client, reviewer):
     assert result["comment"] == "smaller steps"
 
 
+def test_approvals_wait_returns_when_the_request_expires(server, client):
+    from api import deadlines
+
+    async def start_watcher():
+        deadlines.start()  # as the server's lifespan does; ended with the server's loop
+
+    server.run(start_watcher())
+    thread_id = client.threads.create(title="Deadline")
+    request_id = client.approvals.create(thread_id, "plan", timeout_ms=1000)
+
+    request = client.approvals.wait(request_id, timeout=BOUND)
+
+    assert request["status"] == "expired"
+    assert request["expiresTime"] == request["_creationTime"] + 1000
+    assert "decidedBy" not in request
+
+
+def test_approvals_with_two_required_approvals_wait_for_both(server, client):
+    first = server.client(api_key=server.person("reviewer"))
+    second = server.client(api_key=server.person("reviewer"))
+    thread_id = client.threads.create(title="Two people")
+    request_id = client.approvals.create(thread_id, "plan", required_approvals=2)
+
+    first.approvals.resolve(request_id, "approved", comment="looks right")
+    halfway = client.approvals.wait(request_id, timeout=0.2)
+    with pytest.raises(FunctionError, match="already approved"):
+        first.approvals.resolve(request_id, "approved")
+    second.approvals.resolve(request_id, "approved")
+    done = client.approvals.wait(request_id, timeout=BOUND)
+
+    assert (halfway["status"], len(halfway["approvals"])) == ("pending", 1)
+    assert halfway["approvals"][0]["comment"] == "looks right"
+    assert (done["status"], done["requiredApprovals"], len(done["approvals"])) == (
+        "approved",
+        2,
+        2,
+    )
+
+
 def test_approvals_wait_returns_the_pending_request_on_timeout(client):
     thread_id = client.threads.create(title="Timeout")
     request_id = client.approvals.create(thread_id, "plan")
@@ -447,6 +486,12 @@ async def test_async_client_helpers(server):
         assert (await client.approvals.wait(request_id, timeout=BOUND))["status"] == "rejected"
         with pytest.raises(FunctionError, match="already rejected"):
             await client.approvals.cancel(request_id)
+        two = await client.approvals.create(
+            thread_id, "v2", timeout_ms=3_600_000, required_approvals=2
+        )
+        two_doc = await client.approvals.get(two)
+        assert (two_doc["requiredApprovals"], two_doc["approvals"]) == (2, [])
+        assert two_doc["expiresTime"] == two_doc["_creationTime"] + 3_600_000
         assert (await client.query("threads:get", {"threadId": thread_id}))["title"] == "Async run"
         await client.threads.remove(thread_id)
         assert await client.threads.get(thread_id) is None

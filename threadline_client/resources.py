@@ -283,18 +283,25 @@ class Approvals(_Resource):
         *,
         artifact_id: str | None = None,
         planned_tool_calls: Sequence[PlannedToolCall] | None = None,
+        timeout_ms: int | None = None,
+        required_approvals: int | None = None,
     ) -> str:
         """approvalRequests:create. Asks a person to approve a plan; returns the request's id
         (status pending). Reviewers decide at /approvals/{id} in the console. With
         `artifact_id` (the plan artifact), the decision also sets that artifact's status.
         `planned_tool_calls` (at most 200 `{"toolName": ..., "input"?: ...}`) is what the plan
         will run: once approved, each tool call recorded in the thread that is not listed (by
-        name, and by input where one is given) is stored with `outsidePlan: true`."""
+        name, and by input where one is given) is stored with `outsidePlan: true`.
+        `timeout_ms` (1000 to 2592000000): the deadline; still pending then, the request becomes
+        `expired`. `required_approvals` (1 to 5, default 1): that many different people must
+        approve; a rejection or a request for changes by anyone decides at once."""
         args = compact(
             threadId=thread_id,
             planContent=plan_content,
             artifactId=artifact_id,
             plannedToolCalls=None if planned_tool_calls is None else list(planned_tool_calls),
+            timeoutMs=timeout_ms,
+            requiredApprovals=required_approvals,
         )
         return self._client.mutation("approvalRequests:create", args)
 
@@ -307,8 +314,9 @@ class Approvals(_Resource):
         return self._client.query("approvalRequests:get", args, wait_seconds=wait_seconds)
 
     def wait(self, request_id: str, *, timeout: float | None = None) -> Document:
-        """Wait until a person decides (or the request is cancelled or expires) and return the
-        request; `status` says what happened, `comment` and `editedPlan` what they added.
+        """Wait until the request is decided, cancelled or expired and return it: `status` says
+        what happened (`expired`: its deadline passed with no decision), `comment` and
+        `editedPlan` what the deciding person added, `approvals` who approved.
         After `timeout` seconds (None: no limit) returns the request still pending. Long-polls
         approvalRequests:get in chunks of at most 60 s, so it answers as soon as the decision
         is made. Raises ThreadlineError if there is no such request."""
