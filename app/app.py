@@ -57,6 +57,7 @@ app = ThreadlineApp(
         rx.script(src="/shortcuts.js", defer=True),
         rx.script(src="/session.js", defer=True),
         rx.script(src="/live_thread.js", defer=True),
+        rx.script(src="/countdown.js", defer=True),
     ],
 )
 # The webhook sender runs for as long as the server (api/webhook_sender.py).

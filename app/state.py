@@ -52,6 +52,8 @@ QUEUE_LIMIT = 500
 # change sends at most about 1 KB a request, whatever the plans' size or script.
 QUEUE_TITLE_BYTES = 240
 QUEUE_PREVIEW_BYTES = 480
+# Who approved so far (the two-person rule), as one line: the detail page lists them in full.
+QUEUE_NAMES_BYTES = 48
 # A sign-in's hand-off code (sign-in -> HttpOnly cookie) is good for this long, once.
 HANDOFF_SECONDS = 30
 
@@ -314,6 +316,12 @@ def queue_row(doc: dict[str, Any]) -> dict[str, Any]:
         # A live claim: who is reviewing it ("" for nobody).
         "claimedBy": doc.get("claimedBy") or "",
         "claimedByName": cut_utf8(doc.get("claimedByName") or "", QUEUE_TITLE_BYTES),
+        # The deadline for the browser's countdown (assets/countdown.js); 0: none.
+        "expiresTime": int(doc.get("expiresTime") or 0),
+        # The two-person rule: "1 of 2 approvals" (0 required: the usual one approval).
+        "approvals": int(doc.get("approvalCount") or 0),
+        "required": int(doc.get("requiredApprovals") or 1),
+        "approverNames": cut_utf8(", ".join(doc.get("approverNames") or []), QUEUE_NAMES_BYTES),
     }
 
 

@@ -30,7 +30,15 @@ async def test_a_change_sends_what_the_inbox_shows_bounded_whatever_the_plans_si
     big_plan = "# Plan\n\n" + "\U0001f4a5" * 100_000
     thread = await api.mutation("threads:create", {"title": title})
     for _ in range(QUEUE_LIMIT):
-        await api.mutation("approvalRequests:create", {"threadId": thread, "planContent": big_plan})
+        await api.mutation(
+            "approvalRequests:create",
+            {
+                "threadId": thread,
+                "planContent": big_plan,
+                "timeoutMs": 2_592_000_000,
+                "requiredApprovals": 5,
+            },
+        )
     inbox = await reviewer.query("inbox:pending", {"limit": QUEUE_LIMIT})
     assert inbox["count"] == QUEUE_LIMIT
     assert all("planContent" not in doc for doc in inbox["requests"])  # never the whole plan
@@ -46,11 +54,25 @@ async def test_a_change_sends_what_the_inbox_shows_bounded_whatever_the_plans_si
         "createdIso",
         "claimedBy",
         "claimedByName",
+        "expiresTime",
+        "approvals",
+        "required",
+        "approverNames",
     }
     assert rows[0]["planPreview"].startswith("# Plan \U0001f4a5")
     assert rows[0]["threadTitle"].endswith("…") and len(rows[0]["threadTitle"].encode()) <= 240
     # As Reflex puts it on the socket (its JSON, UTF-8).
     size = len(json_dumps({"requests": rows, "count": count}).encode())
+    # Who approved is cut too (one line; the detail page lists them in full).
+    names = [{**doc, "approverNames": ["\U0001f600" * 200] * 5} for doc in inbox["requests"]]
+    size = max(
+        size,
+        len(
+            json_dumps(
+                {"requests": queue_rows({"requests": names, "count": count})[0], "count": count}
+            ).encode()
+        ),
+    )
     assert size <= MAX_CHANGE_BYTES, size
     assert len(json.dumps(rows[0]).encode()) > 300  # the content really was hostile
 

@@ -47,6 +47,7 @@ DECISIONS = {
     "rejected": "Rejected",
     "changes_requested": "Changes requested",
 }
+STATUS_TEXT = {**DECISIONS, "expired": "Expired", "cancelled": "Cancelled"}
 
 
 class ApprovalState(AuthState):
@@ -163,7 +164,28 @@ class ApprovalState(AuthState):
         row["artifactId"] = doc.get("artifactId") or ""
         row["nextPendingId"] = doc.get("nextPendingId") or ""
         row["previousPendingId"] = doc.get("previousPendingId") or ""
-        row["statusText"] = DECISIONS.get(doc["status"], doc["status"].replace("_", " "))
+        row["statusText"] = STATUS_TEXT.get(doc["status"], doc["status"].replace("_", " "))
+        # The deadline (the browser counts down to it: assets/countdown.js) and the approvals.
+        row["expiresTime"] = int(doc.get("expiresTime") or 0)
+        row["expiresText"] = when(doc.get("expiresTime"))
+        row["required"] = int(doc.get("requiredApprovals") or 1)
+        row["approvalCount"] = int(doc.get("approvalCount") or 0)
+        caller = self._caller()
+        me = caller.id if caller is not None else ""
+        row["approvers"] = [
+            {
+                "name": approver["name"],
+                "decidedText": when(approver["decidedTime"]),
+                "comment": approver.get("comment") or "",
+                "counts": approver["counts"],
+                "version": approver.get("artifactVersion") or 0,
+            }
+            for approver in doc.get("approvers") or []
+        ]
+        row["approvedByMe"] = any(
+            approver["counts"] and approver["userId"] == me
+            for approver in doc.get("approvers") or []
+        )
         return row
 
     async def _compute_diff(self) -> None:
@@ -339,6 +361,11 @@ class ApprovalState(AuthState):
         following = await request_view(self._signed_in_caller(), self.request_id)
         next_id = (following or {}).get("nextPendingId") or (following or {}).get("firstPendingId")
         done = rx.toast.success(f"{DECISIONS[decision]}.")
+        if following is not None and following["status"] == "pending":  # one of several
+            done = rx.toast.success(
+                f"Approved: {following['approvalCount']} of {following['requiredApprovals']} "
+                "approvals. It waits for another person's approval."
+            )
         return [done, rx.redirect(f"/approvals/{next_id}" if next_id else "/approvals")]
 
     async def _plan_moved_on(self, exc: FunctionError):
@@ -849,6 +876,129 @@ def _navigation() -> rx.Component:
     )
 
 
+def _deadline() -> rx.Component:
+    """The deadline: a countdown ticking in the browser while pending (assets/countdown.js)."""
+    request = ApprovalState.request
+    return rx.cond(
+        request["expiresTime"].to(int) > 0,
+        rx.flex(
+            rx.icon("timer", size=16),
+            rx.cond(
+                ApprovalState.is_pending,
+                rx.text(
+                    "Expires in ",
+                    rx.text(
+                        as_="span",
+                        class_name="countdown",
+                        data_deadline=request["expiresTime"],
+                        data_testid="countdown",
+                    ),
+                    " · ",
+                    request["expiresText"],
+                    size="2",
+                ),
+                rx.text("Deadline ", request["expiresText"], size="2", color_scheme="gray"),
+            ),
+            spacing="2",
+            align="center",
+            data_testid="deadline",
+        ),
+    )
+
+
+def _approver(approver: rx.Var) -> rx.Component:
+    return rx.flex(
+        rx.icon(
+            "circle-check",
+            size=16,
+            color=rx.cond(approver["counts"].to(bool), "var(--green-9)", "var(--gray-8)"),
+        ),
+        rx.vstack(
+            rx.text(
+                rx.text.strong(approver["name"]),
+                " approved on ",
+                approver["decidedText"],
+                size="2",
+            ),
+            rx.cond(
+                ~approver["counts"].to(bool),
+                rx.text(
+                    "on version ",
+                    approver["version"],
+                    " of the plan, which has changed since: no longer counts",
+                    size="1",
+                    color_scheme="gray",
+                ),
+            ),
+            rx.cond(
+                approver["comment"].to(str) != "",
+                rx.blockquote(approver["comment"], size="1"),
+            ),
+            spacing="1",
+        ),
+        spacing="2",
+        align="start",
+        class_name="approver",
+    )
+
+
+def _approvals() -> rx.Component:
+    """The two-person rule: how many approvals count so far, and who gave them."""
+    request = ApprovalState.request
+    return rx.cond(
+        request["required"].to(int) > 1,
+        rx.card(
+            rx.vstack(
+                rx.flex(
+                    rx.heading("Approvals", size="3"),
+                    rx.badge(
+                        request["approvalCount"].to(int),
+                        " of ",
+                        request["required"].to(int),
+                        " approvals",
+                        variant="soft",
+                        color_scheme=rx.cond(request["approvalCount"].to(int) > 0, "green", "gray"),
+                        data_testid="approval-count",
+                    ),
+                    spacing="2",
+                    align="center",
+                ),
+                rx.text(
+                    request["required"].to(int),
+                    " different people must approve; a rejection or a request for changes by "
+                    "anyone decides at once.",
+                    size="1",
+                    color_scheme="gray",
+                ),
+                rx.cond(
+                    request["approvers"].to(list).length() > 0,
+                    rx.vstack(
+                        rx.foreach(request["approvers"].to(list[dict[str, Any]]), _approver),
+                        spacing="2",
+                        data_testid="approvers",
+                    ),
+                    rx.text("No approvals yet.", size="2", color_scheme="gray"),
+                ),
+                rx.cond(
+                    ApprovalState.is_pending & request["approvedByMe"].to(bool),
+                    rx.callout(
+                        "You have approved this request; it waits for another person. "
+                        "You can still reject it or request changes.",
+                        icon="user-check",
+                        size="1",
+                        width="100%",
+                        data_testid="approved-by-me",
+                    ),
+                ),
+                spacing="2",
+                width="100%",
+            ),
+            width="100%",
+            data_testid="approvals-card",
+        ),
+    )
+
+
 def _detail() -> rx.Component:
     request = ApprovalState.request
     return rx.vstack(
@@ -876,6 +1026,7 @@ def _detail() -> rx.Component:
             size="2",
             color_scheme="gray",
         ),
+        _deadline(),
         _decided_elsewhere(),
         rx.cond(ApprovalState.is_pending, _claim_bar()),
         _claim_warning(),
@@ -896,6 +1047,7 @@ def _detail() -> rx.Component:
                     _decided_banner(),
                 ),
                 _outside_plan(),
+                _approvals(),
                 rx.cond(ApprovalState.editing, _editor()),
                 rx.card(
                     rx.vstack(

@@ -146,12 +146,56 @@ def _pending_row(request: rx.Var) -> rx.Component:
                 flex="1",
                 min_width="0",
             ),
-            rx.vstack(
-                rx.text("waiting", size="1", color_scheme="gray"),
-                rx.text(relative_time(request["createdIso"].to(str)), size="2"),
-                align="end",
-                spacing="0",
-                min_width="6em",
+            rx.cond(
+                request["required"].to(int) > 1,
+                rx.vstack(
+                    rx.badge(
+                        request["approvals"].to(int),
+                        " of ",
+                        request["required"].to(int),
+                        " approvals",
+                        variant="soft",
+                        color_scheme=rx.cond(request["approvals"].to(int) > 0, "green", "gray"),
+                        data_testid="approval-count",
+                    ),
+                    rx.cond(
+                        request["approverNames"].to(str) != "",
+                        rx.text(
+                            "approved by ",
+                            request["approverNames"],
+                            size="1",
+                            color_scheme="gray",
+                            class_name="clamp-2",
+                            data_testid="approver-names",
+                        ),
+                    ),
+                    align="end",
+                    spacing="1",
+                    max_width="12em",
+                ),
+            ),
+            rx.cond(
+                request["expiresTime"].to(int) > 0,
+                rx.vstack(
+                    rx.text("expires in", size="1", color_scheme="gray"),
+                    rx.text(
+                        size="2",
+                        as_="span",
+                        class_name="countdown",
+                        data_deadline=request["expiresTime"],
+                        data_testid="countdown",
+                    ),
+                    align="end",
+                    spacing="0",
+                    min_width="6em",
+                ),
+                rx.vstack(
+                    rx.text("waiting", size="1", color_scheme="gray"),
+                    rx.text(relative_time(request["createdIso"].to(str)), size="2"),
+                    align="end",
+                    spacing="0",
+                    min_width="6em",
+                ),
             ),
             spacing="3",
             align="center",
@@ -175,7 +219,7 @@ def pending_view() -> rx.Component:
                 rx.cond(
                     ~PendingQueue.complete,
                     rx.text(
-                        "Showing the oldest ",
+                        "Showing the first ",
                         PendingQueue.requests.length(),
                         " of ",
                         PendingQueue.count,
@@ -315,7 +359,10 @@ def approvals_page() -> rx.Component:
                 on_change=ApprovalsState.show,
                 data_testid="approvals-view",
             ),
-            subtitle="Oldest first. j / k move, Enter opens, ? shows every key.",
+            subtitle=(
+                "Soonest deadline first, then the oldest without one. "
+                "j / k move, Enter opens, ? shows every key."
+            ),
         ),
         rx.cond(ApprovalsState.view == "decided", decided_view(), pending_view()),
     )
