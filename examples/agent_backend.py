@@ -41,7 +41,7 @@ def main() -> int:
         "--approval-timeout",
         type=float,
         default=3600,
-        help="seconds to wait for a reviewer before withdrawing the request (default 3600)",
+        help="the request's deadline in seconds: it expires if nobody decides (default 3600)",
     )
     parser.add_argument(
         "--stray-call",
@@ -129,16 +129,28 @@ class Agent:
             {"toolName": "send_email"},
             {"toolName": "add_order_note"},
         ]
+        # A deadline on the server: if nobody decides in time the request expires (and the
+        # inbox counts down to it); wait() answers at once with status "expired".
+        timeout_ms = min(max(int(approval_timeout * 1000), 1000), 2_592_000_000)
         request_id = client.approvals.create(
-            self.thread_id, plan, artifact_id=plan_id, planned_tool_calls=planned
+            self.thread_id,
+            plan,
+            artifact_id=plan_id,
+            planned_tool_calls=planned,
+            timeout_ms=timeout_ms,
         )
         print(f"approval: {self.url}/approvals/{request_id}")
         print("waiting for a reviewer to decide in the console ...", flush=True)
 
-        decision = client.approvals.wait(request_id, timeout=approval_timeout)
+        decision = client.approvals.wait(request_id, timeout=timeout_ms / 1000 + 60)
         status = decision["status"]
         comment = decision.get("comment")
-        if status == "pending":
+        if status == "expired":
+            self.say("Nobody decided before the deadline, so the request expired; I stopped.")
+            self.phase("stopped", state={"step": "stopped", "decision": status})
+            print("no decision before the deadline: request expired, stopping")
+            return
+        if status == "pending":  # the server's deadline watcher is late: withdraw it ourselves
             client.approvals.cancel(request_id)
             self.say("Nobody decided in time, so I withdrew the request and stopped.")
             self.phase("stopped")

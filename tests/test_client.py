@@ -615,3 +615,27 @@ def test_example_agent_backend_runs_end_to_end(server, client, reviewer, decisio
         assert "from the test" in output
         assert session["phase"] == "stopped"
         assert reports == []
+
+
+def test_example_agent_backend_stops_when_its_request_expires(server, client):
+    from api import deadlines
+
+    async def start_watcher():
+        deadlines.start()
+
+    server.run(start_watcher())
+    env = {**os.environ, "THREADLINE_URL": server.url, "THREADLINE_API_KEY": server.api_key}
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "agent_backend.py"), "--delay", "0"]
+        + ["--approval-timeout", "1"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=BOUND * 3,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "request expired, stopping" in done.stdout
+    (request,) = client.approvals.list(status="expired")
+    assert request["expiresTime"] == request["_creationTime"] + 1000
+    assert client.sessions.get(request["threadId"])["phase"] == "stopped"
