@@ -435,14 +435,19 @@ def _decision_panel() -> rx.Component:
             data_testid="reject",
             title="Reject (r)",
         ),
-        rx.button(
-            rx.icon("pencil", size=16),
-            "Edit, then approve",
-            variant="outline",
-            on_click=ApprovalState.start_edit,
-            data_shortcut="e",
-            data_testid="edit-plan",
-            title="Edit the plan, then approve (e)",
+        # An edited plan comes only with the approval that completes the request.
+        rx.cond(
+            ApprovalState.request["approvalCount"].to(int) + 1
+            >= ApprovalState.request["required"].to(int),
+            rx.button(
+                rx.icon("pencil", size=16),
+                "Edit, then approve",
+                variant="outline",
+                on_click=ApprovalState.start_edit,
+                data_shortcut="e",
+                data_testid="edit-plan",
+                title="Edit the plan, then approve (e)",
+            ),
         ),
         spacing="2",
         wrap="wrap",

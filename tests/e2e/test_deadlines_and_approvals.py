@@ -84,6 +84,8 @@ def test_two_people_must_approve(tabs, console, screenshots):
 
     first = tabs.open("reviewer", f"/approvals/{request_id}")
     expect(first.get_by_test_id("approval-count")).to_have_text("0 of 2 approvals")
+    # An edited plan comes only with the approval that completes the request.
+    expect(first.get_by_test_id("edit-plan")).to_have_count(0)
     first.get_by_test_id("approve").click()
     expect(first.get_by_text("1 of 2 approvals. It waits for another")).to_be_visible()
     halfway = console.request(request_id)
@@ -94,10 +96,12 @@ def test_two_people_must_approve(tabs, console, screenshots):
     row = inbox.locator(f'[data-queue-row="{request_id}"]')
     expect(row.get_by_test_id("approval-count")).to_have_text("1 of 2 approvals")
     expect(row.get_by_test_id("approver-names")).to_have_text("approved by Rita Reviewer")
+    inbox.screenshot(path=str(screenshots / "approvals-two-person-inbox-desktop-light.png"))
     row.click()
     expect(inbox.get_by_test_id("approval-count")).to_have_text("1 of 2 approvals")
     expect(inbox.get_by_test_id("approvers")).to_contain_text("Rita Reviewer approved on")
     expect(inbox.get_by_test_id("approved-by-me")).to_have_count(0)
+    expect(inbox.get_by_test_id("edit-plan")).to_be_visible()  # this approval completes it
     inbox.screenshot(path=str(screenshots / "approval-two-person-desktop-light.png"))
 
     inbox.get_by_test_id("approve").click()
