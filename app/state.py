@@ -53,7 +53,7 @@ QUEUE_LIMIT = 500
 QUEUE_TITLE_BYTES = 240
 QUEUE_PREVIEW_BYTES = 480
 # Who approved so far (the two-person rule), as one line: the detail page lists them in full.
-QUEUE_NAMES_BYTES = 48
+QUEUE_NAMES_BYTES = 32
 # A sign-in's hand-off code (sign-in -> HttpOnly cookie) is good for this long, once.
 HANDOFF_SECONDS = 30
 
@@ -317,11 +317,10 @@ def queue_row(doc: dict[str, Any]) -> dict[str, Any]:
         "claimedBy": doc.get("claimedBy") or "",
         "claimedByName": cut_utf8(doc.get("claimedByName") or "", QUEUE_TITLE_BYTES),
         # The deadline for the browser's countdown (assets/countdown.js); 0: none.
-        "expiresTime": int(doc.get("expiresTime") or 0),
-        # The two-person rule: "1 of 2 approvals" (0 required: the usual one approval).
-        "approvals": int(doc.get("approvalCount") or 0),
-        "required": int(doc.get("requiredApprovals") or 1),
-        "approverNames": cut_utf8(", ".join(doc.get("approverNames") or []), QUEUE_NAMES_BYTES),
+        "expires": int(doc.get("expiresTime") or 0),
+        # The two-person rule: [approvals so far, approvals required] ("1 of 2 approvals").
+        "approvals": [int(doc.get("approvalCount") or 0), int(doc.get("requiredApprovals") or 1)],
+        "approvers": cut_utf8(", ".join(doc.get("approverNames") or []), QUEUE_NAMES_BYTES),
     }
 
 

@@ -54,10 +54,9 @@ async def test_a_change_sends_what_the_inbox_shows_bounded_whatever_the_plans_si
         "createdIso",
         "claimedBy",
         "claimedByName",
-        "expiresTime",
+        "expires",
         "approvals",
-        "required",
-        "approverNames",
+        "approvers",
     }
     assert rows[0]["planPreview"].startswith("# Plan \U0001f4a5")
     assert rows[0]["threadTitle"].endswith("…") and len(rows[0]["threadTitle"].encode()) <= 240

@@ -30,7 +30,7 @@ from app.components.versions import (
     version_diff,
     version_rows,
 )
-from app.formatting import with_times
+from app.formatting import when, with_times
 from app.state import (
     AuthState,
     NotSignedIn,

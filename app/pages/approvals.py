@@ -147,22 +147,24 @@ def _pending_row(request: rx.Var) -> rx.Component:
                 min_width="0",
             ),
             rx.cond(
-                request["required"].to(int) > 1,
+                request["approvals"].to(list[int])[1] > 1,
                 rx.vstack(
                     rx.badge(
-                        request["approvals"].to(int),
+                        request["approvals"].to(list[int])[0],
                         " of ",
-                        request["required"].to(int),
+                        request["approvals"].to(list[int])[1],
                         " approvals",
                         variant="soft",
-                        color_scheme=rx.cond(request["approvals"].to(int) > 0, "green", "gray"),
+                        color_scheme=rx.cond(
+                            request["approvals"].to(list[int])[0] > 0, "green", "gray"
+                        ),
                         data_testid="approval-count",
                     ),
                     rx.cond(
-                        request["approverNames"].to(str) != "",
+                        request["approvers"].to(str) != "",
                         rx.text(
                             "approved by ",
-                            request["approverNames"],
+                            request["approvers"],
                             size="1",
                             color_scheme="gray",
                             class_name="clamp-2",
@@ -175,14 +177,14 @@ def _pending_row(request: rx.Var) -> rx.Component:
                 ),
             ),
             rx.cond(
-                request["expiresTime"].to(int) > 0,
+                request["expires"].to(int) > 0,
                 rx.vstack(
                     rx.text("expires in", size="1", color_scheme="gray"),
                     rx.text(
                         size="2",
                         as_="span",
                         class_name="countdown",
-                        data_deadline=request["expiresTime"],
+                        data_deadline=request["expires"],
                         data_testid="countdown",
                     ),
                     align="end",
