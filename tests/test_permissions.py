@@ -225,6 +225,11 @@ CALLS: dict[str, tuple[str, ArgsFor]] = {
     "authSessions:mine": ("authSessions:mine", _nothing),
     "authSessions:revokeOthers": ("authSessions:revokeOthers", _nothing),
     "authSessions:revoke": ("authSessions:revoke", lambda w, role: _second_session(w, role)),
+    "webhooks:add": ("webhooks:add", lambda w, r: _done({"url": "https://hooks.example.com/x"})),
+    "webhooks:list": ("webhooks:list", _nothing),
+    "webhooks:remove": ("webhooks:remove", lambda w, r: _webhook_args(w)),
+    "webhooks:test": ("webhooks:test", lambda w, r: _webhook_args(w)),
+    "webhooks:deliveries": ("webhooks:deliveries", _nothing),
 }
 
 
@@ -271,6 +276,11 @@ async def _second_session(w: World, role: str) -> dict:
             )
         )
     return {"sessionId": session_id}
+
+
+async def _webhook_args(w: World) -> dict:
+    created = await w.admin.mutation("webhooks:add", {"url": "https://hooks.example.com/v"})
+    return {"webhookId": created["webhookId"]}
 
 
 async def _key_args(w: World) -> dict:
@@ -320,6 +330,11 @@ ADMINISTRATION = {
     "apiKeys:revoke",
     "auditLog:list",
     "users:passwordLink",
+    "webhooks:add",
+    "webhooks:list",
+    "webhooks:remove",
+    "webhooks:test",
+    "webhooks:deliveries",
 }
 # People reviewing plans: deciding, and saying "I am reviewing this".
 DECISIONS = {"approvalRequests:resolve", "approvalRequests:claim", "approvalRequests:unclaim"}
