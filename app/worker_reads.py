@@ -32,6 +32,7 @@ from api.errors import Unavailable
 from api.processes import in_worker_process
 from api.registry import Caller, lookup, parse_args
 from api.settings import get_settings
+from app.components.markdown import renderable
 from app.components.versions import MAX_RENDER_CHARS, cut_for_display
 from app.formatting import duration, pretty_json, when, with_times
 
@@ -101,6 +102,7 @@ def timeline_row(doc: dict[str, Any]) -> dict[str, Any]:
         limit=MAX_ENTRY_CHARS,
         advice="Export the thread to read all of it.",
     )
+    row["content"] = renderable(row["content"])  # plain text if the browser cannot take it
     row.setdefault("order", "")
     row.setdefault("toolName", "")
     row.setdefault("status", "")

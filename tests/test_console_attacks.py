@@ -22,6 +22,7 @@ import pytest
 from app.pages.admin_audit import AdminAuditState
 from app.pages.admin_keys import AdminKeysState
 from app.pages.admin_users import AdminUsersState
+from app.pages.admin_webhooks import AdminWebhooksState
 from app.pages.approval import ApprovalState
 from app.pages.approvals import ApprovalsState
 from app.pages.artifact import ArtifactState
@@ -166,6 +167,9 @@ async def test_a_reviewer_cannot_run_the_admin_pages_handlers(server):
     keys_before = server.admin_query("apiKeys:list", {})
     key_id = keys_before[0]["_id"]
     admin, reviewer = server.ids["admin"], server.ids["reviewer"]
+    admin_token = server.session("admin")
+    hook = server.mutation("webhooks:add", {"url": "http://127.0.0.1:9/hook"}, admin_token)
+    hooks_before = server.query("webhooks:list", {}, admin_token)
     forged = [
         (AdminUsersState, "load", {}, "/admin/users"),
         (AdminUsersState, "set_role", {"user_id": admin, "role": "viewer"}, "/admin/users"),
@@ -190,6 +194,21 @@ async def test_a_reviewer_cannot_run_the_admin_pages_handlers(server):
         (AdminKeysState, "revoke", {}, "/admin/keys"),
         (AdminAuditState, "load", {}, "/admin/audit"),
         (AdminAuditState, "more", {}, "/admin/audit"),
+        (AdminWebhooksState, "load", {}, "/admin/webhooks"),
+        (
+            AdminWebhooksState,
+            "add",
+            {"form_data": {"url": "http://169.254.169.254/latest/meta-data/"}},
+            "/admin/webhooks",
+        ),
+        (AdminWebhooksState, "send_test", {"webhook_id": hook["webhookId"]}, "/admin/webhooks"),
+        (
+            AdminWebhooksState,
+            "ask_remove",
+            {"webhook_id": hook["webhookId"], "url": "x"},
+            "/admin/webhooks",
+        ),
+        (AdminWebhooksState, "remove", {}, "/admin/webhooks"),
     ]
     seen = ""
     async with Socket(server, tab_token(), cookie) as tab:
@@ -207,6 +226,9 @@ async def test_a_reviewer_cannot_run_the_admin_pages_handlers(server):
     assert all(k.get("revokedTime") is None for k in keys_after)
     people = server.admin_query("users:list", {"paginationOpts": {"numItems": 100, "cursor": None}})
     assert "mallory@example.com" not in json.dumps(people)
+    assert hook["secret"] not in seen and "127.0.0.1:9/hook" not in seen
+    hooks_after = server.query("webhooks:list", {}, admin_token)
+    assert hooks_after == hooks_before  # none added or removed, no test delivery queued
 
 
 @pytest.mark.parametrize("who", ["anonymous", "user", "signed out"])
@@ -270,6 +292,25 @@ async def test_a_viewer_reads_but_cannot_decide_or_set_a_status(server):
     request = server.query("approvalRequests:get", {"approvalRequestId": request_id})
     assert request["status"] == "pending" and not request.get("editedPlan")
     assert server.query("artifacts:get", {"artifactId": artifact_id})["status"] != "approved"
+
+
+async def test_forged_setup_and_set_password_forms_create_nothing(server):
+    """Anyone can send these forms as events, without the page and with any token: a made-up
+    token is refused before any password is hashed or any account made."""
+    from app.pages.set_password import SetPasswordState
+    from app.pages.setup import SetupState
+
+    form = {"email": "mallory@example.com", "name": "M", "password": "p" * 12, "repeat": "p" * 12}
+    seen = ""
+    async with Socket(server, tab_token()) as tab:
+        for state, path in ((SetupState, "/setup"), (SetPasswordState, "/set-password")):
+            for token in ("", "tlo_made-up", "x" * 5000):
+                query = {"token": token}
+                await tab.hydrate(path, query)
+                seen += await tab.send(state, "submit", {"form_data": form}, path=path, query=query)
+    assert "handOff" not in seen
+    people = server.admin_query("users:list", {"paginationOpts": {"numItems": 100, "cursor": None}})
+    assert "mallory@example.com" not in json.dumps(people)
 
 
 # ---- forged events: private methods, setters ------------------------------------------------

@@ -84,3 +84,54 @@ def test_the_keys_page_names_each_keys_creator(key, shown):
     from app.pages.admin_keys import creator_text
 
     assert creator_text(key) == shown
+
+
+# -- Markdown the browser's renderer cannot take is shown as plain text (app/components/markdown)
+
+PATHOLOGICAL_MARKDOWN = {
+    "nested quotes": ">" * 50_000 + " deep",
+    "nested quotes, spaced": "> " * 5_000 + "deep",
+    "nested lists": "".join("  " * depth + "- item\n" for depth in range(200)),
+    "lists on one line": "- " * 5_000 + "x",
+    "brackets": "[" * 50_000 + "x" + "]" * 50_000,
+    "emphasis": "*a" * 50_000,
+    "underscores": "_a" * 50_000,
+    "unclosed links": "[a](" * 20_000,
+}
+
+
+@pytest.mark.parametrize("name", sorted(PATHOLOGICAL_MARKDOWN))
+def test_pathological_markdown_is_shown_as_plain_text(name):
+    from app.components.markdown import PLAIN_NOTICE, renderable, too_complex
+
+    text = PATHOLOGICAL_MARKDOWN[name]
+    assert too_complex(text)
+    shown = renderable(text)
+    assert shown.startswith(PLAIN_NOTICE)
+    assert text in shown  # all of it, inside one fence
+    fence = shown.split("\n")[2][: -len("text")]
+    assert set(fence) == {"`"} and shown.endswith("\n" + fence)
+
+
+def test_ordinary_markdown_is_rendered_as_it_is():
+    from app.components.markdown import renderable
+
+    plans = [
+        "# Plan\n\n1. **Read** the [code](https://example.com)\n   - a _sub_ item\n     - deeper",
+        "\n".join(f"- [ ] task {n} **now** _really_" for n in range(3_000)),
+        "```python\n" + "a_b = c_d[1] * e_f[2]\n" * 5_000 + "```\n\nDone.",
+        "> quoted\n> > twice\n> > > three times",
+        "`" * 100_000,
+        "<" * 100_000,
+        "",
+    ]
+    for plan in plans:
+        assert renderable(plan) == plan
+
+
+def test_a_fence_in_plain_text_is_longer_than_any_backtick_run_in_it():
+    from app.components.markdown import renderable
+
+    text = "*a" * 2_000 + "\n`````\nstill text"
+    shown = renderable(text)
+    assert shown.split("\n")[2] == "``````text"

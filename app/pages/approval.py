@@ -12,7 +12,7 @@ import reflex as rx
 from api.errors import FunctionError, Unavailable
 from app.components.diff import diff_stats, diff_view
 from app.components.layout import page_frame, signed_in_page
-from app.components.markdown import safe_markdown
+from app.components.markdown import renderable, safe_markdown
 from app.components.timeline import timeline_entry
 from app.components.ui import (
     choice,
@@ -82,6 +82,10 @@ class ApprovalState(AuthState):
     @rx.var
     def request_id(self) -> str:
         return last_path_segment(self.router.url.path)
+
+    @rx.var
+    def edited_preview(self) -> str:
+        return renderable(self.edited_plan)
 
     @rx.var
     def is_pending(self) -> bool:
@@ -161,6 +165,9 @@ class ApprovalState(AuthState):
         row["editedPlan"], row["editedPlanNotice"] = cut_for_display(
             doc.get("editedPlan") or "", doc.get("editedPlanChars")
         )
+        # What is rendered (planContent stays the text itself: editing starts from it).
+        row["planShown"] = renderable(row["planContent"])
+        row["editedPlanShown"] = renderable(row["editedPlan"])
         row["artifactId"] = doc.get("artifactId") or ""
         row["nextPendingId"] = doc.get("nextPendingId") or ""
         row["previousPendingId"] = doc.get("previousPendingId") or ""
@@ -692,7 +699,7 @@ def _editor() -> rx.Component:
         rx.vstack(
             rx.text("Live preview", size="2", weight="bold"),
             rx.box(
-                safe_markdown(ApprovalState.edited_plan),
+                safe_markdown(ApprovalState.edited_preview),
                 class_name="plan-box",
                 data_testid="edited-preview",
                 width="100%",
@@ -1059,7 +1066,7 @@ def _detail() -> rx.Component:
                         rx.heading("Plan", size="3"),
                         shown_notice(request["planNotice"].to(str), ApprovalState.download_plan),
                         rx.box(
-                            safe_markdown(request["planContent"].to(str)),
+                            safe_markdown(request["planShown"].to(str)),
                             class_name="plan-box",
                             data_testid="plan",
                             width="100%",
@@ -1083,7 +1090,9 @@ def _detail() -> rx.Component:
                             request["editedPlanNotice"].to(str) != "",
                             rx.text(request["editedPlanNotice"], size="1", color_scheme="gray"),
                         ),
-                        rx.box(safe_markdown(request["editedPlan"].to(str)), class_name="plan-box"),
+                        rx.box(
+                            safe_markdown(request["editedPlanShown"].to(str)), class_name="plan-box"
+                        ),
                         width="100%",
                     ),
                 ),

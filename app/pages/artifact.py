@@ -11,7 +11,7 @@ import reflex as rx
 from api.errors import FunctionError, Unavailable
 from app.components.diff import diff_stats, diff_view
 from app.components.layout import page_frame, signed_in_page
-from app.components.markdown import safe_markdown
+from app.components.markdown import renderable, safe_markdown
 from app.components.ui import choice, detail_or_missing, status_badge
 from app.components.versions import (
     open_artifact,
@@ -50,6 +50,10 @@ class ArtifactState(AuthState):
     @rx.var
     def artifact_id(self) -> str:
         return last_path_segment(self.router.url.path)
+
+    @rx.var
+    def shown_markdown(self) -> str:
+        return renderable(self.shown_content)
 
     @rx.var
     def version_numbers(self) -> list[str]:
@@ -284,7 +288,7 @@ def _detail() -> rx.Component:
                     rx.heading("Version ", ArtifactState.shown_version, size="3"),
                     shown_notice(ArtifactState.shown_notice, ArtifactState.download_version),
                     rx.box(
-                        safe_markdown(ArtifactState.shown_content),
+                        safe_markdown(ArtifactState.shown_markdown),
                         class_name="plan-box",
                         width="100%",
                         data_testid="artifact-content",
