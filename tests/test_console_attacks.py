@@ -590,3 +590,27 @@ async def test_failed_events_write_no_session_token_and_no_huge_lines_to_the_log
     assert "no.such.handler" in log  # the failure was logged ...
     assert cookie not in "".join(log.split())  # ... without the session token (even wrapped)
     assert "y" * 10_000 not in "".join(log.split())
+
+
+def test_which_origins_may_use_the_cookie(monkeypatch):
+    from reflex_base.config import get_config
+
+    from api.origins import origin_allowed
+    from api.settings import get_settings
+
+    config = get_config()
+    monkeypatch.setattr(config, "deploy_url", "http://localhost:4100")  # the frontend's address
+    get_settings.cache_clear()
+    monkeypatch.setenv("PUBLIC_URL", "https://threadline.example.com")
+    try:
+        assert origin_allowed(None, "anything") and origin_allowed("", "x")  # programs
+        assert origin_allowed("http://10.0.0.5:3000", "10.0.0.5:3000")  # same origin
+        assert origin_allowed("https://threadline.example.com", "127.0.0.1:3000")  # PUBLIC_URL
+        assert origin_allowed("https://threadline.example.com:443", "other")
+        assert origin_allowed("http://localhost:4100", "127.0.0.1:8000")  # deploy_url
+        assert not origin_allowed("https://wiki.example.com", "threadline.example.com")
+        assert not origin_allowed("http://10.0.0.5:3001", "10.0.0.5:3000")
+        assert not origin_allowed("null", "10.0.0.5:3000")
+        assert not origin_allowed("file://", "10.0.0.5:3000")
+    finally:
+        get_settings.cache_clear()
