@@ -254,9 +254,11 @@ class Socket:
         query: dict[str, str] | None = None,
         quiet: float = 0.8,
         timeout: float = 10.0,
+        until: str | None = None,
     ) -> str:
         """Sends one event and returns every update that came back (as JSON text), waiting
-        until `quiet` seconds pass without any (Reflex marks no update as the last)."""
+        until `quiet` seconds pass without any (Reflex marks no update as the last), or with
+        `until`, until that text has arrived (or `timeout`)."""
         name = state if isinstance(state, str) else handler_name(state, handler)
         self.updates.clear()
         await self.emit_raw(
@@ -273,10 +275,19 @@ class Socket:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self._arrived.clear()
+            if until is not None and until in json.dumps(self.updates):
+                break
             try:
                 await asyncio.wait_for(self._arrived.wait(), quiet)
             except TimeoutError:
-                break
+                if until is None:
+                    break
+        return json.dumps(self.updates)
+
+    async def drain(self, seconds: float = 3.0) -> str:
+        """What arrives in the next `seconds` (late answers of the last event sent)."""
+        self.updates.clear()
+        await asyncio.sleep(seconds)
         return json.dumps(self.updates)
 
     async def hydrate(

@@ -215,6 +215,7 @@ async def test_a_reviewer_cannot_run_the_admin_pages_handlers(server):
         await tab.hydrate("/admin/users")
         for state, handler, payload, path in forged:
             seen += await tab.send(state, handler, payload, path=path)
+        seen += await tab.drain()
     assert "set-password" not in seen and "reset-password" not in seen
     assert "tlk_" not in seen  # no API key shown
     assert "ada@example.com" not in seen  # no people list, no audit log
@@ -264,6 +265,7 @@ async def test_sockets_without_a_console_session_get_nothing_and_change_nothing(
         seen += await tab.hydrate(f"/approvals/{request_id}")
         for state, handler, payload, path in forged:
             seen += await tab.send(state, handler, payload, path=path)
+        seen += await tab.drain()
     assert mark not in seen
     assert "tlk_" not in seen
     assert server.query("approvalRequests:get", {"approvalRequestId": request_id})["status"] == (
@@ -279,7 +281,7 @@ async def test_a_viewer_reads_but_cannot_decide_or_set_a_status(server):
     path = f"/approvals/{request_id}"
     async with Socket(server, tab_token(), server.session("viewer")) as tab:
         await tab.hydrate(path)
-        assert mark in await tab.send(ApprovalState, "load", path=path)
+        assert mark in await tab.send(ApprovalState, "load", path=path, until=mark, timeout=30)
         await tab.send(ApprovalState, "set_comment", {"text": "because"}, path=path)
         for decision in ("approved", "rejected", "changes_requested"):
             await tab.send(ApprovalState, "decide", {"decision": decision}, path=path)
@@ -287,7 +289,7 @@ async def test_a_viewer_reads_but_cannot_decide_or_set_a_status(server):
         await tab.send(ApprovalState, "set_edited_plan", {"text": "rm -rf /"}, path=path)
         await tab.send(ApprovalState, "decide", {"decision": "approved"}, path=path)
         a_path = f"/artifacts/{artifact_id}"
-        await tab.send(ArtifactState, "load", path=a_path)
+        await tab.send(ArtifactState, "load", path=a_path, until=mark, timeout=30)
         await tab.send(ArtifactState, "set_status", {"status": "approved"}, path=a_path)
     request = server.query("approvalRequests:get", {"approvalRequestId": request_id})
     assert request["status"] == "pending" and not request.get("editedPlan")
