@@ -16,7 +16,7 @@ from api.calls import call
 from api.cli import CLI_CALLER
 from api.db import get_engine
 from api.signin import sign_in
-from models import AuditEntry
+from models import AuditEntry, WebhookDelivery
 from tests.test_scale_out import _call, _value, cluster, credentials  # noqa: F401
 
 pytestmark = pytest.mark.postgres
@@ -39,6 +39,12 @@ async def _wait_all(client, key, request_ids, status):
 
 async def test_each_request_expires_once_across_servers(cluster, credentials):  # noqa: F811
     key = credentials["key"]
+    # An endpoint for approval.expired: each expiry queues exactly one delivery to it.
+    await call(
+        "webhooks:add",
+        {"url": "http://127.0.0.1:9/hook", "events": ["approval.expired"]},
+        CLI_CALLER,
+    )
     async with (
         httpx.AsyncClient(base_url=cluster[0].url, timeout=90) as a,
         httpx.AsyncClient(base_url=cluster[1].url, timeout=90) as b,
@@ -82,7 +88,14 @@ async def test_each_request_expires_once_across_servers(cluster, credentials):  
                 .group_by(audit.c.target)
             ).all()
         )
+        deliveries = conn.execute(
+            sa.select(WebhookDelivery.__table__.c.data).where(
+                WebhookDelivery.__table__.c.event_type == "approval.expired"
+            )
+        ).scalars()
+        notified = sorted(data["approvalRequestId"] for data in deliveries)
     assert per_request == dict.fromkeys(requests, 1)
+    assert notified == sorted(requests)
 
 
 async def test_two_reviewers_approving_at_once_through_two_servers_are_both_counted(
