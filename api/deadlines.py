@@ -74,20 +74,25 @@ class DeadlineWatcher:
         engine = get_engine()
         writer = get_writer(engine, get_settings().max_batch)
         self._wake.clear()
-        while True:
-            now = next_creation_time()
-            expired = await writer.submit(lambda conn, now=now: expire_due(conn, now))
-            self.expired += len(expired)
-            if len(expired) < EXPIRE_BATCH:
-                break
 
         def soonest() -> float | None:
             with engine.connect() as conn:
                 return next_deadline(conn)
 
+        # A read first: with nothing due (the usual case) the watcher costs no write transaction.
         self._next = await off_loop(soonest)
+        while self._next is not None and self._next <= time.time() * 1000.0:
+            now = next_creation_time()
+            expired = await writer.submit(lambda conn, now=now: expire_due(conn, now))
+            self.expired += len(expired)
+            if len(expired) < EXPIRE_BATCH:
+                self._next = await off_loop(soonest)
+                if not expired:  # what was due was decided meanwhile, or the clock is behind
+                    break
         if self._next is None:
             return RECHECK_SECONDS
+        if self._next <= time.time() * 1000.0:  # still due yet nothing expired: not a hot loop
+            return RETRY_SECONDS
         # A few ms past the deadline, so that the UPDATE's `expires_time <= now` holds.
         wait = (self._next - time.time() * 1000.0) / 1000.0 + 0.005
         return min(max(wait, 0.0), RECHECK_SECONDS)

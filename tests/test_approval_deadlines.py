@@ -306,3 +306,13 @@ async def test_deadlines_hold_across_a_restart_of_the_server(database_url):
             assert doc["decidedTime"] >= doc["expiresTime"]
     finally:
         server.stop()
+
+
+async def test_the_watcher_writes_nothing_while_nothing_is_due(api, thread_id):
+    await create(api, thread_id, timeoutMs=60_000)
+    writer = get_writer(get_engine(), get_settings().max_batch)
+    before = writer.jobs
+
+    await deadlines.DeadlineWatcher().step()
+
+    assert writer.jobs == before
