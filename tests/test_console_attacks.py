@@ -449,6 +449,22 @@ async def test_a_link_shown_once_never_reaches_another_socket_presenting_the_tab
         assert "/set-password?token=" not in seen
 
 
+async def test_the_session_token_never_reaches_the_page(server):
+    """The cookie is HttpOnly: nothing the server sends over the socket (router headers,
+    computed vars, the account page's session list) may carry the token either."""
+    from app.pages.account import AccountState
+
+    cookie = server.session("reviewer")
+    seen = ""
+    async with Socket(server, tab_token(), cookie) as tab:
+        seen += await tab.hydrate("/account")
+        seen += await tab.send(AuthState, "require_signed_in", path="/account")
+        seen += await tab.send(AccountState, "load", path="/account", until="current")
+        seen += await tab.drain(1)
+    assert "rita@example.com" in seen
+    assert cookie not in seen and cookie[4:20] not in seen
+
+
 # ---- HTTP -----------------------------------------------------------------------------------
 
 
