@@ -12,7 +12,8 @@ it shares nothing with the loop; the server only waits on a pipe.
   picklable. Send small arguments (ids, not texts): a job that needs large data reads it itself.
 - The processes are started with "spawn" (a fresh interpreter, nothing inherited: no database
   connection, socket or lock of the server crosses into them), on the first call, at most
-  PROCESSES of them; they stay for the next calls.
+  PROCESSES of them; they stay for the next calls. They run at nice +10 (WORKER_NICENESS), so
+  that on busy cores the server's event loop is scheduled before them.
 - A job that has not finished within TIMEOUT_SECONDS, or a process that dies (killed, out of
   memory, a crash in C), gives WorkFailed, a FunctionError with a clear message; the pool is
   replaced on the next call. An exception the job raises is raised here as it was.
@@ -26,6 +27,7 @@ import asyncio
 import atexit
 import contextlib
 import multiprocessing
+import os
 import threading
 from collections.abc import AsyncIterator
 from concurrent.futures import ProcessPoolExecutor
@@ -40,6 +42,9 @@ PROCESSES = 2
 TIMEOUT_SECONDS = 60.0
 # How long shutdown() lets a busy process finish before it is terminated.
 SHUTDOWN_GRACE_SECONDS = 5.0
+# The worker processes run at a lower CPU priority than the server (nice +10): when the cores are
+# busy, the event loop, which answers everyone, gets them first; a diff only takes longer.
+WORKER_NICENESS = 10
 
 _pool: ProcessPoolExecutor | None = None
 _lock = threading.Lock()
@@ -54,9 +59,16 @@ def _get_pool() -> ProcessPoolExecutor:
     with _lock:
         if _pool is None:
             _pool = ProcessPoolExecutor(
-                max_workers=PROCESSES, mp_context=multiprocessing.get_context("spawn")
+                max_workers=PROCESSES,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_start_worker,
             )
         return _pool
+
+
+def _start_worker() -> None:
+    """In each worker process, first: yield the CPU to the server."""
+    os.nice(WORKER_NICENESS)
 
 
 def _forget(pool: ProcessPoolExecutor) -> None:

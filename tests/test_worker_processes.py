@@ -370,3 +370,11 @@ async def test_the_artifact_page_gets_the_artifact_without_its_content(
     whole = await api.query("artifacts:get", {"artifactId": artifact_id})
     assert "content" not in doc
     assert doc == {key: value for key, value in whole.items() if key != "content"}
+
+
+def niceness() -> int:
+    return os.nice(0)
+
+
+async def test_worker_processes_run_at_a_lower_cpu_priority_than_the_server(fresh_pool):
+    assert await in_worker_process(niceness) == min(19, os.nice(0) + processes.WORKER_NICENESS)
