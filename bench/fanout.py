@@ -19,6 +19,8 @@ A probe then creates `--requests` approval requests (or messages) over HTTP with
 at a time, and times from just before each POST until every client has the frame that shows it
 (clock of the client process, which does both). Memory: the server's RSS (the whole process
 tree) after a few warm-up clients, and again once all N are connected and loaded, divided by N.
+CPU/doc: the server's CPU time per document while the probe runs, its push to N clients included
+(steadier than the latencies on a shared machine).
 
     .venv/bin/python bench/fanout.py                    # 50 and 500, both protocols, SQLite
     .venv/bin/python bench/fanout.py --clients 50 500 --protocols console sync-approvals
