@@ -322,3 +322,28 @@ async def test_tabs_of_one_session_share_a_read_and_other_sessions_read_their_ow
     assert all(contents(page.live_entries) == ["shared"] for page in pages)
     first, second = (page.get_value("live_entries")[0] for page in pages[:2])
     assert first == second and first is not second  # each tab's state owns its rows
+
+
+async def test_a_live_tool_call_recorded_again_when_it_finishes_shows_its_new_state(
+    api, people, live
+):
+    registry, fake = live
+    mine = await api.mutation("threads:create", {"title": "Mine"})
+    page = await open_tab(fake, registry, "tab-1", people["reviewer"]["token"], mine)
+    call = {"threadId": mine, "toolName": "build", "toolCallId": "call-1", "input": {"n": 1}}
+    await api.mutation("toolCalls:record", {**call, "status": "started"})
+    await registry._push_all({mine})
+    assert [row["status"] for row in page.live_entries] == ["started"]
+    await post_message(api, mine, "while it runs")
+    await registry._push_all({mine})
+    await api.mutation(
+        "toolCalls:record", {**call, "status": "succeeded", "output": {"artifact": "ok"}}
+    )
+    await registry._push_all({mine})
+    rows = page.get_value("live_entries")
+    assert [(row["toolName"] or row["content"]) for row in rows] == ["build", "while it runs"]
+    assert rows[0]["status"] == "succeeded" and '"artifact": "ok"' in rows[0]["outputJson"]
+    assert page._open_calls == {}
+    await post_message(api, mine, "after")  # nothing read again once it finished
+    await registry._push_all({mine})
+    assert contents(page.live_entries) == ["build", "while it runs", "after"]

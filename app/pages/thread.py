@@ -66,36 +66,47 @@ def _entry_keys(docs: list[dict[str, Any]]) -> dict[str, float]:
 
 @dataclass(frozen=True)
 class LiveRead:
-    """What one catch-up read found: the new entries as display rows, oldest first; or, for a
-    tab too far behind, the latest page (`page`) to reopen on."""
+    """What one catch-up read found: the new entries as display rows, oldest first, and the
+    watched rows read again; or, for a tab too far behind, the latest page (`page`) to reopen
+    on."""
 
     rows: list[dict[str, Any]]
     page: dict[str, Any] | None
+    again: dict[str, dict[str, Any]]
 
 
 async def entries_after(
-    caller: Caller, thread_id: str, since: float, floor: float, shown: dict[str, float]
-) -> tuple[list[dict[str, Any]], bool]:
+    caller: Caller,
+    thread_id: str,
+    since: float,
+    floor: float,
+    shown: dict[str, float],
+    watch: frozenset[str] = frozenset(),
+) -> tuple[list[dict[str, Any]], bool, dict[str, dict[str, Any]]]:
     """The thread's entries stamped at or after `since` that are not in `shown`, as display
     rows, oldest first, read as `caller` (so exactly what that person may read; in a worker
     process, app/worker_reads.py, as tool inputs and messages can be MiBs); False when there are
     more than LIVE_CATCH_UP of them (then only some are returned). Entries stamped at or before
     `floor` (the oldest of the page the tab opened on) that it does not show are older ones, for
-    "Load older", not new."""
+    "Load older", not new. The third value holds the rows read again of the ids in `watch` (tool
+    calls shown as started, which a re-record may have finished)."""
     fresh: list[dict[str, Any]] = []
+    again: dict[str, dict[str, Any]] = {}
     cursor, size = None, LIVE_PAGE
     while True:
         page = await timeline_page(caller, thread_id, {"numItems": size, "cursor": cursor})
         for doc in page["page"]:
             stamp = doc["_creationTime"]
             if stamp < since:
-                return fresh[::-1], True
-            if doc["_id"] not in shown and stamp > floor:
+                return fresh[::-1], True, again
+            if doc["_id"] in watch:
+                again[doc["_id"]] = doc
+            elif doc["_id"] not in shown and stamp > floor:
                 fresh.append(doc)
         if page["isDone"]:
-            return fresh[::-1], True
+            return fresh[::-1], True, again
         if len(fresh) > LIVE_CATCH_UP:
-            return fresh[::-1], False
+            return fresh[::-1], False, again
         cursor, size = page["continueCursor"], min(LIVE_PAGE_MAX, size * 2)
 
 
@@ -218,10 +229,14 @@ class LiveTimeline(ThreadState):
     _recent: dict[str, float] = {}
     # The stamp of the oldest row of the page the tab opened on, when older ones exist (-1: none).
     _floor: float = -1.0
+    # Live tool-call rows shown as "started" (id -> stamp): read again on each push, as the
+    # agent records them again when they finish.
+    _open_calls: dict[str, float] = {}
 
     def _close(self) -> None:
         self.live_entries = []
         self._live_thread, self._latest_time, self._recent, self._floor = "", 0.0, {}, -1.0
+        self._open_calls = {}
 
     def _note_shown(self, docs: list[dict[str, Any]]) -> None:
         keys = {**self._recent, **_entry_keys(docs)}
@@ -233,7 +248,7 @@ class LiveTimeline(ThreadState):
         self.entries, self.live_entries = rows, []
         self.older_cursor, self.has_older = page["continueCursor"], not page["isDone"]
         self._latest_time, self._recent = 0.0, {}
-        self._floor = -1.0
+        self._floor, self._open_calls = -1.0, {}
         if not page["isDone"] and page["page"]:
             self._floor = min(float(doc["_creationTime"]) for doc in page["page"])
         self._note_shown(page["page"])
@@ -254,38 +269,59 @@ class LiveTimeline(ThreadState):
             return False
         since = max(self._latest_time - LIVE_OVERLAP_MS, self._floor)
         floor, shown = self._floor, dict(self._recent)
+        watch = frozenset(self._open_calls)
+        if watch:  # read back to the oldest started call; every live row is shown, not new
+            since = min(since, *self._open_calls.values())
+            shown.update(_entry_keys(self.get_value("live_entries")))
 
         async def read() -> LiveRead:
-            rows, complete = await entries_after(caller, thread_id, since, floor, shown)
+            rows, complete, again = await entries_after(
+                caller, thread_id, since, floor, shown, watch
+            )
             if complete:
-                return LiveRead(rows, None)
+                return LiveRead(rows, None, again)
             first = {"numItems": FIRST_PAGE, "cursor": None}
             page = await timeline_page(caller, thread_id, first)
-            return LiveRead(page["page"][::-1], page)
+            return LiveRead(page["page"][::-1], page, {})
 
         try:
             if reads is None:
                 fresh = await read()
             else:
-                share = (reader, thread_id, since, floor, frozenset(shown))
+                share = (reader, thread_id, since, floor, frozenset(shown), watch)
                 if share not in reads:
                     reads[share] = asyncio.ensure_future(read())
                 fresh = await reads[share]
         except (FunctionError, Unavailable):
             log.exception("reading new timeline entries failed")
             return True
-        if not fresh.rows:
-            return True
         rows = [dict(row) for row in fresh.rows]  # each tab's state owns its rows
         if fresh.page is not None:
             self._show_latest_page(fresh.page, rows)
             return True
+        live = self.get_value("live_entries")
+        changed = [
+            index
+            for index, row in enumerate(live)
+            if row["_id"] in fresh.again and fresh.again[row["_id"]] != row
+        ]
+        if not rows and not changed:
+            return True
+        if changed:
+            live = list(live)
+            for index in changed:
+                live[index] = dict(fresh.again[live[index]["_id"]])
         self._note_shown(rows)
-        if len(self.live_entries) + len(rows) > LIVE_FOLD:
-            self.entries = self.entries + self.live_entries + rows
-            self.live_entries = []
+        if len(live) + len(rows) > LIVE_FOLD:
+            self.entries = self.entries + live + rows
+            self.live_entries, self._open_calls = [], {}
         else:
-            self.live_entries = self.live_entries + rows
+            self.live_entries = live + rows
+            self._open_calls = {
+                row["_id"]: float(row["_creationTime"])
+                for row in live + rows
+                if row.get("kind") == "toolCall" and row.get("status") == "started"
+            }
         return True
 
 

@@ -152,3 +152,15 @@ def test_a_thread_tab_whose_session_ended_receives_no_more_rows(tabs, console):
     control.wait_for_timeout(500)
     assert after not in frames.since(mark) and after_id not in frames.since(mark)
     expect(page.get_by_text(after)).to_have_count(0)
+
+
+def test_a_live_tool_call_shows_when_it_finishes(tabs, console):
+    thread_id = console.mutation("threads:create", {"title": "Tool run"})
+    page = _open_live(tabs, "reviewer", thread_id)
+    call = {"threadId": thread_id, "toolName": "deploy", "toolCallId": "c-1", "input": {}}
+    call_id = console.mutation("toolCalls:record", {**call, "status": "started"})
+    row = page.locator(f'[data-id="{call_id}"]')
+    expect(row.locator("[data-status=started]")).to_be_visible()
+    console.mutation("toolCalls:record", {**call, "status": "succeeded", "output": {"ok": 1}})
+    expect(row.locator("[data-status=succeeded]")).to_be_visible()
+    expect(page.get_by_test_id("timeline").locator(".timeline-entry")).to_have_count(1)
