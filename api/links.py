@@ -17,8 +17,11 @@ import sqlalchemy as sa
 from api import auth
 from api.db import get_engine
 from api.errors import FunctionError
-from api.functions._common import audit
 from api.registry import Caller, Context, next_creation_time
+from api.services.audit import audit
+
+# The same validation as users:create; the sessions a new password ends.
+from api.services.people import CreateUserArgs, end_sessions
 from api.settings import get_settings
 from api.writer import get_writer
 from models import OneTimeLink, User
@@ -136,8 +139,6 @@ def setup_link_is_valid(token: str) -> bool:
 
 async def complete_setup(token: str, email: str, name: str, password: str) -> str:
     """Creates the first admin with a valid setup link. Returns the new user's id."""
-    from api.functions.accounts import CreateUserArgs  # the same validation as users:create
-
     try:
         args = CreateUserArgs.model_validate({"email": email, "name": name, "role": "admin"})
     except Exception as exc:
@@ -215,8 +216,6 @@ async def redeem_password_link(token: str, password: str) -> str:
             .where(users.c.id == person.id)
             .values(password_hash=password_hash, updated_time=now)
         )
-        from api.functions.accounts import end_sessions
-
         caller = Caller(kind="user", id=person.id, label=person.email, role=person.role)
         ctx = Context(conn=conn, caller=caller, now=now)
         end_sessions(ctx, person.id)

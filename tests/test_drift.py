@@ -372,7 +372,7 @@ async def test_the_plan_lookup_is_one_seek_in_the_partial_index(api, as_role, th
 
 @sqlite_only
 async def test_flagged_calls_are_found_through_their_partial_indexes(api, thread_id):
-    from api.functions.console import OUTSIDE_PLAN_CALLS, OUTSIDE_PLAN_COUNT
+    from api.functions._read_models import OUTSIDE_PLAN_CALLS, OUTSIDE_PLAN_COUNT
 
     with get_engine().connect() as conn:
         for statement, values in (

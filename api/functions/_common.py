@@ -1,4 +1,5 @@
-"""Helpers shared by the function modules: pagination, documents, audit entries."""
+"""Helpers shared by the function modules: argument types, documents and their result models,
+pagination (the audit writer is api.services.audit)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_mod
 
 from api.errors import FunctionError
 from api.registry import Args, Context
-from models import AuditEntry
 from models.base import camel, to_doc
-from models.ids import ANY_ID, new_id
+from models.ids import ANY_ID
 
 MAX_ARRAY_RESULTS = 1000
 END_CURSOR = "end"
@@ -36,6 +36,10 @@ class PaginationOpts(Args):
     endCursor: str | None = None
     maximumRowsRead: int | None = None
     maximumBytesRead: int | None = None
+
+
+class NoArgs(Args):
+    pass
 
 
 class Result(BaseModel):
@@ -172,23 +176,3 @@ def all_rows(
             f"More than {MAX_ARRAY_RESULTS} {what} match; pass paginationOpts to page through them"
         )
     return [document(table_model, row) for row in rows]
-
-
-def audit(
-    ctx: Context,
-    action: str,
-    target: str | None = None,
-    details: dict[str, Any] | None = None,
-) -> None:
-    """Append an audit entry in the same transaction as the change it records."""
-    ctx.conn.execute(
-        sa.insert(AuditEntry.__table__).values(
-            id=new_id("audit_log"),
-            creation_time=ctx.now,
-            actor=ctx.caller.ref,
-            actor_label=ctx.caller.label or None,
-            action=action,
-            target=target,
-            details=details,
-        )
-    )

@@ -30,13 +30,13 @@ from api.functions._common import (
     ShortName,
     Text,
     all_rows,
-    audit,
     document,
     document_model,
     page,
 )
 from api.notifications import notify
 from api.registry import BACKEND_WRITERS, DECIDERS, NULL, Args, Caller, Context, mutation, query
+from api.services.audit import audit
 from models import ApprovalRequest, Artifact, User
 from models.ids import is_id_for, new_id
 

@@ -18,12 +18,12 @@ from api.functions._common import (
     ShortText,
     Text,
     all_rows,
-    audit,
     document,
     document_model,
     page,
 )
 from api.registry import ALL_READERS, BACKEND_WRITERS, NULL, Args, Context, mutation, query
+from api.services.audit import audit
 from models import Artifact, ArtifactVersion
 from models.ids import is_id_for, new_id
 

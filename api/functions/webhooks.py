@@ -13,9 +13,10 @@ import sqlalchemy as sa
 from pydantic import Field, StringConstraints
 
 from api.errors import FunctionError
-from api.functions._common import Id, Result, ShortText, audit, document, document_model
+from api.functions._common import Id, Result, ShortText, document, document_model
 from api.notifications import queue_test
 from api.registry import ADMINS, NULL, Args, Caller, Context, mutation, query
+from api.services.audit import audit
 from api.webhooks import AddressRefused, EventType, Format, check_url, checked_address, new_secret
 from models import WebhookDelivery, WebhookEndpoint
 from models.ids import new_id

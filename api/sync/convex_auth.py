@@ -32,8 +32,8 @@ import sqlalchemy as sa
 from api import auth, clients, signin
 from api.db import get_engine
 from api.errors import FunctionError
-from api.functions._common import audit
 from api.registry import Caller, Context, next_creation_time
+from api.services.audit import audit
 from api.settings import get_settings
 from api.writer import get_writer
 from models import AuthSession, RefreshToken, ServerSecret, User

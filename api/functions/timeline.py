@@ -1,0 +1,106 @@
+"""timeline:* — a thread's messages and tool calls as one list.
+
+timeline:list.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from api.functions._common import (
+    END_CURSOR,
+    Id,
+    Page,
+    PaginationOpts,
+    decode_cursor,
+    document,
+    encode_cursor,
+)
+from api.functions._read_models import (
+    STAFF,
+    TimelineMessage,
+    TimelineToolCall,
+)
+from api.registry import Args, Context, query
+from models import (
+    ApprovalRequest,
+    Artifact,
+    ArtifactVersion,
+    Message,
+    Session,
+    Thread,
+    ToolCall,
+    User,
+)
+
+requests = ApprovalRequest.__table__
+artifacts = Artifact.__table__
+threads = Thread.__table__
+messages = Message.__table__
+tool_calls = ToolCall.__table__
+sessions = Session.__table__
+users = User.__table__
+claimers = User.__table__.alias("claimers")
+artifact_versions = ArtifactVersion.__table__
+
+
+class TimelineArgs(Args):
+    threadId: Id
+    paginationOpts: PaginationOpts
+
+
+@query(
+    "timeline:list",
+    args=TimelineArgs,
+    returns=Page[TimelineMessage | TimelineToolCall],
+    allow=STAFF,
+)
+def timeline(ctx: Context, args: TimelineArgs) -> dict[str, Any]:
+    """A thread's messages and tool calls as one list, newest first, keyset-paged on
+    (creation time, id). Each entry is the document plus `kind`: "message" or "toolCall"."""
+    opts = args.paginationOpts
+    empty = {"page": [], "isDone": True, "continueCursor": END_CURSOR}
+    if opts.cursor == END_CURSOR or ctx.visible_thread(args.threadId) is None:
+        return empty
+    parts = []
+    for kind, table in (("message", messages), ("toolCall", tool_calls)):
+        part = sa.select(
+            sa.literal(kind).label("kind"),
+            table.c.id.label("id"),
+            table.c.creation_time.label("creation_time"),
+        ).where(table.c.thread_id == args.threadId)
+        if opts.cursor:
+            after = sa.tuple_(*decode_cursor(opts.cursor))
+            part = part.where(sa.tuple_(table.c.creation_time, table.c.id) < after)
+        # Each side is cut to one page first, so the union stays small however long the thread.
+        part = part.order_by(table.c.creation_time.desc(), table.c.id.desc()).limit(
+            opts.numItems + 1
+        )
+        parts.append(part.subquery().select())
+    union = sa.union_all(*parts).subquery()
+    keys = ctx.conn.execute(
+        sa.select(union)
+        .order_by(union.c.creation_time.desc(), union.c.id.desc())
+        .limit(opts.numItems + 1)
+    ).all()
+    is_done = len(keys) <= opts.numItems
+    keys = keys[: opts.numItems]
+    found: dict[str, dict[str, Any]] = {}
+    for kind, model, table in (
+        ("message", Message, messages),
+        ("toolCall", ToolCall, tool_calls),
+    ):
+        ids = [key.id for key in keys if key.kind == kind]
+        if ids:
+            for row in ctx.conn.execute(sa.select(table).where(table.c.id.in_(ids))):
+                found[row.id] = {"kind": kind, **document(model, row)}
+    cursor = END_CURSOR
+    if not is_done and keys:
+        cursor = encode_cursor(keys[-1].creation_time, keys[-1].id)
+    return {
+        "page": [found[key.id] for key in keys if key.id in found],
+        "isDone": is_done,
+        "continueCursor": cursor,
+    }
