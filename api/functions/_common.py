@@ -3,8 +3,6 @@ pagination (the audit writer is api.services.audit)."""
 
 from __future__ import annotations
 
-import base64
-import json
 from typing import Annotated, Any, Generic, TypeVar
 
 import sqlalchemy as sa
@@ -12,11 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_mod
 
 from api.errors import FunctionError
 from api.registry import Args, Context
+from api.services.paging import END_CURSOR, after_cursor, cut, empty_page
 from models.base import camel, to_doc
-from models.ids import ANY_ID
 
 MAX_ARRAY_RESULTS = 1000
-END_CURSOR = "end"
 
 # Identifiers arrive as strings; whether they name the right table is checked by the function,
 # so that a get answers null and a mutation answers a clear error (an over-long string too: it is
@@ -105,32 +102,6 @@ def document(table_model: Any, row: Any) -> dict[str, Any]:
     return to_doc(table_model.__table__, row, getattr(table_model, "__hidden__", frozenset()))
 
 
-def encode_cursor(sort_value: Any, row_id: str) -> str:
-    raw = json.dumps([sort_value, row_id], separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[Any, str]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        sort_value, row_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        # Not a number, or one no column holds (NaN, infinity, beyond 64 bits): not our cursor.
-        # The id must be one of ours (it is compared with stored ids, so never NUL or surrogates).
-        if (
-            not isinstance(row_id, str)
-            or not ANY_ID.match(row_id)
-            or not isinstance(sort_value, int | float)
-            or not abs(sort_value) < 2**63
-        ):
-            raise ValueError
-        return sort_value, row_id
-    except (ValueError, TypeError, UnicodeDecodeError):
-        raise FunctionError(
-            "paginationOpts.cursor is not a cursor returned by this list; "
-            "pass null to start from the beginning"
-        ) from None
-
-
 def page(
     ctx: Context,
     table_model: Any,
@@ -142,21 +113,15 @@ def page(
     """One keyset page `{page, isDone, continueCursor}` ordered by (sort_column, id)."""
     table = table_model.__table__
     if opts.cursor == END_CURSOR:
-        return {"page": [], "isDone": True, "continueCursor": END_CURSOR}
-    key = sa.tuple_(sort_column, table.c.id)
+        return empty_page()
     query = sa.select(table).where(*where)
     if opts.cursor:
-        after = sa.tuple_(*decode_cursor(opts.cursor))
-        query = query.where(key < after if descending else key > after)
+        query = query.where(
+            after_cursor(opts.cursor, sort_column, table.c.id, descending=descending)
+        )
     order = (sort_column.desc(), table.c.id.desc()) if descending else (sort_column, table.c.id)
     rows = ctx.conn.execute(query.order_by(*order).limit(opts.numItems + 1)).all()
-    is_done = len(rows) <= opts.numItems
-    rows = rows[: opts.numItems]
-    if is_done or not rows:
-        cursor = END_CURSOR
-    else:
-        last = rows[-1]._mapping
-        cursor = encode_cursor(last[sort_column.key], last["id"])
+    rows, is_done, cursor = cut(rows, opts.numItems, sort_column.key)
     return {
         "page": [document(table_model, row) for row in rows],
         "isDone": is_done,

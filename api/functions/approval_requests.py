@@ -21,7 +21,6 @@ from pydantic import Field
 from api.claims import show_claim
 from api.errors import FunctionError
 from api.events import SYNC_TOUCHED
-from api.functions import artifacts as artifact_functions
 from api.functions._common import (
     Id,
     Page,
@@ -36,6 +35,7 @@ from api.functions._common import (
 )
 from api.notifications import notify
 from api.registry import BACKEND_WRITERS, DECIDERS, NULL, Args, Caller, Context, mutation, query
+from api.services.artifact_versions import add_version, load_artifact
 from api.services.audit import audit
 from models import ApprovalRequest, Artifact, User
 from models.ids import is_id_for, new_id
@@ -146,7 +146,7 @@ def create(ctx: Context, args: CreateArgs) -> str:
     toolCalls:record) and flagged `outsidePlan` when it is not listed."""
     ctx.thread(args.threadId)
     if args.artifactId is not None:
-        artifact = artifact_functions.load(ctx, args.artifactId)
+        artifact = load_artifact(ctx, args.artifactId)
         if artifact.thread_id != args.threadId:
             raise FunctionError(f"artifactId: artifact {args.artifactId} belongs to another thread")
     request_id = new_id("approval_requests")
@@ -426,9 +426,7 @@ def _update_plan_artifact(ctx: Context, artifact_id: str, args: ResolveArgs) -> 
     if approved_edit and args.editedPlan != current.content:
         changes["content"] = args.editedPlan
         changes["version"] = current.version + 1
-        artifact_functions._add_version(
-            ctx, artifact_id, current.version + 1, args.editedPlan, status
-        )
+        add_version(ctx, artifact_id, current.version + 1, args.editedPlan, status)
     ctx.conn.execute(sa.update(artifacts).where(artifacts.c.id == artifact_id).values(changes))
     ctx.emit("artifacts:changed", {"artifactId": artifact_id, "threadId": current.thread_id})
 

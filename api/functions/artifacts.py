@@ -23,9 +23,10 @@ from api.functions._common import (
     page,
 )
 from api.registry import ALL_READERS, BACKEND_WRITERS, NULL, Args, Context, mutation, query
+from api.services.artifact_versions import add_version, load_artifact, visible_artifact
 from api.services.audit import audit
 from models import Artifact, ArtifactVersion
-from models.ids import is_id_for, new_id
+from models.ids import new_id
 
 artifacts = Artifact.__table__
 versions = ArtifactVersion.__table__
@@ -63,7 +64,7 @@ def create(ctx: Context, args: CreateArgs) -> str:
             updated_time=ctx.now,
         )
     )
-    _add_version(ctx, artifact_id, 1, args.content, args.status)
+    add_version(ctx, artifact_id, 1, args.content, args.status)
     ctx.emit("artifacts:changed", {"artifactId": artifact_id, "threadId": args.threadId})
     return artifact_id
 
@@ -80,7 +81,7 @@ class UpdateArgs(Args):
 def update(ctx: Context, args: UpdateArgs) -> None:
     """A content change makes a new version; a status or title change alone does not.
     Reviewers may change the status only."""
-    current = load(ctx, args.artifactId)
+    current = load_artifact(ctx, args.artifactId)
     if ctx.caller.grant == "reviewer" and (args.content is not None or args.title is not None):
         raise FunctionError("Not allowed: a reviewer may change an artifact's status only")
     changes: dict[str, Any] = {"updated_time": ctx.now}
@@ -95,7 +96,7 @@ def update(ctx: Context, args: UpdateArgs) -> None:
             status = changes["status"] = "draft"
         changes["content"] = args.content
         changes["version"] = current.version + 1
-        _add_version(ctx, args.artifactId, current.version + 1, args.content, status)
+        add_version(ctx, args.artifactId, current.version + 1, args.content, status)
     ctx.conn.execute(sa.update(artifacts).where(artifacts.c.id == args.artifactId).values(changes))
     if ctx.caller.kind == "user" and args.status is not None and args.status != current.status:
         audit(
@@ -107,45 +108,13 @@ def update(ctx: Context, args: UpdateArgs) -> None:
     ctx.emit("artifacts:changed", {"artifactId": args.artifactId, "threadId": current.thread_id})
 
 
-def load(ctx: Context, artifact_id: str, field_name: str = "artifactId") -> Any:
-    """The artifact row, checked to exist and be visible; else a clear error."""
-    ctx.require_id("artifacts", artifact_id, field_name)
-    row = ctx.conn.execute(sa.select(artifacts).where(artifacts.c.id == artifact_id)).first()
-    if row is None or ctx.visible_thread(row.thread_id) is None:
-        raise FunctionError(f"Artifact {artifact_id} not found")
-    return row
-
-
-def _add_version(ctx: Context, artifact_id: str, version: int, content: str, status: str) -> None:
-    ctx.conn.execute(
-        sa.insert(versions).values(
-            id=new_id("artifact_versions"),
-            creation_time=ctx.now,
-            artifact_id=artifact_id,
-            version=version,
-            content=content,
-            status=status,
-            created_by=ctx.caller.ref,
-        )
-    )
-
-
 class GetArgs(Args):
     artifactId: Id
 
 
-def _visible(ctx: Context, artifact_id: str) -> Any | None:
-    if not is_id_for("artifacts", artifact_id):
-        return None
-    row = ctx.conn.execute(sa.select(artifacts).where(artifacts.c.id == artifact_id)).first()
-    if row is None or ctx.visible_thread(row.thread_id) is None:
-        return None
-    return row
-
-
 @query("artifacts:get", args=GetArgs, returns=ArtifactDoc | None)
 def get(ctx: Context, args: GetArgs) -> dict[str, Any] | None:
-    row = _visible(ctx, args.artifactId)
+    row = visible_artifact(ctx, args.artifactId)
     return None if row is None else document(Artifact, row)
 
 
@@ -187,7 +156,7 @@ class VersionsArgs(Args):
 @query("artifacts:versions", args=VersionsArgs, returns=list[ArtifactVersionDoc])
 def list_versions(ctx: Context, args: VersionsArgs) -> list[dict[str, Any]]:
     """Every version, 1 to current, oldest first, each with `createdBy`."""
-    if _visible(ctx, args.artifactId) is None:
+    if visible_artifact(ctx, args.artifactId) is None:
         return []
     rows = ctx.conn.execute(
         sa.select(versions)

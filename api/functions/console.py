@@ -13,23 +13,21 @@ import sqlalchemy as sa
 from pydantic import Field
 
 from api.functions._common import (
-    END_CURSOR,
     Id,
     Page,
     PaginationOpts,
     Result,
     ShortText,
-    decode_cursor,
     document,
     document_model,
-    encode_cursor,
 )
 from api.functions._read_models import (
     STAFF,
 )
-from api.functions.artifacts import _visible as visible_artifact
 from api.functions.threads import ThreadStatus, title_matches
 from api.registry import Args, Context, query
+from api.services.artifact_versions import visible_artifact
+from api.services.paging import END_CURSOR, after_cursor, cut, empty_page
 from models import (
     ApprovalRequest,
     Artifact,
@@ -73,7 +71,7 @@ def browse_threads(ctx: Context, args: ThreadsArgs) -> dict[str, Any]:
     """threads:list plus each thread's session phase, and a `phase` filter. Newest first."""
     opts = args.paginationOpts
     if opts.cursor == END_CURSOR:
-        return {"page": [], "isDone": True, "continueCursor": END_CURSOR}
+        return empty_page()
     query_ = sa.select(threads, sessions.c.phase.label("session_phase")).outerjoin(
         sessions, sessions.c.thread_id == threads.c.id
     )
@@ -86,24 +84,19 @@ def browse_threads(ctx: Context, args: ThreadsArgs) -> dict[str, Any]:
     if args.phase:
         query_ = query_.where(sessions.c.phase == args.phase)
     if opts.cursor:
-        after = sa.tuple_(*decode_cursor(opts.cursor))
-        query_ = query_.where(sa.tuple_(threads.c.creation_time, threads.c.id) < after)
+        query_ = query_.where(after_cursor(opts.cursor, threads.c.creation_time, threads.c.id))
     rows = ctx.conn.execute(
         query_.order_by(threads.c.creation_time.desc(), threads.c.id.desc()).limit(
             opts.numItems + 1
         )
     ).all()
-    is_done = len(rows) <= opts.numItems
-    rows = rows[: opts.numItems]
+    rows, is_done, cursor = cut(rows, opts.numItems, "creation_time")
     page_ = []
     for row in rows:
         doc = document(Thread, row)
         if row.session_phase is not None:
             doc["phase"] = row.session_phase
         page_.append(doc)
-    cursor = END_CURSOR
-    if not is_done and rows:
-        cursor = encode_cursor(rows[-1].creation_time, rows[-1].id)
     return {"page": page_, "isDone": is_done, "continueCursor": cursor}
 
 

@@ -15,16 +15,13 @@ from pydantic import Field
 
 from api.claims import show_claim
 from api.functions._common import (
-    END_CURSOR,
     Id,
     Page,
     PaginationOpts,
     Result,
     ShortText,
-    decode_cursor,
     document,
     document_model,
-    encode_cursor,
 )
 from api.functions._read_models import (
     DECISIONS,
@@ -37,6 +34,7 @@ from api.functions._read_models import (
 from api.functions.approval_requests import Approval, RequestStatus, counting_approvals
 from api.functions.threads import title_matches
 from api.registry import Args, Context, query
+from api.services.paging import END_CURSOR, after_cursor, cut, empty_page
 from models import (
     ApprovalRequest,
     Artifact,
@@ -243,7 +241,7 @@ def decided(ctx: Context, args: DecidedArgs) -> dict[str, Any]:
     title. Filters: decision, threadId, or a piece of the thread's title."""
     opts = args.paginationOpts
     if opts.cursor == END_CURSOR:
-        return {"page": [], "isDone": True, "continueCursor": END_CURSOR}
+        return empty_page()
     statuses = [args.decision] if args.decision else list(DECISIONS)
     query_ = (
         sa.select(
@@ -260,18 +258,13 @@ def decided(ctx: Context, args: DecidedArgs) -> dict[str, Any]:
     if args.threadSearch:
         query_ = query_.where(title_matches(ctx.conn, args.threadSearch))
     if opts.cursor:
-        after = sa.tuple_(*decode_cursor(opts.cursor))
-        query_ = query_.where(sa.tuple_(requests.c.decided_time, requests.c.id) < after)
+        query_ = query_.where(after_cursor(opts.cursor, requests.c.decided_time, requests.c.id))
     rows = ctx.conn.execute(
         query_.order_by(requests.c.decided_time.desc(), requests.c.id.desc()).limit(
             opts.numItems + 1
         )
     ).all()
-    is_done = len(rows) <= opts.numItems
-    rows = rows[: opts.numItems]
-    cursor = END_CURSOR
-    if not is_done and rows:
-        cursor = encode_cursor(rows[-1].decided_time, rows[-1].id)
+    rows, is_done, cursor = cut(rows, opts.numItems, "decided_time")
     return {
         "page": [_with_thread(ctx, row) for row in rows],
         "isDone": is_done,

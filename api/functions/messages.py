@@ -11,6 +11,7 @@ from pydantic import Field
 from api.errors import FunctionError, NotAllowed
 from api.functions._common import Id, Page, PaginationOpts, Text, document, document_model, page
 from api.registry import Args, Context, mutation, query
+from api.services.paging import empty_page
 from models import Message, Thread
 from models.ids import new_id
 
@@ -206,7 +207,7 @@ def list_messages(ctx: Context, args: ListArgs) -> list[dict[str, Any]] | dict[s
     if ctx.visible_thread(args.threadId) is None:
         if args.paginationOpts is None:
             return []
-        return {"page": [], "isDone": True, "continueCursor": "end"}
+        return empty_page()
     where = [messages.c.thread_id == args.threadId]
     if args.paginationOpts is not None:
         return page(ctx, Message, where, args.paginationOpts, messages.c.order)

@@ -10,13 +10,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from api.functions._common import (
-    END_CURSOR,
     Id,
     Page,
     PaginationOpts,
-    decode_cursor,
     document,
-    encode_cursor,
 )
 from api.functions._read_models import (
     STAFF,
@@ -24,6 +21,7 @@ from api.functions._read_models import (
     TimelineToolCall,
 )
 from api.registry import Args, Context, query
+from api.services.paging import END_CURSOR, after_cursor, cut, empty_page
 from models import (
     ApprovalRequest,
     Artifact,
@@ -61,9 +59,8 @@ def timeline(ctx: Context, args: TimelineArgs) -> dict[str, Any]:
     """A thread's messages and tool calls as one list, newest first, keyset-paged on
     (creation time, id). Each entry is the document plus `kind`: "message" or "toolCall"."""
     opts = args.paginationOpts
-    empty = {"page": [], "isDone": True, "continueCursor": END_CURSOR}
     if opts.cursor == END_CURSOR or ctx.visible_thread(args.threadId) is None:
-        return empty
+        return empty_page()
     parts = []
     for kind, table in (("message", messages), ("toolCall", tool_calls)):
         part = sa.select(
@@ -72,8 +69,7 @@ def timeline(ctx: Context, args: TimelineArgs) -> dict[str, Any]:
             table.c.creation_time.label("creation_time"),
         ).where(table.c.thread_id == args.threadId)
         if opts.cursor:
-            after = sa.tuple_(*decode_cursor(opts.cursor))
-            part = part.where(sa.tuple_(table.c.creation_time, table.c.id) < after)
+            part = part.where(after_cursor(opts.cursor, table.c.creation_time, table.c.id))
         # Each side is cut to one page first, so the union stays small however long the thread.
         part = part.order_by(table.c.creation_time.desc(), table.c.id.desc()).limit(
             opts.numItems + 1
@@ -85,8 +81,7 @@ def timeline(ctx: Context, args: TimelineArgs) -> dict[str, Any]:
         .order_by(union.c.creation_time.desc(), union.c.id.desc())
         .limit(opts.numItems + 1)
     ).all()
-    is_done = len(keys) <= opts.numItems
-    keys = keys[: opts.numItems]
+    keys, is_done, cursor = cut(keys, opts.numItems, "creation_time")
     found: dict[str, dict[str, Any]] = {}
     for kind, model, table in (
         ("message", Message, messages),
@@ -96,9 +91,6 @@ def timeline(ctx: Context, args: TimelineArgs) -> dict[str, Any]:
         if ids:
             for row in ctx.conn.execute(sa.select(table).where(table.c.id.in_(ids))):
                 found[row.id] = {"kind": kind, **document(model, row)}
-    cursor = END_CURSOR
-    if not is_done and keys:
-        cursor = encode_cursor(keys[-1].creation_time, keys[-1].id)
     return {
         "page": [found[key.id] for key in keys if key.id in found],
         "isDone": is_done,

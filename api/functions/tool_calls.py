@@ -32,6 +32,7 @@ from api.functions._common import (
 )
 from api.notifications import notify
 from api.registry import BACKEND_WRITERS, Args, Context, mutation, query
+from api.services.paging import empty_page
 from models import ApprovalRequest, ToolCall
 from models.ids import new_id
 
@@ -204,7 +205,7 @@ def list_tool_calls(ctx: Context, args: ListArgs) -> list[dict[str, Any]] | dict
     if ctx.visible_thread(args.threadId) is None:
         if args.paginationOpts is None:
             return []
-        return {"page": [], "isDone": True, "continueCursor": "end"}
+        return empty_page()
     where = [tool_calls.c.thread_id == args.threadId]
     if args.paginationOpts is not None:
         return page(ctx, ToolCall, where, args.paginationOpts, tool_calls.c.creation_time)
