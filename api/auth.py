@@ -23,6 +23,7 @@ from api.errors import FunctionError
 from api.events import bus
 from api.registry import Caller
 from api.settings import get_settings
+from api.vocabulary import CREDENTIALS_CHANGED
 from api.writer import get_writer
 from models import ApiKey, AuthSession, User
 
@@ -125,7 +126,7 @@ def forget_credentials(*_event: object) -> None:
     _verified.clear()
 
 
-bus.add_listener("credentials:changed", forget_credentials)
+bus.add_listener(CREDENTIALS_CHANGED, forget_credentials)
 
 
 async def caller_for(credential: str | None) -> Caller | None:

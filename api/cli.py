@@ -26,6 +26,7 @@ from api.errors import FunctionError
 from api.events import bus
 from api.registry import Caller
 from api.settings import get_settings
+from api.vocabulary import ROLES
 
 CLI_CALLER = Caller(kind="system", id="cli", label="threadline CLI")
 
@@ -200,15 +201,13 @@ def build_parser() -> argparse.ArgumentParser:
     create_user = commands.add_parser("create-user", help="create a person")
     create_user.add_argument("--email", required=True)
     create_user.add_argument("--name", required=True)
-    create_user.add_argument(
-        "--role", required=True, choices=["admin", "reviewer", "viewer", "user"]
-    )
+    create_user.add_argument("--role", required=True, choices=ROLES)
     create_user.add_argument("--password", help="prompted for when left out")
     create_user.set_defaults(run=cmd_create_user)
 
     set_role = commands.add_parser("set-role", help="change a person's role")
     set_role.add_argument("user", help="email or user id")
-    set_role.add_argument("role", choices=["admin", "reviewer", "viewer", "user"])
+    set_role.add_argument("role", choices=ROLES)
     set_role.set_defaults(run=cmd_set_role)
 
     for name, runner, text in (

@@ -17,6 +17,7 @@ from typing import Any
 
 from api.openapi import args_schema_name, function_schemas, summary
 from api.registry import KEY, REGISTRY
+from api.vocabulary import ADMIN, REVIEWER, USER, VIEWER
 
 IDENTIFIER = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
 JSON_VALUE = "JSONValue"
@@ -142,10 +143,10 @@ DOCS_END = "<!-- END GENERATED: functions -->"
 DOCS_COMMAND = ".venv/bin/threadline codegen docs"
 GRANT_NAMES = {
     KEY: "API keys",
-    "admin": "admins",
-    "reviewer": "reviewers",
-    "viewer": "viewers",
-    "user": "end users (own threads)",
+    ADMIN: "admins",
+    REVIEWER: "reviewers",
+    VIEWER: "viewers",
+    USER: "end users (own threads)",
 }
 
 

@@ -22,6 +22,7 @@ import time
 from typing import Any
 
 from api.events import bus
+from api.vocabulary import APPROVALS_CHANGED
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ class DeadlineWatcher:
         from api.calls import _ensure_event_relay
 
         await _ensure_event_relay()
-        bus.add_listener("approvals:changed", self._on_change)
+        bus.add_listener(APPROVALS_CHANGED, self._on_change)
         try:
             while True:
                 try:
@@ -60,7 +61,7 @@ class DeadlineWatcher:
                 except TimeoutError:
                     pass
         finally:
-            bus.remove_listener("approvals:changed", self._on_change)
+            bus.remove_listener(APPROVALS_CHANGED, self._on_change)
 
     async def step(self) -> float:
         """Expires what is due now; answers how long to sleep until the next deadline."""

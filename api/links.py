@@ -23,6 +23,7 @@ from api.services.audit import audit
 # The same validation as users:create; the sessions a new password ends.
 from api.services.people import CreateUserArgs, end_sessions
 from api.settings import get_settings
+from api.vocabulary import ADMIN, CREDENTIALS_CHANGED
 from api.writer import get_writer
 from models import OneTimeLink, User
 from models.ids import new_id
@@ -101,7 +102,7 @@ def _claim(conn: sa.Connection, token: str, now: float) -> Any | None:
 
 def _admin_exists(conn: sa.Connection) -> bool:
     # Locks the admin rows (PostgreSQL): a concurrent setup waits, then sees this one's admin.
-    query = sa.select(users.c.id).where(users.c.role == "admin").limit(1).with_for_update()
+    query = sa.select(users.c.id).where(users.c.role == ADMIN).limit(1).with_for_update()
     return conn.execute(query).first() is not None
 
 
@@ -125,7 +126,7 @@ async def create_setup_link() -> IssuedLink | None:
 
 def admin_exists() -> bool:
     """True once the first admin exists: /setup then only says setup is done."""
-    query = sa.select(users.c.id).where(users.c.role == "admin").limit(1)
+    query = sa.select(users.c.id).where(users.c.role == ADMIN).limit(1)
     with get_engine().connect() as conn:  # a page view: no row locks
         return conn.execute(query).first() is not None
 
@@ -140,7 +141,7 @@ def setup_link_is_valid(token: str) -> bool:
 async def complete_setup(token: str, email: str, name: str, password: str) -> str:
     """Creates the first admin with a valid setup link. Returns the new user's id."""
     try:
-        args = CreateUserArgs.model_validate({"email": email, "name": name, "role": "admin"})
+        args = CreateUserArgs.model_validate({"email": email, "name": name, "role": ADMIN})
     except Exception as exc:
         raise FunctionError(f"Check the form: {exc}") from None
     # Anyone can send this form (a forged console event needs no page): look at the link before
@@ -161,7 +162,7 @@ async def complete_setup(token: str, email: str, name: str, password: str) -> st
                 creation_time=now,
                 email=args.email,
                 name=args.name,
-                role="admin",
+                role=ADMIN,
                 password_hash=password_hash,
                 disabled=False,
                 updated_time=now,
@@ -169,10 +170,10 @@ async def complete_setup(token: str, email: str, name: str, password: str) -> st
         )
         ctx = Context(
             conn=conn,
-            caller=Caller(kind="user", id=user_id, label=args.email, role="admin"),
+            caller=Caller(kind="user", id=user_id, label=args.email, role=ADMIN),
             now=now,
         )
-        audit(ctx, "setup.complete", user_id, {"after": {"email": args.email, "role": "admin"}})
+        audit(ctx, "setup.complete", user_id, {"after": {"email": args.email, "role": ADMIN}})
         return user_id, []
 
     return await _writer().submit(run)
@@ -220,6 +221,6 @@ async def redeem_password_link(token: str, password: str) -> str:
         ctx = Context(conn=conn, caller=caller, now=now)
         end_sessions(ctx, person.id)
         audit(ctx, f"user.{link.purpose}", person.id)
-        return person.email, [("credentials:changed", {})]
+        return person.email, [(CREDENTIALS_CHANGED, {})]
 
     return await _writer().submit(run)

@@ -18,9 +18,9 @@ import api.functions  # noqa: F401  (registers every function)
 from api import __version__
 from api.registry import KEY, REGISTRY, FunctionSpec
 from api.settings import get_settings
+from api.vocabulary import ADMIN, PEOPLE, REVIEWER, ROLES, USER, VIEWER
 
 REF = "#/components/schemas/{model}"
-PEOPLE = frozenset({"admin", "reviewer", "viewer", "user"})
 JSON = "application/json"
 
 
@@ -121,9 +121,9 @@ def _security(spec: FunctionSpec) -> list[dict[str, list]]:
 
 
 def _who(spec: FunctionSpec) -> str:
-    names = {KEY: "API keys", "admin": "admins", "reviewer": "reviewers", "viewer": "viewers"}
-    names["user"] = "end users (their own threads)"
-    order = [KEY, "admin", "reviewer", "viewer", "user"]
+    names = {KEY: "API keys", ADMIN: "admins", REVIEWER: "reviewers", VIEWER: "viewers"}
+    names[USER] = "end users (their own threads)"
+    order = [KEY, *ROLES]
     return ", ".join(names[grant] for grant in order if grant in spec.allow)
 
 

@@ -27,21 +27,22 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy.engine import Connection
 
 from api.errors import FunctionError, NotAllowed
+from api.vocabulary import (  # noqa: F401 (the permission sets are imported from here too)
+    ADMIN,
+    ADMINS,
+    ALL_READERS,
+    BACKEND_WRITERS,
+    DECIDERS,
+    KEY,
+    USER,
+    WRITERS,
+)
 from models import Thread
 from models.ids import is_id_for
 
-# Who may call a function. Users (end users of a chat app) are further limited to their own threads
+# Who may call a function (ALL_READERS, WRITERS, BACKEND_WRITERS, DECIDERS, ADMINS, from
+# api/vocabulary.py). Users (end users of a chat app) are further limited to their own threads
 # inside each function; reviewers' artifact rights are checked in artifacts:update.
-KEY = "key"
-ALL_READERS = frozenset({KEY, "admin", "reviewer", "viewer", "user"})
-# End users create threads and post their own (role "user") messages, checked in messages:create.
-WRITERS = frozenset({KEY, "admin", "user"})
-# Everything else is written by backends: the agent's side of a thread (its messages, tool calls,
-# session, artifacts and approval requests) and changes to the thread itself. An end user who
-# could write these could forge what the agent said or ran, or approve their own plan.
-BACKEND_WRITERS = frozenset({KEY, "admin"})
-DECIDERS = frozenset({"admin", "reviewer"})
-ADMINS = frozenset({"admin"})
 
 # `returns=NULL`: the function answers null.
 NULL: Any = type(None)
@@ -76,11 +77,11 @@ class Caller:
         """The name this caller has in `allow` sets."""
         if self.kind == "user":
             return self.role or ""
-        return self.kind if self.kind == KEY else "admin"
+        return self.kind if self.kind == KEY else ADMIN
 
     @property
     def is_end_user(self) -> bool:
-        return self.kind == "user" and self.role == "user"
+        return self.kind == "user" and self.role == USER
 
 
 class Args(BaseModel):

@@ -15,6 +15,7 @@ from api.db import get_engine
 from api.registry import Caller, Context, next_creation_time
 from api.services.audit import audit
 from api.settings import get_settings
+from api.vocabulary import CREDENTIALS_CHANGED
 from api.writer import get_writer
 from models import AuditEntry, AuthSession, User
 from models.ids import new_id
@@ -297,6 +298,6 @@ async def sign_out(token: str) -> bool:
                 conn=conn, caller=Caller(kind="user", id=result.user_id), now=next_creation_time()
             )
             audit(ctx, "signout", result.user_id)
-        return result is not None, [("credentials:changed", {})]
+        return result is not None, [(CREDENTIALS_CHANGED, {})]
 
     return await get_writer(get_engine(), get_settings().max_batch).submit(revoke)

@@ -31,6 +31,7 @@ from standardwebhooks import Webhook
 
 from api.errors import FunctionError
 from api.settings import get_settings
+from api.vocabulary import WEBHOOKS_QUEUED
 
 EVENT_TYPES = (
     "approval.requested",
@@ -49,7 +50,7 @@ MAX_URL = 2000
 SECRET_PREFIX = "whsec_"
 # Published after a commit that queued deliveries; the sender of whichever worker holds the
 # sending lock hears it (through Redis from the others) and sends at once.
-QUEUED_TOPIC = "webhooks:queued"
+QUEUED_TOPIC = WEBHOOKS_QUEUED
 
 
 class AddressRefused(Exception):

@@ -1,5 +1,6 @@
 """What the console's read models (inbox:*, timeline:*, console:*, dashboard:*) share: who may
-read them, the decisions, a timeline's documents, and the queries of calls outside a plan."""
+read them (STAFF), the decisions (DECISIONS), a timeline's documents, and the queries of the
+calls made outside an approved plan."""
 
 from __future__ import annotations
 
@@ -10,16 +11,11 @@ import sqlalchemy as sa
 from api.functions._common import document_model
 from api.functions.messages import Role as MessageRole
 from api.functions.tool_calls import ToolStatus
-from api.registry import KEY
+from api.vocabulary import DECISIONS, STAFF, Decision  # noqa: F401 (for the read models)
 from models import Message, ToolCall
 
 tool_calls = ToolCall.__table__
 
-# The console's read models are for staff and backends; end users see their own threads through
-# the contract functions.
-STAFF = frozenset({KEY, "admin", "reviewer", "viewer"})
-Decision = Literal["approved", "rejected", "changes_requested"]
-DECISIONS = ("approved", "rejected", "changes_requested")
 TimelineMessage = document_model(
     Message, "TimelineMessage", kind=Literal["message"], role=MessageRole, metadata=dict[str, Any]
 )

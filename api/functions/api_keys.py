@@ -16,6 +16,7 @@ from api.functions._common import Id, Result, document, document_model
 from api.registry import ADMINS, NULL, Args, Context, mutation, query
 from api.services.audit import audit
 from api.services.people import Name
+from api.vocabulary import CREDENTIALS_CHANGED
 from models import ApiKey, User
 from models.ids import new_id
 
@@ -113,4 +114,4 @@ def revoke_key(ctx: Context, args: RevokeKeyArgs) -> None:
         sa.update(api_keys).where(api_keys.c.id == args.apiKeyId).values(revoked_time=ctx.now)
     )
     audit(ctx, "apikey.revoke", args.apiKeyId, {"name": row.name, "prefix": row.prefix})
-    ctx.emit("credentials:changed", {})
+    ctx.emit(CREDENTIALS_CHANGED, {})

@@ -19,6 +19,7 @@ from api.claims import CLAIM_LAPSE_MS, claim_is_live
 from api.errors import FunctionError, NotAllowed
 from api.functions._common import Id
 from api.registry import DECIDERS, NULL, Args, Context, mutation
+from api.vocabulary import ADMIN, APPROVALS_CHANGED
 from models import ApprovalRequest, User
 
 requests = ApprovalRequest.__table__
@@ -61,7 +62,7 @@ def _changed(ctx: Context, row: Any, claimed_by: str | None) -> None:
     # The inbox and the request's page follow approvals:changed (the live queue); the request's
     # own topic is left alone, so that a long-poll waiting for the decision is not woken.
     ctx.emit(
-        "approvals:changed",
+        APPROVALS_CHANGED,
         {
             "approvalRequestId": row.id,
             "threadId": row.thread_id,
@@ -121,7 +122,7 @@ def unclaim(ctx: Context, args: ClaimArgs) -> None:
     row = _load(ctx, request_id)
     if not claim_is_live(row.status, row.claimed_by, row.claimed_time, ctx.now):
         return None
-    if row.claimed_by != me and ctx.caller.role != "admin":
+    if row.claimed_by != me and ctx.caller.role != ADMIN:
         raise NotAllowed(
             f"Not allowed: {_name(ctx, row.claimed_by)} is reviewing approval request "
             f"{request_id}; only they or an admin may release the claim"

@@ -37,17 +37,19 @@ from api.notifications import notify
 from api.registry import BACKEND_WRITERS, DECIDERS, NULL, Args, Caller, Context, mutation, query
 from api.services.artifact_versions import add_version, load_artifact
 from api.services.audit import audit
+from api.vocabulary import (
+    APPROVALS_CHANGED,
+    ARTIFACTS_CHANGED,
+    Decision,
+    RequestStatus,
+    approval_topic,
+)
 from models import ApprovalRequest, Artifact, User
 from models.ids import is_id_for, new_id
 
 requests = ApprovalRequest.__table__
 artifacts = Artifact.__table__
 users = User.__table__
-
-RequestStatus = Literal[
-    "pending", "approved", "rejected", "changes_requested", "cancelled", "expired"
-]
-Decision = Literal["approved", "rejected", "changes_requested"]
 
 
 class Approval(Result):
@@ -100,8 +102,8 @@ ARTIFACT_STATUS_AFTER = {
 
 def _changed(ctx: Context, request_id: str, thread_id: str, status: str, **extra: Any) -> None:
     payload = {"approvalRequestId": request_id, "threadId": thread_id, "status": status, **extra}
-    ctx.emit(f"approval:{request_id}", payload)
-    ctx.emit("approvals:changed", payload)
+    ctx.emit(approval_topic(request_id), payload)
+    ctx.emit(APPROVALS_CHANGED, payload)
 
 
 def _notify(
@@ -193,7 +195,7 @@ def _wait(args: GetArgs):
     def settled(result: dict[str, Any] | None) -> bool:
         return result is None or result["status"] != "pending"
 
-    return f"approval:{args.approvalRequestId}", seconds, settled
+    return approval_topic(args.approvalRequestId), seconds, settled
 
 
 @query("approvalRequests:get", args=GetArgs, returns=ApprovalRequestDoc | None, wait=_wait)
@@ -428,7 +430,7 @@ def _update_plan_artifact(ctx: Context, artifact_id: str, args: ResolveArgs) -> 
         changes["version"] = current.version + 1
         add_version(ctx, artifact_id, current.version + 1, args.editedPlan, status)
     ctx.conn.execute(sa.update(artifacts).where(artifacts.c.id == artifact_id).values(changes))
-    ctx.emit("artifacts:changed", {"artifactId": artifact_id, "threadId": current.thread_id})
+    ctx.emit(ARTIFACTS_CHANGED, {"artifactId": artifact_id, "threadId": current.thread_id})
 
 
 def _not_pending(ctx: Context, request_id: str) -> FunctionError:

@@ -5,7 +5,7 @@ Every content change is kept: artifact_versions holds version 1 to the current o
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import sqlalchemy as sa
 from pydantic import StringConstraints
@@ -25,13 +25,13 @@ from api.functions._common import (
 from api.registry import ALL_READERS, BACKEND_WRITERS, NULL, Args, Context, mutation, query
 from api.services.artifact_versions import add_version, load_artifact, visible_artifact
 from api.services.audit import audit
+from api.vocabulary import ARTIFACTS_CHANGED, REVIEWER, ArtifactStatus
 from models import Artifact, ArtifactVersion
 from models.ids import new_id
 
 artifacts = Artifact.__table__
 versions = ArtifactVersion.__table__
 
-ArtifactStatus = Literal["draft", "pending_review", "approved", "rejected", "final"]
 ArtifactType = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,39}$")]
 ArtifactDoc = document_model(Artifact, "Artifact", status=ArtifactStatus)
 ArtifactVersionDoc = document_model(ArtifactVersion, "ArtifactVersion", status=ArtifactStatus)
@@ -65,7 +65,7 @@ def create(ctx: Context, args: CreateArgs) -> str:
         )
     )
     add_version(ctx, artifact_id, 1, args.content, args.status)
-    ctx.emit("artifacts:changed", {"artifactId": artifact_id, "threadId": args.threadId})
+    ctx.emit(ARTIFACTS_CHANGED, {"artifactId": artifact_id, "threadId": args.threadId})
     return artifact_id
 
 
@@ -77,12 +77,12 @@ class UpdateArgs(Args):
 
 
 # Reviewers may update an artifact, but only its status.
-@mutation("artifacts:update", args=UpdateArgs, returns=NULL, allow=BACKEND_WRITERS | {"reviewer"})
+@mutation("artifacts:update", args=UpdateArgs, returns=NULL, allow=BACKEND_WRITERS | {REVIEWER})
 def update(ctx: Context, args: UpdateArgs) -> None:
     """A content change makes a new version; a status or title change alone does not.
     Reviewers may change the status only."""
     current = load_artifact(ctx, args.artifactId)
-    if ctx.caller.grant == "reviewer" and (args.content is not None or args.title is not None):
+    if ctx.caller.grant == REVIEWER and (args.content is not None or args.title is not None):
         raise FunctionError("Not allowed: a reviewer may change an artifact's status only")
     changes: dict[str, Any] = {"updated_time": ctx.now}
     if args.title is not None:
@@ -105,7 +105,7 @@ def update(ctx: Context, args: UpdateArgs) -> None:
             args.artifactId,
             {"before": current.status, "after": args.status},
         )
-    ctx.emit("artifacts:changed", {"artifactId": args.artifactId, "threadId": current.thread_id})
+    ctx.emit(ARTIFACTS_CHANGED, {"artifactId": args.artifactId, "threadId": current.thread_id})
 
 
 class GetArgs(Args):

@@ -13,8 +13,8 @@ from api.errors import FunctionError
 from api.functions._common import Id, NoArgs, document, document_model
 from api.registry import NULL, Args, Context, mutation, query
 from api.services.audit import audit
-from api.services.people import PEOPLE
 from api.settings import get_settings
+from api.vocabulary import ADMIN, CREDENTIALS_CHANGED, PEOPLE
 from models import AuthSession
 
 auth_sessions = AuthSession.__table__
@@ -47,7 +47,7 @@ class RevokeSessionArgs(Args):
 def revoke_session(ctx: Context, args: RevokeSessionArgs) -> None:
     """Ends one of the caller's own sessions (admins: anyone's)."""
     where = [auth_sessions.c.id == args.sessionId, auth_sessions.c.revoked_time.is_(None)]
-    if ctx.caller.grant != "admin":
+    if ctx.caller.grant != ADMIN:
         where.append(auth_sessions.c.user_id == ctx.caller.id)
     ended = ctx.conn.execute(
         sa.update(auth_sessions)
@@ -58,7 +58,7 @@ def revoke_session(ctx: Context, args: RevokeSessionArgs) -> None:
     if ended is None:
         raise FunctionError(f"Session {args.sessionId} not found")
     audit(ctx, "session.revoke", ended.user_id, {"sessionId": args.sessionId})
-    ctx.emit("credentials:changed", {})
+    ctx.emit(CREDENTIALS_CHANGED, {})
 
 
 @mutation("authSessions:revokeOthers", args=NoArgs, returns=int, allow=PEOPLE)
@@ -74,5 +74,5 @@ def revoke_other_sessions(ctx: Context, args: NoArgs) -> int:
         .values(revoked_time=ctx.now)
     ).rowcount
     audit(ctx, "session.revoke_others", ctx.caller.id, {"ended": ended})
-    ctx.emit("credentials:changed", {})
+    ctx.emit(CREDENTIALS_CHANGED, {})
     return ended

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from api.functions._common import Id, ShortText, Text, document, document_model
 from api.registry import BACKEND_WRITERS, Args, Context, mutation, query
+from api.vocabulary import SESSIONS_CHANGED
 from models import Session
 from models.ids import new_id
 
@@ -61,7 +62,7 @@ def upsert(ctx: Context, args: UpsertArgs) -> str:
                 **given,
             )
         )
-    ctx.emit("sessions:changed", {"threadId": args.threadId})
+    ctx.emit(SESSIONS_CHANGED, {"threadId": args.threadId})
     return session_id
 
 

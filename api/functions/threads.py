@@ -18,6 +18,7 @@ from api.functions._common import (
     page,
 )
 from api.registry import BACKEND_WRITERS, NULL, Args, Context, mutation, query
+from api.vocabulary import APPROVALS_CHANGED, THREADS_CHANGED
 from models import Thread
 from models.ids import new_id
 
@@ -52,7 +53,7 @@ def create(ctx: Context, args: CreateArgs) -> str:
             updated_time=ctx.now,
         )
     )
-    ctx.emit("threads:changed", {"threadId": thread_id})
+    ctx.emit(THREADS_CHANGED, {"threadId": thread_id})
     return thread_id
 
 
@@ -131,7 +132,7 @@ def update(ctx: Context, args: UpdateArgs) -> None:
     if args.metadata is not None:
         changes["metadata"] = args.metadata
     ctx.conn.execute(sa.update(threads).where(threads.c.id == args.threadId).values(**changes))
-    ctx.emit("threads:changed", {"threadId": args.threadId})
+    ctx.emit(THREADS_CHANGED, {"threadId": args.threadId})
 
 
 class RemoveArgs(Args):
@@ -143,5 +144,5 @@ def remove(ctx: Context, args: RemoveArgs) -> None:
     """Removes the thread and, through ON DELETE CASCADE, everything that hangs off it."""
     ctx.thread(args.threadId)
     ctx.conn.execute(sa.delete(threads).where(threads.c.id == args.threadId))
-    ctx.emit("threads:changed", {"threadId": args.threadId})
-    ctx.emit("approvals:changed", {"threadId": args.threadId})
+    ctx.emit(THREADS_CHANGED, {"threadId": args.threadId})
+    ctx.emit(APPROVALS_CHANGED, {"threadId": args.threadId})

@@ -29,14 +29,13 @@ from api.functions._common import (
 from api.registry import ADMINS, NULL, Args, Caller, Context, mutation, query
 from api.services.audit import audit
 from api.services.people import (
-    PEOPLE,
     CreateUserArgs,
     Password,
-    Role,
     active_admins,
     end_sessions,
     user_row,
 )
+from api.vocabulary import ADMIN, CREDENTIALS_CHANGED, PEOPLE, Role
 from models import User
 from models.ids import new_id
 
@@ -130,7 +129,7 @@ def set_role(ctx: Context, args: SetRoleArgs) -> None:
     row = user_row(ctx, args.userId)
     if row.role == args.role:
         return
-    if row.role == "admin" and not row.disabled and active_admins(ctx) <= 1:
+    if row.role == ADMIN and not row.disabled and active_admins(ctx) <= 1:
         raise FunctionError(
             "The last active admin cannot be demoted; make someone else admin first"
         )
@@ -140,7 +139,7 @@ def set_role(ctx: Context, args: SetRoleArgs) -> None:
         .values(role=args.role, updated_time=ctx.now)
     )
     audit(ctx, "user.role", args.userId, {"before": row.role, "after": args.role})
-    ctx.emit("credentials:changed", {})
+    ctx.emit(CREDENTIALS_CHANGED, {})
 
 
 class SetDisabledArgs(Args):
@@ -154,7 +153,7 @@ def set_disabled(ctx: Context, args: SetDisabledArgs) -> None:
     row = user_row(ctx, args.userId)
     if row.disabled == args.disabled:
         return
-    if args.disabled and row.role == "admin" and active_admins(ctx) <= 1:
+    if args.disabled and row.role == ADMIN and active_admins(ctx) <= 1:
         raise FunctionError("The last active admin cannot be disabled")
     ctx.conn.execute(
         sa.update(users)
@@ -165,7 +164,7 @@ def set_disabled(ctx: Context, args: SetDisabledArgs) -> None:
         end_sessions(ctx, args.userId)
     action = "user.disable" if args.disabled else "user.enable"
     audit(ctx, action, args.userId, {"before": row.disabled, "after": args.disabled})
-    ctx.emit("credentials:changed", {})
+    ctx.emit(CREDENTIALS_CHANGED, {})
 
 
 class ChangePasswordArgs(Args):
@@ -216,7 +215,7 @@ def change_password(ctx: Context, args: ChangePasswordArgs) -> None:
     # Whoever else held a session of this account is signed out; this session stays.
     end_sessions(ctx, ctx.caller.id, keep_session_id=ctx.caller.session_id)
     audit(ctx, "user.password", ctx.caller.id)
-    ctx.emit("credentials:changed", {})
+    ctx.emit(CREDENTIALS_CHANGED, {})
 
 
 class PasswordLinkArgs(Args):

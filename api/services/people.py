@@ -4,20 +4,19 @@ their sessions)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import sqlalchemy as sa
 from pydantic import PrivateAttr, StringConstraints
 
 from api.errors import FunctionError
 from api.registry import Args, Context
+from api.vocabulary import ADMIN, PEOPLE, Role  # noqa: F401 (PEOPLE, Role: for users:*)
 from models import AuthSession, User
 
 users = User.__table__
 auth_sessions = AuthSession.__table__
 
-PEOPLE = frozenset({"admin", "reviewer", "viewer", "user"})
-Role = Literal["admin", "reviewer", "viewer", "user"]
 Email = Annotated[
     str,
     StringConstraints(
@@ -49,7 +48,7 @@ def active_admins(ctx: Context) -> int:
     disabling two different admins at once cannot both see a second one left."""
     admins = (
         sa.select(users.c.id)
-        .where(users.c.role == "admin", users.c.disabled.is_(False))
+        .where(users.c.role == ADMIN, users.c.disabled.is_(False))
         .with_for_update()
     )
     return len(ctx.conn.execute(admins).all())

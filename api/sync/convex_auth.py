@@ -35,6 +35,7 @@ from api.errors import FunctionError
 from api.registry import Caller, Context, next_creation_time
 from api.services.audit import audit
 from api.settings import get_settings
+from api.vocabulary import CREDENTIALS_CHANGED
 from api.writer import get_writer
 from models import AuthSession, RefreshToken, ServerSecret, User
 from models.ids import new_id
@@ -310,6 +311,6 @@ async def _end_session(session_id: str, user_id: str, reason: str) -> None:
         if ended:
             ctx = Context(conn=conn, caller=Caller(kind="user", id=user_id), now=now)
             audit(ctx, "signout", user_id, {"reason": reason})
-        return None, [("credentials:changed", {})]
+        return None, [(CREDENTIALS_CHANGED, {})]
 
     await get_writer(get_engine(), get_settings().max_batch).submit(revoke)

@@ -38,6 +38,7 @@ from api.settings import get_settings
 from api.sync import protocol
 from api.sync.protocol import ProtocolError, clock
 from api.sync.subscriptions import Subscription, dependency_of, hub
+from api.vocabulary import CREDENTIALS_CHANGED
 
 log = logging.getLogger(__name__)
 
@@ -527,7 +528,7 @@ def _on_credentials_changed(_topic: str, _payload: dict[str, Any]) -> None:
         asyncio.get_running_loop().create_task(session.credentials_changed())
 
 
-bus.add_listener("credentials:changed", _on_credentials_changed)
+bus.add_listener(CREDENTIALS_CHANGED, _on_credentials_changed)
 
 
 async def sync_endpoint(websocket: WebSocket) -> None:
