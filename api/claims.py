@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from api.vocabulary import PENDING
+
 CLAIM_LAPSE_MS = 15 * 60 * 1000
 
 
@@ -19,7 +21,7 @@ def claim_is_live(
 ) -> bool:
     """True while a pending request's claim is younger than CLAIM_LAPSE_MS."""
     return (
-        status == "pending"
+        status == PENDING
         and claimed_by is not None
         and claimed_time is not None
         and now < claimed_time + CLAIM_LAPSE_MS

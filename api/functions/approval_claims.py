@@ -19,7 +19,7 @@ from api.claims import CLAIM_LAPSE_MS, claim_is_live
 from api.errors import FunctionError, NotAllowed
 from api.functions._common import Id
 from api.registry import DECIDERS, NULL, Args, Context, mutation
-from api.vocabulary import ADMIN, APPROVALS_CHANGED
+from api.vocabulary import ADMIN, APPROVALS_CHANGED, PENDING
 from models import ApprovalRequest, User
 
 requests = ApprovalRequest.__table__
@@ -85,7 +85,7 @@ def claim(ctx: Context, args: ClaimArgs) -> None:
         sa.update(requests)
         .where(
             requests.c.id == request_id,
-            requests.c.status == "pending",
+            requests.c.status == PENDING,
             sa.or_(
                 requests.c.claimed_by.is_(None),
                 requests.c.claimed_by == me,
@@ -99,7 +99,7 @@ def claim(ctx: Context, args: ClaimArgs) -> None:
         _changed(ctx, claimed, me)
         return None
     row = _load(ctx, request_id)
-    if row.status != "pending":
+    if row.status != PENDING:
         raise FunctionError(
             f"Approval request {request_id} is already {row.status}; only a pending request "
             "can be claimed",

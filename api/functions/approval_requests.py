@@ -39,7 +39,14 @@ from api.services.artifact_versions import add_version, load_artifact
 from api.services.audit import audit
 from api.vocabulary import (
     APPROVALS_CHANGED,
+    APPROVED,
     ARTIFACTS_CHANGED,
+    CANCELLED,
+    CHANGES_REQUESTED,
+    DRAFT,
+    EXPIRED,
+    PENDING,
+    REJECTED,
     Decision,
     RequestStatus,
     approval_topic,
@@ -94,9 +101,9 @@ EXPIRE_BATCH = 200
 DEADLINE_CALLER = Caller(kind="system", id="deadlines", label="deadline")
 # What an approved plan's artifact becomes; a request for changes sends it back to draft.
 ARTIFACT_STATUS_AFTER = {
-    "approved": "approved",
-    "rejected": "rejected",
-    "changes_requested": "draft",
+    APPROVED: APPROVED,
+    REJECTED: REJECTED,
+    CHANGES_REQUESTED: DRAFT,
 }
 
 
@@ -159,7 +166,7 @@ def create(ctx: Context, args: CreateArgs) -> str:
         "thread_id": args.threadId,
         "plan_content": args.planContent,
         "artifact_id": args.artifactId,
-        "status": "pending",
+        "status": PENDING,
         "expires_time": expires_time,
         "required_approvals": args.requiredApprovals,
         "approvals": [],
@@ -170,8 +177,8 @@ def create(ctx: Context, args: CreateArgs) -> str:
         values["planned_tool_calls"] = _planned(args.plannedToolCalls)
     ctx.conn.execute(sa.insert(requests).values(values))
     # The deadline rides on the event so that every worker's deadline watcher can wake for it.
-    _changed(ctx, request_id, args.threadId, "pending", expiresTime=expires_time)
-    _notify(ctx, "approval.requested", request_id, args.threadId, "pending")
+    _changed(ctx, request_id, args.threadId, PENDING, expiresTime=expires_time)
+    _notify(ctx, "approval.requested", request_id, args.threadId, PENDING)
     return request_id
 
 
@@ -193,7 +200,7 @@ def _wait(args: GetArgs):
     seconds = min(args.waitMs or 0, MAX_WAIT_MS) / 1000.0
 
     def settled(result: dict[str, Any] | None) -> bool:
-        return result is None or result["status"] != "pending"
+        return result is None or result["status"] != PENDING
 
     return approval_topic(args.approvalRequestId), seconds, settled
 
@@ -267,7 +274,7 @@ def resolve(ctx: Context, args: ResolveArgs) -> None:
     request for changes by anyone decides it at once. An edited plan comes only with the approval
     that completes the request. A request past its deadline can no longer be decided."""
     request_id = ctx.require_id("approval_requests", args.approvalRequestId, "approvalRequestId")
-    if args.editedPlan is not None and args.decision == "rejected":
+    if args.editedPlan is not None and args.decision == REJECTED:
         raise FunctionError(
             "editedPlan cannot be given with the decision 'rejected': send it with 'approved' "
             "(the plan that will run) or 'changes_requested' (a suggested revision)"
@@ -278,17 +285,17 @@ def resolve(ctx: Context, args: ResolveArgs) -> None:
     row = ctx.conn.execute(
         sa.select(requests).where(requests.c.id == request_id).with_for_update()
     ).first()
-    if row is None or row.status != "pending":
+    if row is None or row.status != PENDING:
         raise _not_pending(ctx, request_id)
     if row.expires_time is not None and row.expires_time <= ctx.now:
         raise FunctionError(
             f"Approval request {request_id} passed its deadline ({_iso(row.expires_time)}) "
             "and can no longer be decided",
-            {"status": "expired", "expiresTime": row.expires_time},
+            {"status": EXPIRED, "expiresTime": row.expires_time},
         )
     decided_version = _check_seen_version(ctx, row, args.artifactVersion)
     approvals = list(row.approvals or [])
-    if args.decision == "approved":
+    if args.decision == APPROVED:
         counted = counting_approvals(approvals, decided_version)
         if any(approval["userId"] == ctx.caller.id for approval in counted):
             raise FunctionError(
@@ -308,7 +315,7 @@ def resolve(ctx: Context, args: ResolveArgs) -> None:
             return
     decided = ctx.conn.execute(
         sa.update(requests)
-        .where(requests.c.id == request_id, requests.c.status == "pending")
+        .where(requests.c.id == request_id, requests.c.status == PENDING)
         .values(
             status=args.decision,
             decided_by=ctx.caller.id,
@@ -329,7 +336,7 @@ def resolve(ctx: Context, args: ResolveArgs) -> None:
         "approval.decide",
         request_id,
         {
-            "before": "pending",
+            "before": PENDING,
             "after": args.decision,
             "comment": comment,
             "edited": args.editedPlan is not None,
@@ -369,7 +376,7 @@ def _add_partial_approval(
         )
     updated = ctx.conn.execute(
         sa.update(requests)
-        .where(requests.c.id == row.id, requests.c.status == "pending")
+        .where(requests.c.id == row.id, requests.c.status == PENDING)
         .values(approvals=approvals)
     )
     if updated.rowcount != 1:
@@ -384,7 +391,7 @@ def _add_partial_approval(
             "comment": approvals[-1].get("comment"),
         },
     )
-    _changed(ctx, row.id, row.thread_id, "pending", approvals=count)
+    _changed(ctx, row.id, row.thread_id, PENDING, approvals=count)
 
 
 def _iso(ms: float) -> str:
@@ -424,7 +431,7 @@ def _update_plan_artifact(ctx: Context, artifact_id: str, args: ResolveArgs) -> 
     changes: dict[str, Any] = {"status": status, "updated_time": ctx.now}
     # An edited plan that is approved is what will run: it becomes the artifact's next version.
     # One sent with changes_requested is a suggestion, kept on the request (editedPlan) only.
-    approved_edit = args.decision == "approved" and args.editedPlan is not None
+    approved_edit = args.decision == APPROVED and args.editedPlan is not None
     if approved_edit and args.editedPlan != current.content:
         changes["content"] = args.editedPlan
         changes["version"] = current.version + 1
@@ -437,7 +444,7 @@ def _not_pending(ctx: Context, request_id: str) -> FunctionError:
     row = _visible(ctx, request_id)
     if row is None:
         return FunctionError(f"Approval request {request_id} not found")
-    if row.status == "expired":
+    if row.status == EXPIRED:
         return FunctionError(
             f"Approval request {request_id} expired at {_iso(row.decided_time)} (its deadline "
             "passed while it was pending); it can no longer be decided",
@@ -468,13 +475,13 @@ def cancel(ctx: Context, args: CancelArgs) -> None:
         raise FunctionError(f"Approval request {request_id} not found")
     cancelled = ctx.conn.execute(
         sa.update(requests)
-        .where(requests.c.id == request_id, requests.c.status == "pending")
-        .values(status="cancelled", decided_time=ctx.now)
+        .where(requests.c.id == request_id, requests.c.status == PENDING)
+        .values(status=CANCELLED, decided_time=ctx.now)
     )
     if cancelled.rowcount != 1:
         raise _not_pending(ctx, request_id)
-    _changed(ctx, request_id, row.thread_id, "cancelled")
-    _notify(ctx, "approval.decided", request_id, row.thread_id, "cancelled")
+    _changed(ctx, request_id, row.thread_id, CANCELLED)
+    _notify(ctx, "approval.decided", request_id, row.thread_id, CANCELLED)
 
 
 def expire_due(conn: sa.Connection, now: float) -> tuple[list[dict[str, Any]], Any]:
@@ -485,21 +492,21 @@ def expire_due(conn: sa.Connection, now: float) -> tuple[list[dict[str, Any]], A
     ids, the events to publish after commit)."""
     due = (
         sa.select(requests.c.id)
-        .where(requests.c.status == "pending", requests.c.expires_time <= now)
+        .where(requests.c.status == PENDING, requests.c.expires_time <= now)
         .order_by(requests.c.expires_time)
         .limit(EXPIRE_BATCH)
     )
     expired = conn.execute(
         sa.update(requests)
-        .where(requests.c.id.in_(due.scalar_subquery()), requests.c.status == "pending")
-        .values(status="expired", decided_time=now)
+        .where(requests.c.id.in_(due.scalar_subquery()), requests.c.status == PENDING)
+        .values(status=EXPIRED, decided_time=now)
         .returning(requests.c.id, requests.c.thread_id, requests.c.expires_time)
     ).all()
     ctx = Context(conn=conn, caller=DEADLINE_CALLER, now=now)
     for row in expired:
-        audit(ctx, "approval.expire", row.id, {"before": "pending", "after": "expired"})
-        _notify(ctx, "approval.expired", row.id, row.thread_id, "expired")
-        _changed(ctx, row.id, row.thread_id, "expired")
+        audit(ctx, "approval.expire", row.id, {"before": PENDING, "after": EXPIRED})
+        _notify(ctx, "approval.expired", row.id, row.thread_id, EXPIRED)
+        _changed(ctx, row.id, row.thread_id, EXPIRED)
     if expired:
         # What the writer publishes for each batch of mutations: Convex sync subscriptions to
         # these requests (api/sync/subscriptions.py) re-run.
@@ -514,6 +521,6 @@ def next_deadline(conn: sa.Connection) -> float | None:
     """The soonest deadline of a pending request, or None."""
     return conn.execute(
         sa.select(sa.func.min(requests.c.expires_time)).where(
-            requests.c.status == "pending", requests.c.expires_time.is_not(None)
+            requests.c.status == PENDING, requests.c.expires_time.is_not(None)
         )
     ).scalar()

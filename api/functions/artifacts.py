@@ -25,7 +25,7 @@ from api.functions._common import (
 from api.registry import ALL_READERS, BACKEND_WRITERS, NULL, Args, Context, mutation, query
 from api.services.artifact_versions import add_version, load_artifact, visible_artifact
 from api.services.audit import audit
-from api.vocabulary import ARTIFACTS_CHANGED, REVIEWER, ArtifactStatus
+from api.vocabulary import APPROVED, ARTIFACTS_CHANGED, DRAFT, REVIEWER, ArtifactStatus
 from models import Artifact, ArtifactVersion
 from models.ids import new_id
 
@@ -42,7 +42,7 @@ class CreateArgs(Args):
     type: ArtifactType
     content: Text
     title: ShortText | None = None
-    status: ArtifactStatus = "draft"
+    status: ArtifactStatus = DRAFT
 
 
 @mutation("artifacts:create", args=CreateArgs, returns=str, allow=BACKEND_WRITERS)
@@ -92,8 +92,8 @@ def update(ctx: Context, args: UpdateArgs) -> None:
     status = args.status or current.status
     if args.content is not None and args.content != current.content:
         # What was approved is the old content: a new version starts over as a draft.
-        if current.status == "approved" and args.status in (None, "approved"):
-            status = changes["status"] = "draft"
+        if current.status == APPROVED and args.status in (None, APPROVED):
+            status = changes["status"] = DRAFT
         changes["content"] = args.content
         changes["version"] = current.version + 1
         add_version(ctx, args.artifactId, current.version + 1, args.content, status)

@@ -20,6 +20,7 @@ from api.functions._read_models import (
     STAFF,
 )
 from api.registry import Args, Context, query
+from api.vocabulary import PENDING
 from models import (
     ApprovalRequest,
     Artifact,
@@ -92,7 +93,7 @@ def stats(ctx: Context, args: StatsArgs) -> dict[str, Any]:
 
     pending_row = ctx.conn.execute(
         sa.select(sa.func.count(), sa.func.min(requests.c.creation_time)).where(
-            requests.c.status == "pending"
+            requests.c.status == PENDING
         )
     ).one()
     decided_where = [requests.c.status.in_(DECISIONS), requests.c.decided_time.is_not(None)]

@@ -35,6 +35,7 @@ from api.functions.approval_requests import Approval, RequestStatus, counting_ap
 from api.functions.threads import title_matches
 from api.registry import Args, Context, query
 from api.services.paging import END_CURSOR, after_cursor, cut, empty_page
+from api.vocabulary import PENDING
 from models import (
     ApprovalRequest,
     Artifact,
@@ -155,7 +156,7 @@ def pending(ctx: Context, args: PendingArgs) -> dict[str, Any]:
     plan, never the whole plan: read it with approvalRequests:get; and for the two-person rule
     how many approvals it needs, has, and from whom). `count` is the total even when `requests`
     is cut at `limit`."""
-    where = requests.c.status == "pending"
+    where = requests.c.status == PENDING
     count = ctx.conn.execute(sa.select(sa.func.count()).select_from(requests).where(where))
     # Only the start of each plan is read: a preview needs no more, whatever the plans' size.
     columns = sa.select(
@@ -299,7 +300,7 @@ def detail(ctx: Context, args: DetailArgs) -> dict[str, Any] | None:
         return None
     doc = _with_thread(ctx, row)
     # A decided request's approvals count for the version it was decided on.
-    version = row.artifact_current_version if row.status == "pending" else row.artifact_version
+    version = row.artifact_current_version if row.status == PENDING else row.artifact_version
     counted = counting_approvals(row.approvals, version)
     names = _approver_names(ctx, [row])
     doc["approvalCount"] = len(counted)
@@ -320,7 +321,7 @@ def detail(ctx: Context, args: DetailArgs) -> dict[str, Any] | None:
 def _neighbour(ctx: Context, row: Any, *, after: bool) -> str | None:
     """The pending request just after (or before) `row` in inbox:pending's order: deadlines
     first, soonest first; then the requests without one, oldest first."""
-    pending_ = requests.c.status == "pending"
+    pending_ = requests.c.status == PENDING
     with_deadline = requests.c.expires_time.is_not(None)
     without = requests.c.expires_time.is_(None)
     deadline_key = sa.tuple_(requests.c.expires_time, requests.c.creation_time, requests.c.id)
@@ -353,7 +354,7 @@ def _neighbour(ctx: Context, row: Any, *, after: bool) -> str | None:
 
 def _first_pending(ctx: Context, exclude: str) -> str | None:
     """The first pending request in inbox:pending's order, other than `exclude`."""
-    pending_ = [requests.c.status == "pending", requests.c.id != exclude]
+    pending_ = [requests.c.status == PENDING, requests.c.id != exclude]
     first = ctx.conn.execute(
         sa.select(requests.c.id)
         .where(*pending_, requests.c.expires_time.is_not(None))
