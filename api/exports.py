@@ -50,7 +50,7 @@ from api.db import get_engine
 from api.errors import FunctionError, NotAllowed, Unavailable
 from api.functions._common import document
 from api.headers import API_CSP, COMMON
-from api.http import HttpError, _error_response
+from api.http_bodies import HttpError, _error_response
 from api.origins import origin_allowed
 from api.registry import Caller
 from models import ApprovalRequest, Artifact, Message, ToolCall

@@ -33,6 +33,7 @@ from api.calls import _ensure_event_relay, call, run_query_on
 from api.db import get_engine
 from api.errors import FunctionError, Unavailable
 from api.events import bus
+from api.http_bodies import decode_convex_json
 from api.registry import Caller, FunctionSpec, lookup, parse_args
 from api.settings import get_settings
 from api.sync import protocol
@@ -512,8 +513,6 @@ class SyncSession:
 
 def _decoded(args: list) -> Any:
     """Arguments arrive as Convex-encoded JSON ({"$integer": ...} for bigints, and so on)."""
-    from api.http import decode_convex_json
-
     return decode_convex_json(args[0])
 
 
