@@ -25,6 +25,7 @@ from api.calls import call
 from api.errors import FunctionError
 from api.events import bus
 from api.registry import Caller
+from api.services.people import user_id_for
 from api.settings import get_settings
 from api.vocabulary import ROLES
 
@@ -64,12 +65,12 @@ def cmd_create_user(options: argparse.Namespace) -> None:
 
 
 def cmd_set_role(options: argparse.Namespace) -> None:
-    run_function("users:setRole", {"userId": _user_id(options.user), "role": options.role})
+    run_function("users:setRole", {"userId": user_id_for(options.user), "role": options.role})
     print(f"{options.user} is now {options.role}")
 
 
 def cmd_disable(options: argparse.Namespace, disabled: bool = True) -> None:
-    run_function("users:setDisabled", {"userId": _user_id(options.user), "disabled": disabled})
+    run_function("users:setDisabled", {"userId": user_id_for(options.user), "disabled": disabled})
     print(f"{options.user} {'disabled' if disabled else 're-enabled'}")
 
 
@@ -93,7 +94,7 @@ def cmd_first_run(_options: argparse.Namespace) -> None:
 
 
 def cmd_reset_link(options: argparse.Namespace) -> None:
-    created = run_function("users:passwordLink", {"userId": _user_id(options.user)})
+    created = run_function("users:passwordLink", {"userId": user_id_for(options.user)})
     what = "set a password" if created["purpose"] == "set_password" else "reset the password"
     print(f"One-time link to {what} for {options.user} (valid 24 h, works once):")
     print(get_settings().console_url + created["path"])
@@ -169,24 +170,6 @@ def cmd_codegen(options: argparse.Namespace) -> None:
         print(f"wrote {codegen.write_typescript(options.path)}")
     else:
         print(f"wrote {codegen.write_docs(options.path or 'docs/api.md')}")
-
-
-def _user_id(email_or_id: str) -> str:
-    if email_or_id.startswith("usr_"):
-        return email_or_id
-    import sqlalchemy as sa
-
-    from api.db import get_engine
-    from models import User
-
-    users = User.__table__
-    with get_engine().connect() as conn:
-        found = conn.execute(
-            sa.select(users.c.id).where(users.c.email == email_or_id.strip().lower())
-        ).scalar()
-    if found is None:
-        raise FunctionError(f"no person with the email {email_or_id}")
-    return found
 
 
 def build_parser() -> argparse.ArgumentParser:

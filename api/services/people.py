@@ -1,6 +1,6 @@
 """People: the roles and input types of users:* and of the first-run setup (CreateUserArgs),
 and what several modules do to a person's account (look them up, count the active admins, end
-their sessions)."""
+their sessions, find them by email)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import sqlalchemy as sa
 from pydantic import PrivateAttr, StringConstraints
 
+from api.db import get_engine
 from api.errors import FunctionError
 from api.registry import Args, Context
 from api.vocabulary import ADMIN, PEOPLE, Role  # noqa: F401 (PEOPLE, Role: for users:*)
@@ -59,3 +60,16 @@ def end_sessions(ctx: Context, user_id: str, keep_session_id: str | None = None)
     if keep_session_id is not None:
         where.append(auth_sessions.c.id != keep_session_id)
     ctx.conn.execute(sa.update(auth_sessions).where(*where).values(revoked_time=ctx.now))
+
+
+def user_id_for(email_or_id: str) -> str:
+    """The id of the person with this email (or the id itself): for the CLI's commands."""
+    if email_or_id.startswith("usr_"):
+        return email_or_id
+    with get_engine().connect() as conn:
+        found = conn.execute(
+            sa.select(users.c.id).where(users.c.email == email_or_id.strip().lower())
+        ).scalar()
+    if found is None:
+        raise FunctionError(f"no person with the email {email_or_id}")
+    return found
