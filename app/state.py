@@ -20,12 +20,13 @@ through its own session (both built on `LiveTabs`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
 import secrets
 import time
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -141,6 +142,18 @@ class SessionBinding(Middleware):
         return None
 
 
+class Failure:
+    """What a call under `AuthState._caught` left to do: false while nothing failed; once it
+    failed, `event` is what the handler sends (None when there is nothing to send)."""
+
+    def __init__(self) -> None:
+        self.failed = False
+        self.event: rx.event.EventSpec | None = None
+
+    def __bool__(self) -> bool:
+        return self.failed
+
+
 class AuthState(rx.State):
     person_name: str = ""
     person_email: str = ""
@@ -200,6 +213,33 @@ class AuthState(rx.State):
         if caller.role != ADMIN_ROLE:
             raise AdminOnly
         return await call(path, args, caller)
+
+    @contextlib.asynccontextmanager
+    async def _caught(self, busy: str = "") -> AsyncIterator[Failure]:
+        """The one error tail of the console's handlers:
+
+            async with self._caught("loading") as failed:
+                result = await self._call("console:threads", args)
+            if failed:
+                yield failed.event
+                return
+
+        A gone session leads to /signin (and back), a refusal or a busy database becomes a
+        toast, and AdminOnly sets the admin page's `denied` (only admin pages call _admin_call).
+        `busy` names a flag reset to False however the block ends."""
+        failure = Failure()
+        try:
+            yield failure
+        except NotSignedIn:
+            failure.failed, failure.event = True, self._to_signin()
+        except AdminOnly:
+            failure.failed = True
+            self.denied = True  # type: ignore[attr-defined]
+        except (FunctionError, Unavailable) as exc:
+            failure.failed, failure.event = True, error_toast(exc)
+        finally:
+            if busy:
+                setattr(self, busy, False)
 
     def _to_signin(self) -> rx.event.EventSpec:
         """To /signin, and back to this page after signing in."""

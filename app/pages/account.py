@@ -49,17 +49,12 @@ class AccountState(AuthState):
     async def load(self):
         self.loading = True
         yield
-        try:
+        async with self._caught("loading") as failed:
             me = await self._call("users:me", {})
             sessions = await self._call("authSessions:mine", {})
-        except NotSignedIn:
-            yield self._to_signin()
+        if failed:
+            yield failed.event
             return
-        except (FunctionError, Unavailable) as exc:
-            yield error_toast(exc)
-            return
-        finally:
-            self.loading = False
         self.me = with_times(me or {})
         self.sessions = [_session_row_data(session) for session in sessions]
 
@@ -98,17 +93,14 @@ class AccountState(AuthState):
         # Only a session of the signed-in person, and never this one (that is "Sign out").
         # authSessions:revoke refuses other people's sessions to non-admins; admins could end
         # anyone's, so the id is checked against the caller's own list first.
-        try:
+        async with self._caught() as failed:
             mine = await self._call("authSessions:mine", {})
             if not any(s["_id"] == session_id and not s["current"] for s in mine):
                 yield rx.toast.error("That session is not one of your other sessions.")
                 return
             await self._call("authSessions:revoke", {"sessionId": session_id})
-        except NotSignedIn:
-            yield self._to_signin()
-            return
-        except (FunctionError, Unavailable) as exc:
-            yield error_toast(exc)
+        if failed:
+            yield failed.event
             return
         yield rx.toast.success("Signed out that session.")
         yield AccountState.load
@@ -124,13 +116,10 @@ class AccountState(AuthState):
     @rx.event
     async def sign_out_others(self):
         self.confirm_others = False
-        try:
+        async with self._caught() as failed:
             ended = await self._call("authSessions:revokeOthers", {})
-        except NotSignedIn:
-            yield self._to_signin()
-            return
-        except (FunctionError, Unavailable) as exc:
-            yield error_toast(exc)
+        if failed:
+            yield failed.event
             return
         plural = "" if ended == 1 else "s"
         yield rx.toast.success(f"Signed out {ended} other session{plural}.")

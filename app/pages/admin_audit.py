@@ -9,7 +9,6 @@ from typing import Any
 
 import reflex as rx
 
-from api.errors import FunctionError, Unavailable
 from app.components.layout import page_frame, signed_in_page
 from app.components.ui import (
     admin_only,
@@ -19,7 +18,7 @@ from app.components.ui import (
     relative_time,
 )
 from app.formatting import with_times
-from app.state import AdminOnly, AuthState, NotSignedIn, error_toast
+from app.state import AuthState
 
 PAGE_SIZE = 50
 ANY_ACTION = "any action"
@@ -147,20 +146,12 @@ class AdminAuditState(AuthState):
             args["since"] = since
         if (until := utc_ms(self.until)) is not None:
             args["until"] = until + 60_000  # the whole minute chosen
-        try:
+        async with self._caught("loading") as failed:
             result = await self._admin_call("auditLog:list", args)
             names = await self._target_names(result["page"])
-        except NotSignedIn:
-            yield self._to_signin()
+        if failed:
+            yield failed.event
             return
-        except AdminOnly:
-            self.denied = True
-            return
-        except (FunctionError, Unavailable) as exc:
-            yield error_toast(exc)
-            return
-        finally:
-            self.loading = False
         self.denied = False
         self.entries = self.entries + [
             {

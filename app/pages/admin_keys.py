@@ -7,7 +7,6 @@ from typing import Any
 
 import reflex as rx
 
-from api.errors import FunctionError, Unavailable
 from app.components.layout import page_frame, signed_in_page
 from app.components.ui import (
     admin_only,
@@ -18,7 +17,7 @@ from app.components.ui import (
     shown_once,
 )
 from app.formatting import when, with_times
-from app.state import AdminOnly, AuthState, NotSignedIn, error_toast
+from app.state import AuthState
 
 
 def creator_text(key: dict[str, Any]) -> str:
@@ -57,19 +56,11 @@ class AdminKeysState(AuthState):
     async def _refresh(self):
         self.loading = True
         yield
-        try:
+        async with self._caught("loading") as failed:
             keys = await self._admin_call("apiKeys:list", {})
-        except NotSignedIn:
-            yield self._to_signin()
+        if failed:
+            yield failed.event
             return
-        except AdminOnly:
-            self.denied = True
-            return
-        except (FunctionError, Unavailable) as exc:
-            yield error_toast(exc)
-            return
-        finally:
-            self.loading = False
         self.denied = False
         self.keys = [
             {
@@ -91,19 +82,11 @@ class AdminKeysState(AuthState):
             return
         self.creating = True
         yield
-        try:
+        async with self._caught("creating") as failed:
             created = await self._admin_call("apiKeys:create", {"name": name})
-        except NotSignedIn:
-            yield self._to_signin()
+        if failed:
+            yield failed.event
             return
-        except AdminOnly:
-            self.denied = True
-            return
-        except (FunctionError, Unavailable) as exc:
-            yield error_toast(exc)
-            return
-        finally:
-            self.creating = False
         self.new_key, self.new_key_name = created["key"], name
         self.form_key += 1
         yield AdminKeysState.refresh
@@ -123,16 +106,10 @@ class AdminKeysState(AuthState):
     @rx.event
     async def revoke(self):
         self.confirm_open = False
-        try:
+        async with self._caught() as failed:
             await self._admin_call("apiKeys:revoke", {"apiKeyId": self.confirm_key_id})
-        except NotSignedIn:
-            yield self._to_signin()
-            return
-        except AdminOnly:
-            self.denied = True
-            return
-        except (FunctionError, Unavailable) as exc:
-            yield error_toast(exc)
+        if failed:
+            yield failed.event
             return
         yield rx.toast.success(f"Revoked {self.confirm_name}; it no longer works.")
         yield AdminKeysState.refresh

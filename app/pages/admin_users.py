@@ -124,19 +124,11 @@ class AdminUsersState(AuthState):
             args["role"] = self.role_filter
         if self.status_filter != STATUS_FILTERS[0]:
             args["disabled"] = self.status_filter == "disabled"
-        try:
+        async with self._caught("loading") as failed:
             result = await self._admin_call("users:list", args)
-        except NotSignedIn:
-            yield self._to_signin()
+        if failed:
+            yield failed.event
             return
-        except AdminOnly:
-            self.denied = True
-            return
-        except (FunctionError, Unavailable) as exc:
-            yield error_toast(exc)
-            return
-        finally:
-            self.loading = False
         self.denied = False
         self.rows = self.rows + [with_times(doc) for doc in result["page"]]
         self.cursor = result["continueCursor"]

@@ -115,14 +115,10 @@ class ApprovalState(AuthState):
         self.held_decision, self.claim_warning = "", ""
         self.me = self._caller().id
         yield
-        try:
+        async with self._caught("loading") as failed:
             await self._load()
-        except NotSignedIn:
-            yield self._to_signin()
-        except (FunctionError, Unavailable) as exc:
-            yield error_toast(exc)
-        finally:
-            self.loading = False
+        if failed:
+            yield failed.event
 
     async def _load(self) -> None:
         doc = await request_view(self._signed_in_caller(), self.request_id)
@@ -209,12 +205,10 @@ class ApprovalState(AuthState):
 
     async def _set_diff(self, which: str, version: str):
         setattr(self, which, version)
-        try:
+        async with self._caught() as failed:
             await self._compute_diff()
-        except NotSignedIn:
-            return self._to_signin()
-        except (FunctionError, Unavailable) as exc:
-            return error_toast(exc)
+        if failed:
+            return failed.event
         return None
 
     @rx.event
@@ -298,14 +292,10 @@ class ApprovalState(AuthState):
 
     async def _claim(self, path: str, done: str):
         self.claiming = True
-        try:
+        async with self._caught("claiming") as failed:
             await self._call(path, {"approvalRequestId": self.request_id})
-        except NotSignedIn:
-            return self._to_signin()
-        except (FunctionError, Unavailable) as exc:
-            return error_toast(exc)
-        finally:
-            self.claiming = False
+        if failed:
+            return failed.event
         return rx.toast.success(done)
 
     async def _decide(self, decision: str, *, confirmed: bool):
@@ -336,12 +326,10 @@ class ApprovalState(AuthState):
                 return rx.toast.error("The edited plan is empty.")
             args["editedPlan"] = self.edited_plan
         if not confirmed:
-            try:
+            async with self._caught() as failed:
                 reviewer = await self._someone_else_reviewing()
-            except NotSignedIn:
-                return self._to_signin()
-            except (FunctionError, Unavailable) as exc:
-                return error_toast(exc)
+            if failed:
+                return failed.event
             if reviewer:
                 self.held_decision = decision
                 self.claim_warning = (
@@ -379,14 +367,12 @@ class ApprovalState(AuthState):
         """The artifact changed after this page loaded: show the diff from the version the
         reviewer saw to the current one; the next decision is on the current version."""
         seen, current = exc.data["seenVersion"], exc.data["artifactVersion"]
-        try:
+        async with self._caught() as failed:
             self.versions = await version_rows(self._call, self.request["artifactId"])
             self.diff_from, self.diff_to = str(seen), str(current)
             await self._compute_diff()
-        except NotSignedIn:
-            return self._to_signin()
-        except (FunctionError, Unavailable) as error:
-            return error_toast(error)
+        if failed:
+            return failed.event
         self.seen_version = current
         self.plan_changed = (
             f"The plan changed while you were reviewing it: version {current} replaced "
@@ -397,12 +383,10 @@ class ApprovalState(AuthState):
 
     @rx.event
     async def refresh_request(self):
-        try:
+        async with self._caught() as failed:
             doc = await request_view(self._signed_in_caller(), self.request_id)
-        except NotSignedIn:
-            return self._to_signin()
-        except (FunctionError, Unavailable) as exc:
-            return error_toast(exc)
+        if failed:
+            return failed.event
         if doc is not None:
             self.request = self._request_row(doc)
         return None

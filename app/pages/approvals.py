@@ -8,7 +8,6 @@ from typing import Any
 
 import reflex as rx
 
-from api.errors import FunctionError, Unavailable
 from app.components.layout import page_frame, signed_in_page
 from app.components.ui import (
     choice,
@@ -19,7 +18,7 @@ from app.components.ui import (
     status_badge,
 )
 from app.formatting import duration, with_times
-from app.state import AuthState, NotSignedIn, PendingQueue, error_toast
+from app.state import AuthState, PendingQueue
 
 PAGE_SIZE = 50
 DECISION_FILTERS = ["any", "approved", "rejected", "changes_requested"]
@@ -92,16 +91,11 @@ class ApprovalsState(AuthState):
             args["decision"] = self.decision_filter
         if self.thread_filter:
             args["threadSearch"] = self.thread_filter
-        try:
+        async with self._caught("decided_loading") as failed:
             result = await self._call("inbox:decided", args)
-        except NotSignedIn:
-            yield self._to_signin()
+        if failed:
+            yield failed.event
             return
-        except (FunctionError, Unavailable) as exc:
-            yield error_toast(exc)
-            return
-        finally:
-            self.decided_loading = False
         self.decided = self.decided + [decided_row(doc) for doc in result["page"]]
         self.decided_cursor = result["continueCursor"]
         self.decided_done = result["isDone"]

@@ -8,7 +8,6 @@ from urllib.parse import quote
 
 import reflex as rx
 
-from api.errors import FunctionError, Unavailable
 from app.components.diff import diff_stats, diff_view
 from app.components.layout import page_frame, signed_in_page
 from app.components.markdown import renderable, safe_markdown
@@ -22,9 +21,7 @@ from app.components.versions import (
 from app.formatting import with_times
 from app.state import (
     AuthState,
-    NotSignedIn,
     api_download,
-    error_toast,
     last_path_segment,
 )
 
@@ -71,14 +68,10 @@ class ArtifactState(AuthState):
         self.loading, self.artifact, self.versions, self.diff = True, {}, [], []
         self.shown_content = self.shown_notice = self.diff_notice = ""
         yield
-        try:
+        async with self._caught("loading") as failed:
             await self._load()
-        except NotSignedIn:
-            yield self._to_signin()
-        except (FunctionError, Unavailable) as exc:
-            yield error_toast(exc)
-        finally:
-            self.loading = False
+        if failed:
+            yield failed.event
 
     async def _load(self) -> None:
         opened = await open_artifact(self._signed_in_caller(), self.artifact_id)
@@ -104,12 +97,10 @@ class ArtifactState(AuthState):
         if old is None or new is None:
             self.diff, self.diff_notice = [], ""
             return None
-        try:
+        async with self._caught() as failed:
             comparison = await version_diff(self._signed_in_caller(), self.artifact_id, old, new)
-        except NotSignedIn:
-            return self._to_signin()
-        except (FunctionError, Unavailable) as exc:
-            return error_toast(exc)
+        if failed:
+            return failed.event
         self.diff, self.diff_notice = comparison.lines, comparison.notice
         return None
 
@@ -128,12 +119,10 @@ class ArtifactState(AuthState):
         number = self._version(version)
         if number is None:
             return rx.toast.error(f"Unknown version {version!r}")
-        try:
+        async with self._caught() as failed:
             text, notice = await shown_text(self._call, self.artifact_id, number)
-        except NotSignedIn:
-            return self._to_signin()
-        except (FunctionError, Unavailable) as exc:
-            return error_toast(exc)
+        if failed:
+            return failed.event
         self.shown_version, self.shown_content, self.shown_notice = version, text, notice
         return None
 
@@ -155,14 +144,10 @@ class ArtifactState(AuthState):
         if status not in STATUSES:
             return rx.toast.error(f"Unknown status {status!r}")
         self.saving = True
-        try:
+        async with self._caught("saving") as failed:
             await self._call("artifacts:update", {"artifactId": self.artifact_id, "status": status})
-        except NotSignedIn:
-            return self._to_signin()
-        except (FunctionError, Unavailable) as exc:
-            return error_toast(exc)
-        finally:
-            self.saving = False
+        if failed:
+            return failed.event
         self.artifact = {**self.artifact, "status": status}
         return rx.toast.success(f"Status set to {status.replace('_', ' ')}.")
 

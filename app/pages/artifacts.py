@@ -7,7 +7,6 @@ from typing import Any
 
 import reflex as rx
 
-from api.errors import FunctionError, Unavailable
 from app.components.layout import page_frame, signed_in_page
 from app.components.ui import (
     choice,
@@ -18,7 +17,7 @@ from app.components.ui import (
     status_badge,
 )
 from app.formatting import with_times
-from app.state import AuthState, NotSignedIn, error_toast
+from app.state import AuthState
 
 PAGE_SIZE = 50
 STATUSES = ["any", "draft", "pending_review", "approved", "rejected", "final"]
@@ -82,16 +81,11 @@ class ArtifactsState(AuthState):
             args["threadId"] = self.thread_filter
         if self.status_filter != "any":
             args["status"] = self.status_filter
-        try:
+        async with self._caught("loading") as failed:
             result = await self._call("artifacts:list", args)
-        except NotSignedIn:
-            yield self._to_signin()
+        if failed:
+            yield failed.event
             return
-        except (FunctionError, Unavailable) as exc:
-            yield error_toast(exc)
-            return
-        finally:
-            self.loading = False
         rows = []
         for doc in result["page"]:
             row = with_times(doc, "updatedTime")

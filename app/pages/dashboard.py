@@ -7,11 +7,10 @@ from typing import Any
 
 import reflex as rx
 
-from api.errors import FunctionError, Unavailable
 from app.components.layout import page_frame, signed_in_page
 from app.components.ui import empty_state, loading_block, page_header, relative_time
 from app.formatting import duration, iso
-from app.state import AuthState, NotSignedIn, PendingQueue, error_toast
+from app.state import AuthState, PendingQueue
 
 DAYS = 14
 
@@ -33,16 +32,11 @@ class DashboardState(AuthState):
             return
         self.loading = True
         yield
-        try:
+        async with self._caught("loading") as failed:
             stats = await self._call("dashboard:stats", {"days": DAYS})
-        except NotSignedIn:
-            yield self._to_signin()
+        if failed:
+            yield failed.event
             return
-        except (FunctionError, Unavailable) as exc:
-            yield error_toast(exc)
-            return
-        finally:
-            self.loading = False
         self.oldest_pending_iso = iso(stats["oldestPendingTime"])
         self.decisions_today = stats["decisionsToday"]
         self.decisions_in_window = stats["decisionsInWindow"]

@@ -34,9 +34,7 @@ from app.components.ui import (
 from app.formatting import pretty_json, with_times
 from app.state import (
     AuthState,
-    NotSignedIn,
     backend_url,
-    error_toast,
     last_path_segment,
     live_threads,
 )
@@ -138,14 +136,10 @@ class ThreadState(AuthState):
         # this handler ends (LiveThreads waits for this tab's state).
         live_threads.register(self.router.session.client_token, self._bound, self.thread_id)
         yield
-        try:
+        async with self._caught("loading") as failed:
             await self._load()
-        except NotSignedIn:
-            yield self._to_signin()
-        except (FunctionError, Unavailable) as exc:
-            yield error_toast(exc)
-        finally:
-            self.loading = False
+        if failed:
+            yield failed.event
 
     async def _load(self) -> None:
         thread = await self._call("threads:get", {"threadId": self.thread_id})
@@ -200,17 +194,12 @@ class ThreadState(AuthState):
             return
         self.loading_older = True
         yield
-        try:
+        async with self._caught("loading_older") as failed:
             older = {"numItems": OLDER_PAGE, "cursor": self.older_cursor}
             page = await timeline_page(self._signed_in_caller(), self.thread_id, older)
-        except NotSignedIn:
-            yield self._to_signin()
+        if failed:
+            yield failed.event
             return
-        except (FunctionError, Unavailable) as exc:
-            yield error_toast(exc)
-            return
-        finally:
-            self.loading_older = False
         self.entries = page["page"][::-1] + self.entries
         self.older_cursor, self.has_older = page["continueCursor"], not page["isDone"]
 

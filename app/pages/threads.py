@@ -7,7 +7,6 @@ from typing import Any
 
 import reflex as rx
 
-from api.errors import FunctionError, Unavailable
 from app.components.layout import page_frame, signed_in_page
 from app.components.ui import (
     choice,
@@ -18,7 +17,7 @@ from app.components.ui import (
     status_badge,
 )
 from app.formatting import with_times
-from app.state import AuthState, NotSignedIn, error_toast
+from app.state import AuthState
 
 PAGE_SIZE = 50
 STATUSES = ["any", "active", "archived"]
@@ -87,16 +86,11 @@ class ThreadsState(AuthState):
                 args[key] = value
         if self.status != "any":
             args["status"] = self.status
-        try:
+        async with self._caught("loading") as failed:
             result = await self._call("console:threads", args)
-        except NotSignedIn:
-            yield self._to_signin()
+        if failed:
+            yield failed.event
             return
-        except (FunctionError, Unavailable) as exc:
-            yield error_toast(exc)
-            return
-        finally:
-            self.loading = False
         rows = []
         for doc in result["page"]:
             row = with_times(doc, "updatedTime")
