@@ -10,17 +10,17 @@ from typing import Any
 import reflex as rx
 
 from app.components.layout import page_frame, signed_in_page
+from app.components.lists import filter_bar, list_body, submit_button
 from app.components.ui import (
     admin_only,
     empty_state,
-    loading_block,
     page_header,
     relative_time,
 )
 from app.formatting import with_times
+from app.paging import PagedList
 from app.state import AuthState
 
-PAGE_SIZE = 50
 ANY_ACTION = "any action"
 ACTIONS = [
     "signin.success",
@@ -66,35 +66,19 @@ def utc_ms(value: str) -> float | None:
         return None
 
 
-class AdminAuditState(AuthState):
-    entries: list[dict[str, Any]] = []
-    cursor: str = ""
-    done: bool = True
-    loading: bool = False
+class AdminAuditState(PagedList, AuthState):
     denied: bool = False
     actor: str = ""
     action: str = ANY_ACTION
     target: str = ""
     since: str = ""
     until: str = ""
-    form_key: int = 0
 
     @rx.var
     def filtered(self) -> bool:
         return bool(
             self.actor or self.target or self.since or self.until or self.action != ANY_ACTION
         )
-
-    @rx.event
-    async def load(self):
-        self.entries, self.cursor = [], ""
-        async for event in self._fetch():
-            yield event
-
-    @rx.event
-    async def more(self):
-        async for event in self._fetch():
-            yield event
 
     @rx.event
     def apply_filters(self, form_data: dict):
@@ -130,12 +114,8 @@ class AdminAuditState(AuthState):
             names.update({key["_id"]: f"key {key['name']}" for key in keys})
         return names
 
-    async def _fetch(self):
-        self.loading = True
-        yield
-        args: dict[str, Any] = {
-            "paginationOpts": {"numItems": PAGE_SIZE, "cursor": self.cursor or None}
-        }
+    def _filter_args(self) -> dict[str, Any]:
+        args: dict[str, Any] = {}
         if self.actor:
             args["actor"] = self.actor
         if self.action in ACTIONS:
@@ -146,14 +126,13 @@ class AdminAuditState(AuthState):
             args["since"] = since
         if (until := utc_ms(self.until)) is not None:
             args["until"] = until + 60_000  # the whole minute chosen
-        async with self._caught("loading") as failed:
-            result = await self._admin_call("auditLog:list", args)
-            names = await self._target_names(result["page"])
-        if failed:
-            yield failed.event
-            return
+        return args
+
+    async def _page(self, args: dict[str, Any]):
+        result = await self._admin_call("auditLog:list", args)
+        names = await self._target_names(result["page"])
         self.denied = False
-        self.entries = self.entries + [
+        rows = [
             {
                 **with_times(entry),
                 "actorLabel": entry.get("actorLabel") or entry["actor"],
@@ -163,8 +142,7 @@ class AdminAuditState(AuthState):
             }
             for entry in result["page"]
         ]
-        self.cursor = result["continueCursor"]
-        self.done = result["isDone"]
+        return result, rows
 
 
 def _entry(entry: rx.Var) -> rx.Component:
@@ -206,74 +184,64 @@ def _entry(entry: rx.Var) -> rx.Component:
 
 
 def _filters() -> rx.Component:
-    return rx.form(
+    return filter_bar(
+        rx.input(
+            name="actor",
+            placeholder="Actor (email or ref)",
+            default_value=AdminAuditState.actor,
+            width="14em",
+            max_width="100%",
+            aria_label="Actor",
+        ),
+        rx.select.root(
+            rx.select.trigger(aria_label="Action", title="Action", data_testid="action-filter"),
+            # Action names exactly as stored (choice() would show "_" as spaces).
+            rx.select.content(
+                *[rx.select.item(action, value=action) for action in [ANY_ACTION, *ACTIONS]]
+            ),
+            value=AdminAuditState.action,
+            on_change=AdminAuditState.set_action,
+        ),
+        rx.input(
+            name="target",
+            placeholder="Target (id or email)",
+            default_value=AdminAuditState.target,
+            width="14em",
+            max_width="100%",
+            aria_label="Target",
+        ),
         rx.flex(
+            rx.text("From", size="1", color_scheme="gray"),
             rx.input(
-                name="actor",
-                placeholder="Actor (email or ref)",
-                default_value=AdminAuditState.actor,
-                width="14em",
-                max_width="100%",
-                aria_label="Actor",
+                name="since",
+                type="datetime-local",
+                default_value=AdminAuditState.since,
+                aria_label="From (UTC)",
             ),
-            rx.select.root(
-                rx.select.trigger(aria_label="Action", title="Action", data_testid="action-filter"),
-                # Action names exactly as stored (choice() would show "_" as spaces).
-                rx.select.content(
-                    *[rx.select.item(action, value=action) for action in [ANY_ACTION, *ACTIONS]]
-                ),
-                value=AdminAuditState.action,
-                on_change=AdminAuditState.set_action,
-            ),
+            rx.text("to", size="1", color_scheme="gray"),
             rx.input(
-                name="target",
-                placeholder="Target (id or email)",
-                default_value=AdminAuditState.target,
-                width="14em",
-                max_width="100%",
-                aria_label="Target",
+                name="until",
+                type="datetime-local",
+                default_value=AdminAuditState.until,
+                aria_label="Until (UTC)",
             ),
-            rx.flex(
-                rx.text("From", size="1", color_scheme="gray"),
-                rx.input(
-                    name="since",
-                    type="datetime-local",
-                    default_value=AdminAuditState.since,
-                    aria_label="From (UTC)",
-                ),
-                rx.text("to", size="1", color_scheme="gray"),
-                rx.input(
-                    name="until",
-                    type="datetime-local",
-                    default_value=AdminAuditState.until,
-                    aria_label="Until (UTC)",
-                ),
-                rx.text("UTC", size="1", color_scheme="gray"),
-                spacing="2",
-                align="center",
-                wrap="wrap",
-            ),
-            rx.button(rx.icon("filter", size=14), "Filter", type="submit", variant="soft"),
-            rx.cond(
-                AdminAuditState.filtered,
-                rx.button(
-                    "Clear", type="button", variant="ghost", on_click=AdminAuditState.clear_filters
-                ),
-            ),
+            rx.text("UTC", size="1", color_scheme="gray"),
             spacing="2",
-            wrap="wrap",
             align="center",
+            wrap="wrap",
         ),
         on_submit=AdminAuditState.apply_filters,
-        key=AdminAuditState.form_key,
-        width="100%",
+        form_key=AdminAuditState.form_key,
+        filtered=AdminAuditState.filtered,
+        on_clear=AdminAuditState.clear_filters,
+        submit=submit_button("filter", "Filter"),
         margin_bottom="1em",
     )
 
 
 def _content() -> rx.Component:
     table = rx.vstack(
-        rx.foreach(AdminAuditState.entries, _entry),
+        rx.foreach(AdminAuditState.rows, _entry),
         spacing="2",
         width="100%",
         data_testid="audit-list",
@@ -284,34 +252,15 @@ def _content() -> rx.Component:
             subtitle="Who did what, newest first. Entries are never changed or deleted.",
         ),
         _filters(),
-        rx.cond(
-            AdminAuditState.entries.length() > 0,
+        *list_body(
+            AdminAuditState.rows,
+            AdminAuditState.loading,
+            AdminAuditState.done,
+            AdminAuditState.more,
             table,
-            rx.cond(
-                AdminAuditState.loading,
-                loading_block(),
-                rx.cond(
-                    AdminAuditState.filtered,
-                    empty_state(
-                        "No entry matches", "Loosen the filters or clear them.", "search-x"
-                    ),
-                    empty_state(
-                        "No entries yet", "Sign-ins and admin actions appear here.", "scroll-text"
-                    ),
-                ),
-            ),
-        ),
-        rx.cond(
-            ~AdminAuditState.done,
-            rx.center(
-                rx.button(
-                    "Load more",
-                    on_click=AdminAuditState.more,
-                    loading=AdminAuditState.loading,
-                    variant="soft",
-                ),
-                padding="1em",
-            ),
+            empty_state("No entries yet", "Sign-ins and admin actions appear here.", "scroll-text"),
+            filtered=AdminAuditState.filtered,
+            no_match="No entry matches",
         ),
     )
 

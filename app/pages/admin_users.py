@@ -14,6 +14,7 @@ import reflex as rx
 
 from api.errors import FunctionError, Unavailable
 from app.components.layout import page_frame, signed_in_page
+from app.components.lists import data_table, filter_bar, list_body
 from app.components.ui import (
     admin_only,
     choice,
@@ -21,30 +22,24 @@ from app.components.ui import (
     empty_state,
     form_error,
     labelled_input,
-    loading_block,
     page_header,
     shown_once,
 )
 from app.formatting import when, with_times
+from app.paging import PagedList
 from app.state import AdminOnly, AuthState, NotSignedIn, error_toast
 
-PAGE_SIZE = 50
 ROLES = ["admin", "reviewer", "viewer", "user"]
 ROLE_FILTERS = ["any role", *ROLES]
 STATUS_FILTERS = ["active and disabled", "active", "disabled"]
 CREATE_MODES = ["link", "password"]
 
 
-class AdminUsersState(AuthState):
-    rows: list[dict[str, Any]] = []
-    cursor: str = ""
-    done: bool = True
-    loading: bool = False
+class AdminUsersState(PagedList, AuthState):
     denied: bool = False
     search: str = ""
     role_filter: str = "any role"
     status_filter: str = "active and disabled"
-    form_key: int = 0
 
     create_open: bool = False
     create_mode: str = "link"
@@ -73,22 +68,12 @@ class AdminUsersState(AuthState):
     async def load(self):
         """Opening the page: a link shown earlier is not shown again (not even on reload)."""
         self.link_url, self.link_note = "", ""
-        async for event in self._refresh():
+        async for event in self._reload():
             yield event
 
     @rx.event
     async def refresh(self):
-        async for event in self._refresh():
-            yield event
-
-    async def _refresh(self):
-        self.rows, self.cursor = [], ""
-        async for event in self._fetch():
-            yield event
-
-    @rx.event
-    async def more(self):
-        async for event in self._fetch():
+        async for event in self._reload():
             yield event
 
     @rx.event
@@ -112,27 +97,20 @@ class AdminUsersState(AuthState):
         self.form_key += 1
         return AdminUsersState.refresh
 
-    async def _fetch(self):
-        self.loading = True
-        yield
-        args: dict[str, Any] = {
-            "paginationOpts": {"numItems": PAGE_SIZE, "cursor": self.cursor or None}
-        }
+    def _filter_args(self) -> dict[str, Any]:
+        args: dict[str, Any] = {}
         if self.search:
             args["search"] = self.search
         if self.role_filter in ROLES:
             args["role"] = self.role_filter
         if self.status_filter != STATUS_FILTERS[0]:
             args["disabled"] = self.status_filter == "disabled"
-        async with self._caught("loading") as failed:
-            result = await self._admin_call("users:list", args)
-        if failed:
-            yield failed.event
-            return
+        return args
+
+    async def _page(self, args: dict[str, Any]):
+        result = await self._admin_call("users:list", args)
         self.denied = False
-        self.rows = self.rows + [with_times(doc) for doc in result["page"]]
-        self.cursor = result["continueCursor"]
-        self.done = result["isDone"]
+        return result, [with_times(doc) for doc in result["page"]]
 
     async def _run(self, path: str, args: dict[str, Any]):
         """An admin mutation; yields (event, None) on failure or (None, result) on success."""
@@ -393,67 +371,46 @@ def _create_dialog() -> rx.Component:
 
 
 def _filters() -> rx.Component:
-    return rx.form(
-        rx.flex(
-            rx.input(
-                name="search",
-                placeholder="Search name or email",
-                default_value=AdminUsersState.search,
-                width="16em",
-                max_width="100%",
-                aria_label="Search",
-            ),
-            choice(
-                ROLE_FILTERS,
-                AdminUsersState.role_filter,
-                AdminUsersState.set_role_filter,
-                "Role filter",
-                test_id="role-filter",
-            ),
-            choice(
-                STATUS_FILTERS,
-                AdminUsersState.status_filter,
-                AdminUsersState.set_status_filter,
-                "Status filter",
-                test_id="status-filter",
-            ),
-            rx.button(rx.icon("search", size=14), "Search", type="submit", variant="soft"),
-            rx.cond(
-                AdminUsersState.filtered,
-                rx.button(
-                    "Clear", type="button", variant="ghost", on_click=AdminUsersState.clear_filters
-                ),
-            ),
-            spacing="2",
-            wrap="wrap",
-            align="center",
+    return filter_bar(
+        rx.input(
+            name="search",
+            placeholder="Search name or email",
+            default_value=AdminUsersState.search,
+            width="16em",
+            max_width="100%",
+            aria_label="Search",
+        ),
+        choice(
+            ROLE_FILTERS,
+            AdminUsersState.role_filter,
+            AdminUsersState.set_role_filter,
+            "Role filter",
+            test_id="role-filter",
+        ),
+        choice(
+            STATUS_FILTERS,
+            AdminUsersState.status_filter,
+            AdminUsersState.set_status_filter,
+            "Status filter",
+            test_id="status-filter",
         ),
         on_submit=AdminUsersState.apply_search,
-        key=AdminUsersState.form_key,
-        width="100%",
+        form_key=AdminUsersState.form_key,
+        filtered=AdminUsersState.filtered,
+        on_clear=AdminUsersState.clear_filters,
         margin_bottom="1em",
     )
 
 
 def _table() -> rx.Component:
-    return rx.box(
-        rx.table.root(
-            rx.table.header(
-                rx.table.row(
-                    rx.table.column_header_cell("Person"),
-                    rx.table.column_header_cell("Role"),
-                    rx.table.column_header_cell("Status"),
-                    rx.table.column_header_cell("Added", class_name="hide-narrow"),
-                    rx.table.column_header_cell(""),
-                )
-            ),
-            rx.table.body(rx.foreach(AdminUsersState.rows, _row)),
-            width="100%",
-            variant="surface",
-        ),
-        class_name="data-table",
-        data_testid="users-table",
-    )
+    headers = [
+        "Person",
+        "Role",
+        "Status",
+        rx.table.column_header_cell("Added", class_name="hide-narrow"),
+        "",
+    ]
+    return data_table(headers, AdminUsersState.rows, _row, data_testid="users-table")
 
 
 def _content() -> rx.Component:
@@ -479,30 +436,15 @@ def _content() -> rx.Component:
             ),
         ),
         _filters(),
-        rx.cond(
-            AdminUsersState.rows.length() > 0,
+        *list_body(
+            AdminUsersState.rows,
+            AdminUsersState.loading,
+            AdminUsersState.done,
+            AdminUsersState.more,
             _table(),
-            rx.cond(
-                AdminUsersState.loading,
-                loading_block(),
-                rx.cond(
-                    AdminUsersState.filtered,
-                    empty_state("Nobody matches", "Loosen the filters or clear them.", "search-x"),
-                    empty_state("Nobody yet", "Add the first reviewer with Add person.", "users"),
-                ),
-            ),
-        ),
-        rx.cond(
-            ~AdminUsersState.done,
-            rx.center(
-                rx.button(
-                    "Load more",
-                    on_click=AdminUsersState.more,
-                    loading=AdminUsersState.loading,
-                    variant="soft",
-                ),
-                padding="1em",
-            ),
+            empty_state("Nobody yet", "Add the first reviewer with Add person.", "users"),
+            filtered=AdminUsersState.filtered,
+            no_match="Nobody matches",
         ),
         _create_dialog(),
         confirm_dialog(

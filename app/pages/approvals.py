@@ -9,6 +9,7 @@ from typing import Any
 import reflex as rx
 
 from app.components.layout import page_frame, signed_in_page
+from app.components.lists import list_body
 from app.components.ui import (
     choice,
     empty_state,
@@ -304,32 +305,23 @@ def decided_view() -> rx.Component:
             on_submit=ApprovalsState.filter_decided,
             width="100%",
         ),
-        rx.cond(
-            ApprovalsState.decided.length() > 0,
+        *list_body(
+            ApprovalsState.decided,
+            ApprovalsState.decided_loading,
+            ApprovalsState.decided_done,
+            ApprovalsState.more_decided,
             rx.vstack(
                 rx.foreach(ApprovalsState.decided, _decided_card),
                 spacing="2",
                 width="100%",
                 data_testid="decided-list",
             ),
-            rx.cond(
-                ApprovalsState.decided_loading,
-                loading_block(),
-                empty_state(
-                    "Nothing decided yet",
-                    "Decisions appear here with who made them, when and why.",
-                    icon="history",
-                ),
+            empty_state(
+                "Nothing decided yet",
+                "Decisions appear here with who made them, when and why.",
+                icon="history",
             ),
-        ),
-        rx.cond(
-            ~ApprovalsState.decided_done,
-            rx.button(
-                "Load more",
-                on_click=ApprovalsState.more_decided,
-                loading=ApprovalsState.decided_loading,
-                variant="soft",
-            ),
+            centered=False,
         ),
         spacing="3",
         width="100%",
