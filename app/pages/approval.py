@@ -10,6 +10,7 @@ from urllib.parse import quote
 import reflex as rx
 
 from api.errors import FunctionError, Unavailable
+from app.components.decisions import decision_buttons
 from app.components.diff import diff_stats, diff_view
 from app.components.layout import page_frame, signed_in_page
 from app.components.markdown import renderable, safe_markdown
@@ -394,38 +395,7 @@ class ApprovalState(AuthState):
 
 def _decision_panel() -> rx.Component:
     buttons = rx.flex(
-        rx.button(
-            rx.icon("check", size=16),
-            "Approve",
-            color_scheme="green",
-            on_click=ApprovalState.decide("approved"),
-            loading=ApprovalState.deciding,
-            data_shortcut="a",
-            data_testid="approve",
-            title="Approve (a)",
-        ),
-        rx.button(
-            rx.icon("message-square-warning", size=16),
-            "Request changes",
-            color_scheme="orange",
-            variant="soft",
-            on_click=ApprovalState.decide("changes_requested"),
-            loading=ApprovalState.deciding,
-            data_shortcut="c",
-            data_testid="request-changes",
-            title="Request changes (c)",
-        ),
-        rx.button(
-            rx.icon("x", size=16),
-            "Reject",
-            color_scheme="red",
-            variant="soft",
-            on_click=ApprovalState.decide("rejected"),
-            loading=ApprovalState.deciding,
-            data_shortcut="r",
-            data_testid="reject",
-            title="Reject (r)",
-        ),
+        *decision_buttons(ApprovalState.decide, ApprovalState.deciding),
         # An edited plan comes only with the approval that completes the request.
         rx.cond(
             ApprovalState.request["approvalCount"].to(int) + 1
