@@ -24,7 +24,8 @@ from api.db import in_memory
 from api.processes import in_worker_process
 from api.registry import Caller
 from api.settings import get_settings
-from app.components.diff import Comparison, compare, compare_in_worker
+from app.components.diff import Comparison, compare, compare_in_worker, diff_view
+from app.components.ui import choice
 from app.formatting import when
 
 Call = Callable[[str, dict[str, Any]], Awaitable[Any]]
@@ -180,4 +181,34 @@ def shown_notice(notice: rx.Var, on_download: rx.EventHandler) -> rx.Component:
             width="100%",
             data_testid="content-cut",
         ),
+    )
+
+
+def version_compare(
+    numbers: rx.Var,
+    diff_from: rx.Var,
+    diff_to: rx.Var,
+    on_from: rx.EventHandler,
+    on_to: rx.EventHandler,
+    summary: rx.Var,
+    diff: rx.Var,
+    notice: rx.Var,
+    test_ids: tuple[str, str] | None = None,
+) -> rx.Component:
+    """ "Compare vN with vM" (two choices of the listed versions), the diff's +/- summary and
+    the bounded diff; for the artifact and approval pages."""
+    old_id, new_id = test_ids or (None, None)
+    return rx.vstack(
+        rx.flex(
+            rx.text("Compare", size="2"),
+            choice(numbers, diff_from, on_from, "Old version", old_id, size="1"),
+            rx.text("with", size="2"),
+            choice(numbers, diff_to, on_to, "New version", new_id, size="1"),
+            rx.code(summary),
+            spacing="2",
+            align="center",
+            wrap="wrap",
+        ),
+        diff_view(diff, notice),
+        width="100%",
     )

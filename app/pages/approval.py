@@ -11,15 +11,14 @@ import reflex as rx
 
 from api.errors import FunctionError, Unavailable
 from app.components.decisions import decision_buttons
-from app.components.diff import diff_stats, diff_view
+from app.components.diff import diff_stats
 from app.components.layout import page_frame, signed_in_page
 from app.components.markdown import renderable, safe_markdown
+from app.components.session import json_details, session_fields
 from app.components.timeline import timeline_entry
 from app.components.ui import (
-    choice,
     confirm_dialog,
     detail_or_missing,
-    field_row,
     relative_time,
     status_badge,
 )
@@ -28,6 +27,7 @@ from app.components.versions import (
     cut_for_display,
     shown_notice,
     size_text,
+    version_compare,
     version_diff,
     version_rows,
 )
@@ -699,31 +699,15 @@ def _versions() -> rx.Component:
                 ),
                 rx.cond(
                     ApprovalState.versions.length() > 1,
-                    rx.vstack(
-                        rx.flex(
-                            rx.text("Compare", size="2"),
-                            choice(
-                                ApprovalState.version_numbers,
-                                ApprovalState.diff_from,
-                                ApprovalState.set_diff_from,
-                                "Old version",
-                                size="1",
-                            ),
-                            rx.text("with", size="2"),
-                            choice(
-                                ApprovalState.version_numbers,
-                                ApprovalState.diff_to,
-                                ApprovalState.set_diff_to,
-                                "New version",
-                                size="1",
-                            ),
-                            rx.code(ApprovalState.diff_summary),
-                            spacing="2",
-                            align="center",
-                            wrap="wrap",
-                        ),
-                        diff_view(ApprovalState.diff, ApprovalState.diff_notice),
-                        width="100%",
+                    version_compare(
+                        ApprovalState.version_numbers,
+                        ApprovalState.diff_from,
+                        ApprovalState.diff_to,
+                        ApprovalState.set_diff_from,
+                        ApprovalState.set_diff_to,
+                        ApprovalState.diff_summary,
+                        ApprovalState.diff,
+                        ApprovalState.diff_notice,
                     ),
                     rx.text("Only one version so far.", size="2", color_scheme="gray"),
                 ),
@@ -740,32 +724,8 @@ def _context() -> rx.Component:
         rx.card(
             rx.vstack(
                 rx.heading("Session", size="3"),
-                field_row(
-                    "phase",
-                    rx.cond(
-                        ApprovalState.session["phase"].to(str) != "",
-                        rx.badge(ApprovalState.session["phase"]),
-                        "—",
-                    ),
-                ),
-                field_row(
-                    "SDK session",
-                    rx.cond(
-                        ApprovalState.session["sdkSessionId"].to(str) != "",
-                        rx.code(
-                            ApprovalState.session["sdkSessionId"], data_testid="sdk-session-id"
-                        ),
-                        "—",
-                    ),
-                ),
-                field_row("updated", ApprovalState.session["updatedText"].to(str)),
-                rx.cond(
-                    ApprovalState.session["stateJson"].to(str) != "",
-                    rx.el.details(
-                        rx.el.summary(rx.text("state", size="1", as_="span")),
-                        rx.el.pre(ApprovalState.session["stateJson"], class_name="json-block"),
-                    ),
-                ),
+                *session_fields(ApprovalState.session, "sdk-session-id"),
+                json_details("state", ApprovalState.session["stateJson"]),
                 spacing="2",
                 width="100%",
             ),

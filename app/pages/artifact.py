@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 import reflex as rx
 
-from app.components.diff import diff_stats, diff_view
+from app.components.diff import diff_stats
 from app.components.layout import page_frame, signed_in_page
 from app.components.markdown import renderable, safe_markdown
 from app.components.ui import choice, detail_or_missing, status_badge
@@ -16,6 +16,7 @@ from app.components.versions import (
     open_artifact,
     shown_notice,
     shown_text,
+    version_compare,
     version_diff,
 )
 from app.formatting import with_times
@@ -180,33 +181,16 @@ def _history() -> rx.Component:
             ),
             rx.cond(
                 ArtifactState.versions.length() > 1,
-                rx.vstack(
-                    rx.flex(
-                        rx.text("Compare", size="2"),
-                        choice(
-                            ArtifactState.version_numbers,
-                            ArtifactState.diff_from,
-                            ArtifactState.set_diff_from,
-                            "Old version",
-                            "diff-from",
-                            size="1",
-                        ),
-                        rx.text("with", size="2"),
-                        choice(
-                            ArtifactState.version_numbers,
-                            ArtifactState.diff_to,
-                            ArtifactState.set_diff_to,
-                            "New version",
-                            "diff-to",
-                            size="1",
-                        ),
-                        rx.code(ArtifactState.diff_summary),
-                        spacing="2",
-                        align="center",
-                        wrap="wrap",
-                    ),
-                    diff_view(ArtifactState.diff, ArtifactState.diff_notice),
-                    width="100%",
+                version_compare(
+                    ArtifactState.version_numbers,
+                    ArtifactState.diff_from,
+                    ArtifactState.diff_to,
+                    ArtifactState.set_diff_from,
+                    ArtifactState.set_diff_to,
+                    ArtifactState.diff_summary,
+                    ArtifactState.diff,
+                    ArtifactState.diff_notice,
+                    test_ids=("diff-from", "diff-to"),
                 ),
             ),
             spacing="2",

@@ -23,11 +23,11 @@ import reflex as rx
 from api.errors import FunctionError, Unavailable
 from api.registry import Caller
 from app.components.layout import page_frame, signed_in_page
+from app.components.session import json_details, session_fields
 from app.components.timeline import timeline_entry
 from app.components.ui import (
     detail_or_missing,
     empty_state,
-    field_row,
     relative_time,
     status_badge,
 )
@@ -322,34 +322,13 @@ def _session_panel() -> rx.Component:
             rx.cond(
                 session["exists"].to(bool),
                 rx.vstack(
-                    field_row(
-                        "phase",
-                        rx.cond(session["phase"].to(str) != "", rx.badge(session["phase"]), "—"),
+                    *session_fields(session),
+                    json_details(
+                        "plan",
+                        session["plan"],
+                        rx.text(session["planNotice"], size="1", color_scheme="gray"),
                     ),
-                    field_row(
-                        "SDK session",
-                        rx.cond(
-                            session["sdkSessionId"].to(str) != "",
-                            rx.code(session["sdkSessionId"]),
-                            "—",
-                        ),
-                    ),
-                    field_row("updated", session["updatedText"].to(str)),
-                    rx.cond(
-                        session["plan"].to(str) != "",
-                        rx.el.details(
-                            rx.el.summary(rx.text("plan", size="1", as_="span")),
-                            rx.el.pre(session["plan"], class_name="json-block"),
-                            rx.text(session["planNotice"], size="1", color_scheme="gray"),
-                        ),
-                    ),
-                    rx.cond(
-                        session["stateJson"].to(str) != "",
-                        rx.el.details(
-                            rx.el.summary(rx.text("state", size="1", as_="span")),
-                            rx.el.pre(session["stateJson"], class_name="json-block"),
-                        ),
-                    ),
+                    json_details("state", session["stateJson"]),
                     spacing="2",
                     width="100%",
                 ),

@@ -1,0 +1,40 @@
+"""The session card's rows (phase, SDK session, last update, state as JSON), shared by the
+thread and approval pages; `session` is a page's row of worker_reads.session_view."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from app.components.ui import field_row
+
+
+def session_fields(session: rx.Var, sdk_test_id: str | None = None) -> list[rx.Component]:
+    """phase, SDK session id and when it was updated ("—" for what is not set)."""
+    code_props = {"data_testid": sdk_test_id} if sdk_test_id else {}
+    return [
+        field_row(
+            "phase",
+            rx.cond(session["phase"].to(str) != "", rx.badge(session["phase"]), "—"),
+        ),
+        field_row(
+            "SDK session",
+            rx.cond(
+                session["sdkSessionId"].to(str) != "",
+                rx.code(session["sdkSessionId"], **code_props),
+                "—",
+            ),
+        ),
+        field_row("updated", session["updatedText"].to(str)),
+    ]
+
+
+def json_details(label: str, text: rx.Var, *more: rx.Component) -> rx.Component:
+    """A folded JSON block (only when there is text), opened by its label."""
+    return rx.cond(
+        text.to(str) != "",
+        rx.el.details(
+            rx.el.summary(rx.text(label, size="1", as_="span")),
+            rx.el.pre(text, class_name="json-block"),
+            *more,
+        ),
+    )
