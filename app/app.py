@@ -30,6 +30,7 @@ from app.pages import (
     threads,
 )
 from app.pages.signin import SigninState, signin_page
+from app.routes import SIGNIN
 from app.session_cookie import ROUTES as COOKIE_ROUTES
 from app.session_cookie import endpoints as cookie_endpoints
 from app.state import SessionBinding, live_queue, live_threads
@@ -67,7 +68,7 @@ app.add_middleware(SessionBinding(), index=0)
 
 app.add_page(
     signin_page,
-    route="/signin",
+    route=SIGNIN,
     title="Sign in · Threadline",
     on_load=SigninState.check_already_signed_in,
 )

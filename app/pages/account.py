@@ -21,6 +21,7 @@ from app.components.ui import (
     relative_time,
 )
 from app.formatting import device, with_times
+from app.routes import ACCOUNT
 from app.state import AuthState, NotSignedIn, error_toast, passwords_differ
 
 
@@ -295,7 +296,7 @@ def account_page() -> rx.Component:
 def add(app: rx.App) -> None:
     app.add_page(
         account_page,
-        route="/account",
+        route=ACCOUNT,
         title="Account · Threadline",
         on_load=signed_in_page(AccountState.load),
     )

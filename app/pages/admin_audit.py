@@ -19,6 +19,7 @@ from app.components.ui import (
 )
 from app.formatting import with_times
 from app.paging import PagedList
+from app.routes import ADMIN_AUDIT
 from app.state import AuthState
 
 ANY_ACTION = "any action"
@@ -272,7 +273,7 @@ def admin_audit_page() -> rx.Component:
 def add(app: rx.App) -> None:
     app.add_page(
         admin_audit_page,
-        route="/admin/audit",
+        route=ADMIN_AUDIT,
         title="Audit log · Threadline",
         on_load=signed_in_page(AdminAuditState.load),
     )

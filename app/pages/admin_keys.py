@@ -17,6 +17,7 @@ from app.components.ui import (
     shown_once,
 )
 from app.formatting import when, with_times
+from app.routes import ADMIN_KEYS
 from app.state import AuthState
 
 
@@ -266,7 +267,7 @@ def admin_keys_page() -> rx.Component:
 def add(app: rx.App) -> None:
     app.add_page(
         admin_keys_page,
-        route="/admin/keys",
+        route=ADMIN_KEYS,
         title="API keys · Threadline",
         on_load=signed_in_page(AdminKeysState.load),
     )

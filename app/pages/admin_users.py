@@ -27,6 +27,7 @@ from app.components.ui import (
 )
 from app.formatting import when, with_times
 from app.paging import PagedList
+from app.routes import ADMIN_USERS
 from app.state import AdminOnly, AuthState, NotSignedIn, error_toast
 
 ROLES = ["admin", "reviewer", "viewer", "user"]
@@ -475,7 +476,7 @@ def admin_users_page() -> rx.Component:
 def add(app: rx.App) -> None:
     app.add_page(
         admin_users_page,
-        route="/admin/users",
+        route=ADMIN_USERS,
         title="Users · Threadline",
         on_load=signed_in_page(AdminUsersState.load),
     )

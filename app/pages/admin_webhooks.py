@@ -26,6 +26,7 @@ from app.components.ui import (
     shown_once,
 )
 from app.formatting import when
+from app.routes import ADMIN_WEBHOOKS
 from app.state import AdminOnly, AuthState, NotSignedIn, error_toast
 
 LOG_LIMIT = 100
@@ -468,7 +469,7 @@ def admin_webhooks_page() -> rx.Component:
 def add(app: rx.App) -> None:
     app.add_page(
         admin_webhooks_page,
-        route="/admin/webhooks",
+        route=ADMIN_WEBHOOKS,
         title="Webhooks · Threadline",
         on_load=signed_in_page(AdminWebhooksState.load),
     )

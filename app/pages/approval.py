@@ -32,6 +32,7 @@ from app.components.versions import (
     version_rows,
 )
 from app.formatting import when, with_times
+from app.routes import APPROVAL, APPROVALS, approval_url, artifact_url, thread_url
 from app.state import (
     AuthState,
     NotSignedIn,
@@ -362,7 +363,7 @@ class ApprovalState(AuthState):
                 f"Approved: {following['approvalCount']} of {following['requiredApprovals']} "
                 "approvals. It waits for another person's approval."
             )
-        return [done, rx.redirect(f"/approvals/{next_id}" if next_id else "/approvals")]
+        return [done, rx.redirect(approval_url(next_id) if next_id else APPROVALS)]
 
     async def _plan_moved_on(self, exc: FunctionError):
         """The artifact changed after this page loaded: show the diff from the version the
@@ -561,7 +562,7 @@ def _outside_plan() -> rx.Component:
                     ApprovalState.outside_plan_count > ApprovalState.outside_plan.length(),
                     rx.link(
                         "All of them in the thread",
-                        href="/threads/" + ApprovalState.request["threadId"].to(str),
+                        href=thread_url(ApprovalState.request["threadId"]),
                         size="2",
                     ),
                 ),
@@ -676,7 +677,7 @@ def _versions() -> rx.Component:
                     rx.spacer(),
                     rx.link(
                         "Open artifact",
-                        href="/artifacts/" + ApprovalState.request["artifactId"].to(str),
+                        href=artifact_url(ApprovalState.request["artifactId"]),
                         size="2",
                     ),
                     width="100%",
@@ -738,7 +739,7 @@ def _context() -> rx.Component:
                     rx.spacer(),
                     rx.link(
                         "Full thread",
-                        href="/threads/" + ApprovalState.request["threadId"].to(str),
+                        href=thread_url(ApprovalState.request["threadId"]),
                         size="2",
                     ),
                     width="100%",
@@ -782,7 +783,7 @@ def _navigation() -> rx.Component:
             request["previousPendingId"].to(str) != "",
             rx.link(
                 "← previous (k)",
-                href="/approvals/" + request["previousPendingId"].to(str),
+                href=approval_url(request["previousPendingId"]),
                 size="2",
                 data_shortcut="k",
             ),
@@ -791,7 +792,7 @@ def _navigation() -> rx.Component:
             request["nextPendingId"].to(str) != "",
             rx.link(
                 "next (j) →",
-                href="/approvals/" + request["nextPendingId"].to(str),
+                href=approval_url(request["nextPendingId"]),
                 size="2",
                 data_shortcut="j",
             ),
@@ -1042,7 +1043,7 @@ def approval_page() -> rx.Component:
 def add(app: rx.App) -> None:
     app.add_page(
         approval_page,
-        route="/approvals/[approval_request_id]",
+        route=APPROVAL,
         title="Approval request · Threadline",
         on_load=signed_in_page(ApprovalState.load),
     )

@@ -19,6 +19,7 @@ from app.components.ui import (
     status_badge,
 )
 from app.formatting import duration, with_times
+from app.routes import APPROVALS, approval_url
 from app.state import AuthState, PendingQueue
 
 PAGE_SIZE = 50
@@ -198,7 +199,7 @@ def _pending_row(request: rx.Var) -> rx.Component:
             align="center",
             width="100%",
         ),
-        href="/approvals/" + request["_id"].to(str),
+        href=approval_url(request["_id"]),
         underline="none",
         color="inherit",
         class_name="queue-row",
@@ -251,7 +252,7 @@ def _decided_card(row: rx.Var) -> rx.Component:
             rx.cond(row["edited"].to(bool), rx.badge("edited plan", variant="outline")),
             rx.link(
                 rx.cond(row["threadTitle"].to(str) != "", row["threadTitle"], "(untitled thread)"),
-                href="/approvals/" + row["_id"].to(str),
+                href=approval_url(row["_id"]),
                 weight="bold",
             ),
             rx.spacer(),
@@ -359,7 +360,7 @@ def approvals_page() -> rx.Component:
 def add(app: rx.App) -> None:
     app.add_page(
         approvals_page,
-        route="/approvals",
+        route=APPROVALS,
         title="Approvals · Threadline",
         on_load=signed_in_page(ApprovalsState.load),
     )

@@ -20,6 +20,7 @@ from app.components.versions import (
     version_diff,
 )
 from app.formatting import with_times
+from app.routes import ARTIFACT, thread_url
 from app.state import (
     AuthState,
     api_download,
@@ -243,7 +244,7 @@ def _detail() -> rx.Component:
             "Thread ",
             rx.link(
                 artifact["threadId"],
-                href="/threads/" + artifact["threadId"].to(str),
+                href=thread_url(artifact["threadId"]),
                 class_name="mono",
             ),
             " · updated ",
@@ -293,7 +294,7 @@ def artifact_page() -> rx.Component:
 def add(app: rx.App) -> None:
     app.add_page(
         artifact_page,
-        route="/artifacts/[artifact_id_param]",
+        route=ARTIFACT,
         title="Artifact · Threadline",
         on_load=signed_in_page(ArtifactState.load),
     )

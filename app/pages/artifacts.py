@@ -18,6 +18,7 @@ from app.components.ui import (
 )
 from app.formatting import with_times
 from app.paging import PagedList
+from app.routes import ARTIFACTS, artifact_url, thread_url
 from app.state import AuthState
 
 STATUSES = ["any", "draft", "pending_review", "approved", "rejected", "final"]
@@ -75,7 +76,7 @@ def _row(row: rx.Var) -> rx.Component:
         rx.table.cell(
             rx.link(
                 rx.cond(row["title"].to(str) != "", row["title"], "(untitled)"),
-                href="/artifacts/" + row["_id"].to(str),
+                href=artifact_url(row["_id"]),
                 weight="medium",
             ),
         ),
@@ -85,7 +86,7 @@ def _row(row: rx.Var) -> rx.Component:
         rx.table.cell(
             rx.link(
                 row["threadId"],
-                href="/threads/" + row["threadId"].to(str),
+                href=thread_url(row["threadId"]),
                 size="1",
                 class_name="mono",
             )
@@ -147,7 +148,7 @@ def artifacts_page() -> rx.Component:
 def add(app: rx.App) -> None:
     app.add_page(
         artifacts_page,
-        route="/artifacts",
+        route=ARTIFACTS,
         title="Artifacts · Threadline",
         on_load=signed_in_page(ArtifactsState.load),
     )

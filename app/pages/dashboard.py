@@ -10,6 +10,7 @@ import reflex as rx
 from app.components.layout import page_frame, signed_in_page
 from app.components.ui import empty_state, loading_block, page_header, relative_time
 from app.formatting import duration, iso
+from app.routes import DASHBOARD
 from app.state import AuthState, PendingQueue
 
 DAYS = 14
@@ -198,7 +199,7 @@ def dashboard_page() -> rx.Component:
 def add(app: rx.App) -> None:
     app.add_page(
         dashboard_page,
-        route="/",
+        route=DASHBOARD,
         title="Dashboard · Threadline",
         on_load=signed_in_page(DashboardState.load),
     )

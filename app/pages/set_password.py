@@ -9,6 +9,7 @@ from api import clients, links, signin
 from api.errors import FunctionError, Unavailable
 from app.components.layout import public_card
 from app.components.ui import field_row, form_error, loading_block, new_password_fields
+from app.routes import SET_PASSWORD
 from app.state import CONSOLE_ROLES, AuthState, error_toast, passwords_differ
 
 
@@ -160,7 +161,7 @@ def set_password_page() -> rx.Component:
 def add(app: rx.App) -> None:
     app.add_page(
         set_password_page,
-        route="/set-password",
+        route=SET_PASSWORD,
         title="Set your password · Threadline",
         on_load=SetPasswordState.check,
     )

@@ -13,6 +13,7 @@ from api import clients, links, signin
 from api.errors import FunctionError, Unavailable
 from app.components.layout import public_card
 from app.components.ui import form_error, labelled_input, loading_block, new_password_fields
+from app.routes import SETUP
 from app.state import AuthState, error_toast, passwords_differ
 
 
@@ -151,6 +152,4 @@ def setup_page() -> rx.Component:
 
 
 def add(app: rx.App) -> None:
-    app.add_page(
-        setup_page, route="/setup", title="First run · Threadline", on_load=SetupState.check
-    )
+    app.add_page(setup_page, route=SETUP, title="First run · Threadline", on_load=SetupState.check)

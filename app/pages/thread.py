@@ -32,6 +32,7 @@ from app.components.ui import (
     status_badge,
 )
 from app.formatting import pretty_json, with_times
+from app.routes import THREAD, approval_url, artifact_url
 from app.state import (
     AuthState,
     backend_url,
@@ -359,7 +360,7 @@ def _side_lists() -> rx.Component:
                         lambda a: rx.flex(
                             rx.link(
                                 a["_id"],
-                                href="/approvals/" + a["_id"].to(str),
+                                href=approval_url(a["_id"]),
                                 size="2",
                                 class_name="mono",
                             ),
@@ -391,7 +392,7 @@ def _side_lists() -> rx.Component:
                     rx.foreach(
                         ThreadState.artifacts,
                         lambda a: rx.flex(
-                            rx.link(a["title"], href="/artifacts/" + a["_id"].to(str), size="2"),
+                            rx.link(a["title"], href=artifact_url(a["_id"]), size="2"),
                             rx.badge(a["type"], variant="outline"),
                             status_badge(a["status"].to(str)),
                             rx.text("v", a["version"], size="1", color_scheme="gray"),
@@ -569,7 +570,7 @@ def thread_page() -> rx.Component:
 def add(app: rx.App) -> None:
     app.add_page(
         thread_page,
-        route="/threads/[thread_id_param]",
+        route=THREAD,
         title="Thread · Threadline",
         on_load=signed_in_page(ThreadState.load),
     )

@@ -18,6 +18,7 @@ from app.components.ui import (
 )
 from app.formatting import with_times
 from app.paging import PagedList
+from app.routes import THREADS, thread_url
 from app.state import AuthState
 
 STATUSES = ["any", "active", "archived"]
@@ -81,7 +82,7 @@ def _row(row: rx.Var) -> rx.Component:
         rx.table.cell(
             rx.link(
                 rx.cond(row["title"].to(str) != "", row["title"], "(untitled)"),
-                href="/threads/" + row["_id"].to(str),
+                href=thread_url(row["_id"]),
                 weight="medium",
             ),
             rx.text(row["_id"], size="1", color_scheme="gray", class_name="mono"),
@@ -155,7 +156,7 @@ def threads_page() -> rx.Component:
 def add(app: rx.App) -> None:
     app.add_page(
         threads_page,
-        route="/threads",
+        route=THREADS,
         title="Threads · Threadline",
         on_load=signed_in_page(ThreadsState.load),
     )
