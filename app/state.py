@@ -33,7 +33,7 @@ from urllib.parse import urlencode, urlsplit
 import reflex as rx
 from reflex.middleware import Middleware
 
-from api import auth, signin
+from api import auth, clients, signin
 from api.auth import SESSION_COOKIE as SESSION_COOKIE  # one name, kept where it was
 from api.auth import cookie_token
 from api.calls import call
@@ -57,6 +57,15 @@ QUEUE_PREVIEW_BYTES = 480
 QUEUE_NAMES_BYTES = 32
 # A sign-in's hand-off code (sign-in -> HttpOnly cookie) is good for this long, once.
 HANDOFF_SECONDS = 30
+
+
+# What signing in after a one-time link may fail with, besides the link's own FunctionError.
+LINK_SIGNIN_ERRORS = (
+    Unavailable,
+    signin.SignInFailed,
+    signin.TooManyAttempts,
+    signin.BadSignInInput,
+)
 
 
 class NotSignedIn(Exception):
@@ -240,6 +249,17 @@ class AuthState(rx.State):
         finally:
             if busy:
                 setattr(self, busy, False)
+
+    async def _sign_in_after_link(self, email: str, password: str) -> signin.SignedIn:
+        """Signs in with the password a one-time link (setup, set-password) just set: the link
+        proves who this is (`after_link`), so the lockout's extra checks are skipped."""
+        return await signin.sign_in(
+            email,
+            password,
+            ip=clients.from_router(self.router),
+            user_agent=self.router.headers.user_agent or None,
+            after_link=True,
+        )
 
     def _to_signin(self) -> rx.event.EventSpec:
         """To /signin, and back to this page after signing in."""

@@ -275,3 +275,19 @@ def form_error(message: rx.Var, test_id: str) -> rx.Component:
             data_testid=test_id,
         ),
     )
+
+
+def notice(icon: str, color: str, test_id: str, *text) -> rx.Component:
+    """A full-width callout with an icon (a public page's "link not valid", "done" ...)."""
+    return rx.callout.root(
+        rx.callout.icon(rx.icon(icon)),
+        rx.callout.text(*text),
+        color_scheme=color,
+        width="100%",
+        data_testid=test_id,
+    )
+
+
+def wide_submit(label: str, busy: rx.Var) -> rx.Component:
+    """The big full-width submit button of the sign-in, setup and set-password forms."""
+    return rx.button(label, type="submit", loading=busy, width="100%", size="3")

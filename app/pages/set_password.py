@@ -5,12 +5,19 @@ from __future__ import annotations
 
 import reflex as rx
 
-from api import clients, links, signin
-from api.errors import FunctionError, Unavailable
+from api import links, signin
+from api.errors import FunctionError
 from app.components.layout import public_card
-from app.components.ui import field_row, form_error, loading_block, new_password_fields
+from app.components.ui import (
+    field_row,
+    form_error,
+    loading_block,
+    new_password_fields,
+    notice,
+    wide_submit,
+)
 from app.routes import SET_PASSWORD
-from app.state import CONSOLE_ROLES, AuthState, error_toast, passwords_differ
+from app.state import CONSOLE_ROLES, LINK_SIGNIN_ERRORS, AuthState, error_toast, passwords_differ
 
 
 class SetPasswordState(AuthState):
@@ -46,24 +53,13 @@ class SetPasswordState(AuthState):
         password = str(form_data.get("password", ""))
         try:
             email = await links.redeem_password_link(self._token(), password)
-            session = await signin.sign_in(
-                email,
-                password,
-                ip=clients.from_router(self.router),
-                user_agent=self.router.headers.user_agent or None,
-                after_link=True,  # the link just redeemed proves who this is
-            )
+            session = await self._sign_in_after_link(email, password)
         except FunctionError as exc:
             self.error = str(exc)
             if links.password_link_info(self._token()) is None:
                 self.check()
             return
-        except (
-            Unavailable,
-            signin.SignInFailed,
-            signin.TooManyAttempts,
-            signin.BadSignInInput,
-        ) as exc:
+        except LINK_SIGNIN_ERRORS as exc:
             yield error_toast(exc)
             return
         finally:
@@ -101,13 +97,7 @@ def _form() -> rx.Component:
             ),
             *new_password_fields(),
             form_error(SetPasswordState.error, "set-password-error"),
-            rx.button(
-                "Set password and sign in",
-                type="submit",
-                loading=SetPasswordState.busy,
-                width="100%",
-                size="3",
-            ),
+            wide_submit("Set password and sign in", SetPasswordState.busy),
             spacing="3",
             width="100%",
         ),
@@ -118,30 +108,24 @@ def _form() -> rx.Component:
 
 
 def _invalid() -> rx.Component:
-    return rx.callout.root(
-        rx.callout.icon(rx.icon("link-2-off")),
-        rx.callout.text(
-            "This link is not valid (already used, replaced by a newer one, or older than "
-            "24 hours). Ask an admin for a new link. Already have a password? ",
-            rx.link("Sign in", href="/signin"),
-            ".",
-        ),
-        color_scheme="red",
-        width="100%",
-        data_testid="set-password-invalid",
+    return notice(
+        "link-2-off",
+        "red",
+        "set-password-invalid",
+        "This link is not valid (already used, replaced by a newer one, or older than "
+        "24 hours). Ask an admin for a new link. Already have a password? ",
+        rx.link("Sign in", href="/signin"),
+        ".",
     )
 
 
 def _elsewhere() -> rx.Component:
-    return rx.callout.root(
-        rx.callout.icon(rx.icon("circle-check")),
-        rx.callout.text(
-            "Your password is set. Use it to sign in to the chat app; this console is for "
-            "reviewers, viewers and admins."
-        ),
-        color_scheme="green",
-        width="100%",
-        data_testid="set-password-elsewhere",
+    return notice(
+        "circle-check",
+        "green",
+        "set-password-elsewhere",
+        "Your password is set. Use it to sign in to the chat app; this console is for "
+        "reviewers, viewers and admins.",
     )
 
 

@@ -9,12 +9,19 @@ from __future__ import annotations
 
 import reflex as rx
 
-from api import clients, links, signin
-from api.errors import FunctionError, Unavailable
+from api import links
+from api.errors import FunctionError
 from app.components.layout import public_card
-from app.components.ui import form_error, labelled_input, loading_block, new_password_fields
+from app.components.ui import (
+    form_error,
+    labelled_input,
+    loading_block,
+    new_password_fields,
+    notice,
+    wide_submit,
+)
 from app.routes import SETUP
-from app.state import AuthState, error_toast, passwords_differ
+from app.state import LINK_SIGNIN_ERRORS, AuthState, error_toast, passwords_differ
 
 
 class SetupState(AuthState):
@@ -49,24 +56,13 @@ class SetupState(AuthState):
             await links.complete_setup(
                 self._token(), email, str(form_data.get("name", "")), password
             )
-            session = await signin.sign_in(
-                email,
-                password,
-                ip=clients.from_router(self.router),
-                user_agent=self.router.headers.user_agent or None,
-                after_link=True,  # the link just redeemed proves who this is
-            )
+            session = await self._sign_in_after_link(email, password)
         except FunctionError as exc:
             self.error = str(exc)
             if not links.setup_link_is_valid(self._token()):
                 self.check()
             return
-        except (
-            Unavailable,
-            signin.SignInFailed,
-            signin.TooManyAttempts,
-            signin.BadSignInInput,
-        ) as exc:
+        except LINK_SIGNIN_ERRORS as exc:
             yield error_toast(exc)
             return
         finally:
@@ -89,13 +85,7 @@ def _form() -> rx.Component:
             labelled_input("Your name", "name", auto_complete="name", required=True),
             *new_password_fields("Password"),
             form_error(SetupState.error, "setup-error"),
-            rx.button(
-                "Create the admin account",
-                type="submit",
-                loading=SetupState.busy,
-                width="100%",
-                size="3",
-            ),
+            wide_submit("Create the admin account", SetupState.busy),
             spacing="3",
             width="100%",
         ),
@@ -106,34 +96,28 @@ def _form() -> rx.Component:
 
 
 def _invalid() -> rx.Component:
-    return rx.callout.root(
-        rx.callout.icon(rx.icon("link-2-off")),
-        rx.callout.text(
-            "This setup link is not valid (used, replaced or expired). Run ",
-            rx.code("make run"),
-            " (or ",
-            rx.code("threadline first-run"),
-            ") again to print a new one. If an admin already exists, ",
-            rx.link("sign in", href="/signin"),
-            " instead.",
-        ),
-        color_scheme="red",
-        width="100%",
-        data_testid="setup-invalid",
+    return notice(
+        "link-2-off",
+        "red",
+        "setup-invalid",
+        "This setup link is not valid (used, replaced or expired). Run ",
+        rx.code("make run"),
+        " (or ",
+        rx.code("threadline first-run"),
+        ") again to print a new one. If an admin already exists, ",
+        rx.link("sign in", href="/signin"),
+        " instead.",
     )
 
 
 def _done() -> rx.Component:
-    return rx.callout.root(
-        rx.callout.icon(rx.icon("circle-check")),
-        rx.callout.text(
-            "Setup is done: this instance has an admin. ",
-            rx.link("Sign in", href="/signin"),
-            "; admins add people under Admin → Users.",
-        ),
-        color_scheme="green",
-        width="100%",
-        data_testid="setup-done",
+    return notice(
+        "circle-check",
+        "green",
+        "setup-done",
+        "Setup is done: this instance has an admin. ",
+        rx.link("Sign in", href="/signin"),
+        "; admins add people under Admin → Users.",
     )
 
 

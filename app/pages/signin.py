@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from api import clients, signin
+from app.components.ui import wide_submit
 from app.state import CONSOLE_ROLES, AuthState, safe_next
 
 
@@ -103,13 +104,7 @@ def signin_page() -> rx.Component:
                                 data_testid="signin-error",
                             ),
                         ),
-                        rx.button(
-                            "Sign in",
-                            type="submit",
-                            loading=SigninState.busy,
-                            width="100%",
-                            size="3",
-                        ),
+                        wide_submit("Sign in", SigninState.busy),
                         spacing="3",
                         width="100%",
                     ),
