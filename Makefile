@@ -87,9 +87,15 @@ desktop-deps:
 e2e-deps:
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+# Two pytest runs: the browser tests keep one console server (its deadline watcher, webhook
+# sender and live registries) running in-process for their whole session; the other tests swap
+# the database under such background work, so they run in a process of their own.
 test: install e2e-deps desktop-deps
 	$(BIN)/ruff check .
-	$(BIN)/pytest $(PYTEST_ARGS)
+	status=0; \
+	$(BIN)/pytest $(PYTEST_ARGS) tests/e2e || status=$$?; \
+	$(BIN)/pytest $(PYTEST_ARGS) --ignore=tests/e2e || status=$$?; \
+	exit $$status
 
 lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check api models app tests
