@@ -21,32 +21,15 @@ from api.functions._common import (
     document,
     document_model,
 )
-from api.functions._read_models import (
-    STAFF,
-)
+from api.functions._read_models import STAFF
 from api.functions.threads import ThreadStatus, title_matches
 from api.registry import Args, Context, query
 from api.services.artifact_versions import visible_artifact
 from api.services.paging import END_CURSOR, after_cursor, cut, empty_page
-from models import (
-    ApprovalRequest,
-    Artifact,
-    ArtifactVersion,
-    Message,
-    Session,
-    Thread,
-    ToolCall,
-    User,
-)
+from models import ArtifactVersion, Session, Thread
 
-requests = ApprovalRequest.__table__
-artifacts = Artifact.__table__
 threads = Thread.__table__
-messages = Message.__table__
-tool_calls = ToolCall.__table__
 sessions = Session.__table__
-users = User.__table__
-claimers = User.__table__.alias("claimers")
 artifact_versions = ArtifactVersion.__table__
 
 ConsoleThread = document_model(

@@ -11,36 +11,14 @@ from typing import Any
 import sqlalchemy as sa
 from pydantic import Field
 
-from api.functions._common import (
-    Result,
-)
-from api.functions._read_models import (
-    DECISIONS,
-    OUTSIDE_PLAN_COUNT,
-    STAFF,
-)
+from api.functions._common import Result
+from api.functions._read_models import DECISIONS, OUTSIDE_PLAN_COUNT, STAFF
 from api.registry import Args, Context, query
 from api.vocabulary import PENDING
-from models import (
-    ApprovalRequest,
-    Artifact,
-    ArtifactVersion,
-    Message,
-    Session,
-    Thread,
-    ToolCall,
-    User,
-)
+from models import ApprovalRequest, ToolCall
 
 requests = ApprovalRequest.__table__
-artifacts = Artifact.__table__
-threads = Thread.__table__
-messages = Message.__table__
 tool_calls = ToolCall.__table__
-sessions = Session.__table__
-users = User.__table__
-claimers = User.__table__.alias("claimers")
-artifact_versions = ArtifactVersion.__table__
 DAY_MS = 86_400_000
 
 

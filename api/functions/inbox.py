@@ -24,38 +24,24 @@ from api.functions._common import (
     document_model,
 )
 from api.functions._read_models import (
-    DECISIONS,
     OUTSIDE_PLAN_CALLS,
     OUTSIDE_PLAN_COUNT_FOR_REQUEST,
     STAFF,
-    Decision,
     TimelineToolCall,
 )
-from api.functions.approval_requests import Approval, RequestStatus, counting_approvals
+from api.functions.approval_requests import Approval, counting_approvals
 from api.functions.threads import title_matches
 from api.registry import Args, Context, query
 from api.services.paging import END_CURSOR, after_cursor, cut, empty_page
-from api.vocabulary import PENDING
-from models import (
-    ApprovalRequest,
-    Artifact,
-    ArtifactVersion,
-    Message,
-    Session,
-    Thread,
-    ToolCall,
-    User,
-)
+from api.vocabulary import DECISIONS, PENDING, Decision, RequestStatus
+from models import ApprovalRequest, Artifact, Thread, ToolCall, User
 
 requests = ApprovalRequest.__table__
 artifacts = Artifact.__table__
 threads = Thread.__table__
-messages = Message.__table__
-tool_calls = ToolCall.__table__
-sessions = Session.__table__
 users = User.__table__
 claimers = User.__table__.alias("claimers")
-artifact_versions = ArtifactVersion.__table__
+
 PREVIEW_CHARS = 240
 # How much of a plan inbox:pending reads to make its preview (whitespace runs shrink).
 PREVIEW_SOURCE_CHARS = 4 * PREVIEW_CHARS

@@ -9,39 +9,14 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from api.functions._common import (
-    Id,
-    Page,
-    PaginationOpts,
-    document,
-)
-from api.functions._read_models import (
-    STAFF,
-    TimelineMessage,
-    TimelineToolCall,
-)
+from api.functions._common import Id, Page, PaginationOpts, document
+from api.functions._read_models import STAFF, TimelineMessage, TimelineToolCall
 from api.registry import Args, Context, query
 from api.services.paging import END_CURSOR, after_cursor, cut, empty_page
-from models import (
-    ApprovalRequest,
-    Artifact,
-    ArtifactVersion,
-    Message,
-    Session,
-    Thread,
-    ToolCall,
-    User,
-)
+from models import Message, ToolCall
 
-requests = ApprovalRequest.__table__
-artifacts = Artifact.__table__
-threads = Thread.__table__
 messages = Message.__table__
 tool_calls = ToolCall.__table__
-sessions = Session.__table__
-users = User.__table__
-claimers = User.__table__.alias("claimers")
-artifact_versions = ArtifactVersion.__table__
 
 
 class TimelineArgs(Args):
