@@ -3,7 +3,8 @@
 Every page state inherits `AuthState`; its handlers start with `caller = self._caller()`, which
 re-validates the session token (api.auth.live_session) and answers None when the token is
 missing, expired, revoked or belongs to a disabled person. Roles are never taken from event
-arguments.
+arguments. Calls go through `_call` / `_admin_call`, under `_caught`: the one error tail (gone
+session -> /signin, refusal or busy database -> toast, non-admin -> the page's `denied`).
 
 The session token lives in an HttpOnly cookie that only the server sets (app/session_cookie.py);
 the server reads it from the websocket handshake, never from anything the page's script sends.

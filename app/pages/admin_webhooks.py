@@ -14,7 +14,6 @@ from typing import Any
 
 import reflex as rx
 
-from api.errors import FunctionError, Unavailable
 from api.webhooks import EVENT_TYPES
 from app.components.layout import page_frame, signed_in_page
 from app.components.ui import (
@@ -27,7 +26,7 @@ from app.components.ui import (
 )
 from app.formatting import when
 from app.routes import ADMIN_WEBHOOKS
-from app.state import AdminOnly, AuthState, NotSignedIn, error_toast
+from app.state import AuthState
 
 LOG_LIMIT = 100
 STATUS_COLORS = {"delivered": "green", "pending": "amber", "failed": "red"}
@@ -117,18 +116,6 @@ class AdminWebhooksState(AuthState):
     confirm_id: str = ""
     confirm_url: str = ""
 
-    async def _run(self, path: str, args: dict[str, Any]) -> tuple[bool, Any, list]:
-        """Calls an admin function; answers (ok, value, events to yield on failure)."""
-        try:
-            return True, await self._admin_call(path, args), []
-        except NotSignedIn:
-            return False, None, [self._to_signin()]
-        except AdminOnly:
-            self.denied = True
-            return False, None, []
-        except (FunctionError, Unavailable) as exc:
-            return False, None, [error_toast(exc)]
-
     @rx.event
     async def load(self):
         """Opening the page: a secret shown earlier is not shown again (not even on reload)."""
@@ -144,17 +131,11 @@ class AdminWebhooksState(AuthState):
     async def _refresh(self):
         self.loading = True
         yield
-        try:
-            ok, endpoints, events = await self._run("webhooks:list", {})
-            if ok:
-                ok, deliveries, events = await self._run(
-                    "webhooks:deliveries", {"limit": LOG_LIMIT}
-                )
-        finally:
-            self.loading = False
-        for event in events:
-            yield event
-        if not ok:
+        async with self._caught("loading") as failed:
+            endpoints = await self._admin_call("webhooks:list", {})
+            deliveries = await self._admin_call("webhooks:deliveries", {"limit": LOG_LIMIT})
+        if failed:
+            yield failed.event
             return
         self.denied = False
         self.endpoints = [endpoint_row(doc) for doc in endpoints]
@@ -180,13 +161,10 @@ class AdminWebhooksState(AuthState):
             args["description"] = description
         self.adding = True
         yield
-        try:
-            ok, created, events = await self._run("webhooks:add", args)
-        finally:
-            self.adding = False
-        for event in events:
-            yield event
-        if not ok:
+        async with self._caught("adding") as failed:
+            created = await self._admin_call("webhooks:add", args)
+        if failed:
+            yield failed.event
             return
         self.new_secret, self.new_secret_url = created["secret"], url
         self.form_key += 1
@@ -199,12 +177,13 @@ class AdminWebhooksState(AuthState):
 
     @rx.event
     async def send_test(self, webhook_id: str):
-        ok, _delivery_id, events = await self._run("webhooks:test", {"webhookId": webhook_id})
-        for event in events:
-            yield event
-        if ok:
-            yield rx.toast.success("Test event queued; it shows in the delivery log below.")
-            yield AdminWebhooksState.refresh
+        async with self._caught() as failed:
+            await self._admin_call("webhooks:test", {"webhookId": webhook_id})
+        if failed:
+            yield failed.event
+            return
+        yield rx.toast.success("Test event queued; it shows in the delivery log below.")
+        yield AdminWebhooksState.refresh
 
     @rx.event
     def ask_remove(self, webhook_id: str, url: str):
@@ -217,12 +196,13 @@ class AdminWebhooksState(AuthState):
     @rx.event
     async def remove(self):
         self.confirm_open = False
-        ok, _value, events = await self._run("webhooks:remove", {"webhookId": self.confirm_id})
-        for event in events:
-            yield event
-        if ok:
-            yield rx.toast.success("Removed; nothing more is sent to it.")
-            yield AdminWebhooksState.refresh
+        async with self._caught() as failed:
+            await self._admin_call("webhooks:remove", {"webhookId": self.confirm_id})
+        if failed:
+            yield failed.event
+            return
+        yield rx.toast.success("Removed; nothing more is sent to it.")
+        yield AdminWebhooksState.refresh
 
 
 def _field(event_type: str) -> str:

@@ -347,68 +347,51 @@ def _session_panel() -> rx.Component:
     )
 
 
+def _side_card(title: str, rows: rx.Var, cells) -> rx.Component:
+    """A card listing `rows`, one line of `cells(row)` each, or "None."."""
+    return rx.card(
+        rx.vstack(
+            rx.heading(title, size="3"),
+            rx.cond(
+                rows.length() > 0,
+                rx.foreach(
+                    rows,
+                    lambda row: rx.flex(
+                        *cells(row), spacing="2", align="center", width="100%", wrap="wrap"
+                    ),
+                ),
+                rx.text("None.", size="2", color_scheme="gray"),
+            ),
+            spacing="2",
+            width="100%",
+        ),
+        width="100%",
+    )
+
+
+def _approval_cells(a: rx.Var) -> list[rx.Component]:
+    return [
+        rx.link(a["_id"], href=approval_url(a["_id"]), size="2", class_name="mono"),
+        status_badge(a["status"].to(str)),
+        rx.spacer(),
+        rx.text(relative_time(a["createdIso"].to(str)), size="1", color_scheme="gray"),
+    ]
+
+
+def _artifact_cells(a: rx.Var) -> list[rx.Component]:
+    return [
+        rx.link(a["title"], href=artifact_url(a["_id"]), size="2"),
+        rx.badge(a["type"], variant="outline"),
+        status_badge(a["status"].to(str)),
+        rx.text("v", a["version"], size="1", color_scheme="gray"),
+    ]
+
+
 def _side_lists() -> rx.Component:
     return rx.vstack(
         _session_panel(),
-        rx.card(
-            rx.vstack(
-                rx.heading("Approval requests", size="3"),
-                rx.cond(
-                    ThreadState.approvals.length() > 0,
-                    rx.foreach(
-                        ThreadState.approvals,
-                        lambda a: rx.flex(
-                            rx.link(
-                                a["_id"],
-                                href=approval_url(a["_id"]),
-                                size="2",
-                                class_name="mono",
-                            ),
-                            status_badge(a["status"].to(str)),
-                            rx.spacer(),
-                            rx.text(
-                                relative_time(a["createdIso"].to(str)),
-                                size="1",
-                                color_scheme="gray",
-                            ),
-                            spacing="2",
-                            align="center",
-                            width="100%",
-                            wrap="wrap",
-                        ),
-                    ),
-                    rx.text("None.", size="2", color_scheme="gray"),
-                ),
-                spacing="2",
-                width="100%",
-            ),
-            width="100%",
-        ),
-        rx.card(
-            rx.vstack(
-                rx.heading("Artifacts", size="3"),
-                rx.cond(
-                    ThreadState.artifacts.length() > 0,
-                    rx.foreach(
-                        ThreadState.artifacts,
-                        lambda a: rx.flex(
-                            rx.link(a["title"], href=artifact_url(a["_id"]), size="2"),
-                            rx.badge(a["type"], variant="outline"),
-                            status_badge(a["status"].to(str)),
-                            rx.text("v", a["version"], size="1", color_scheme="gray"),
-                            spacing="2",
-                            align="center",
-                            width="100%",
-                            wrap="wrap",
-                        ),
-                    ),
-                    rx.text("None.", size="2", color_scheme="gray"),
-                ),
-                spacing="2",
-                width="100%",
-            ),
-            width="100%",
-        ),
+        _side_card("Approval requests", ThreadState.approvals, _approval_cells),
+        _side_card("Artifacts", ThreadState.artifacts, _artifact_cells),
         spacing="3",
         width="100%",
         min_width="0",
