@@ -19,10 +19,10 @@ from app.components.ui import (
     status_badge,
 )
 from app.formatting import duration, with_times
+from app.paging import PagedList
 from app.routes import APPROVALS, approval_url
 from app.state import AuthState, PendingQueue
 
-PAGE_SIZE = 50
 DECISION_FILTERS = ["any", "approved", "rejected", "changes_requested"]
 
 
@@ -35,12 +35,10 @@ def decided_row(doc: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-class ApprovalsState(AuthState):
+class ApprovalsState(PagedList, AuthState):
+    """The "Decided" view is the paged list (rows: decided requests)."""
+
     view: str = "pending"
-    decided: list[dict[str, Any]] = []
-    decided_cursor: str = ""
-    decided_done: bool = True
-    decided_loading: bool = False
     decision_filter: str = "any"
     thread_filter: str = ""
 
@@ -74,33 +72,20 @@ class ApprovalsState(AuthState):
 
     @rx.event
     async def load_decided(self):
-        self.decided, self.decided_cursor = [], ""
-        async for event in self._fetch_decided():
+        async for event in self._reload():
             yield event
 
-    @rx.event
-    async def more_decided(self):
-        async for event in self._fetch_decided():
-            yield event
-
-    async def _fetch_decided(self):
-        self.decided_loading = True
-        yield
-        args: dict[str, Any] = {
-            "paginationOpts": {"numItems": PAGE_SIZE, "cursor": self.decided_cursor or None}
-        }
+    def _filter_args(self) -> dict[str, Any]:
+        args: dict[str, Any] = {}
         if self.decision_filter != "any":
             args["decision"] = self.decision_filter
         if self.thread_filter:
             args["threadSearch"] = self.thread_filter
-        async with self._caught("decided_loading") as failed:
-            result = await self._call("inbox:decided", args)
-        if failed:
-            yield failed.event
-            return
-        self.decided = self.decided + [decided_row(doc) for doc in result["page"]]
-        self.decided_cursor = result["continueCursor"]
-        self.decided_done = result["isDone"]
+        return args
+
+    async def _page(self, args: dict[str, Any]):
+        result = await self._call("inbox:decided", args)
+        return result, [decided_row(doc) for doc in result["page"]]
 
 
 def _pending_row(request: rx.Var) -> rx.Component:
@@ -307,12 +292,12 @@ def decided_view() -> rx.Component:
             width="100%",
         ),
         *list_body(
-            ApprovalsState.decided,
-            ApprovalsState.decided_loading,
-            ApprovalsState.decided_done,
-            ApprovalsState.more_decided,
+            ApprovalsState.rows,
+            ApprovalsState.loading,
+            ApprovalsState.done,
+            ApprovalsState.more,
             rx.vstack(
-                rx.foreach(ApprovalsState.decided, _decided_card),
+                rx.foreach(ApprovalsState.rows, _decided_card),
                 spacing="2",
                 width="100%",
                 data_testid="decided-list",
