@@ -8,6 +8,7 @@ from typing import Any
 import reflex as rx
 
 from app.components.layout import page_frame, signed_in_page
+from app.components.lists import data_table
 from app.components.ui import (
     admin_only,
     confirm_dialog,
@@ -197,29 +198,10 @@ def _content() -> rx.Component:
         margin_bottom="1em",
         data_testid="create-key",
     )
-    table = rx.box(
-        rx.table.root(
-            rx.table.header(
-                rx.table.row(
-                    *[
-                        rx.table.column_header_cell(name)
-                        for name in (
-                            "Name",
-                            "Prefix",
-                            "Created by",
-                            "Created",
-                            "Last used",
-                            "Status",
-                            "",
-                        )
-                    ]
-                )
-            ),
-            rx.table.body(rx.foreach(AdminKeysState.keys, _row)),
-            width="100%",
-            variant="surface",
-        ),
-        class_name="data-table",
+    table = data_table(
+        ["Name", "Prefix", "Created by", "Created", "Last used", "Status", ""],
+        AdminKeysState.keys,
+        _row,
         data_testid="keys-table",
     )
     return rx.fragment(

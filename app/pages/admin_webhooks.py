@@ -16,6 +16,7 @@ import reflex as rx
 
 from api.webhooks import EVENT_TYPES
 from app.components.layout import page_frame, signed_in_page
+from app.components.lists import data_table
 from app.components.ui import (
     admin_only,
     confirm_dialog,
@@ -290,19 +291,6 @@ def _delivery_row(row: rx.Var) -> rx.Component:
     )
 
 
-def _table(headers: list[str], rows: rx.Var, render, test_id: str) -> rx.Component:
-    return rx.box(
-        rx.table.root(
-            rx.table.header(rx.table.row(*[rx.table.column_header_cell(name) for name in headers])),
-            rx.table.body(rx.foreach(rows, render)),
-            width="100%",
-            variant="surface",
-        ),
-        class_name="data-table",
-        data_testid=test_id,
-    )
-
-
 def _add_form() -> rx.Component:
     return rx.form(
         rx.vstack(
@@ -372,17 +360,17 @@ def _add_form() -> rx.Component:
 
 
 def _content() -> rx.Component:
-    endpoints = _table(
+    endpoints = data_table(
         ["URL", "Format", "Events", "Deliveries", ""],
         AdminWebhooksState.endpoints,
         _endpoint_row,
-        "webhooks-table",
+        data_testid="webhooks-table",
     )
-    log = _table(
+    log = data_table(
         ["Queued", "Event", "Endpoint", "Status", "Attempts", "Last result", "Next try", "Id"],
         AdminWebhooksState.deliveries,
         _delivery_row,
-        "deliveries-table",
+        data_testid="deliveries-table",
     )
     return rx.fragment(
         page_header(
