@@ -157,6 +157,9 @@ def test_a_thread_tab_whose_session_ended_receives_no_more_rows(tabs, console):
 def test_a_live_tool_call_shows_when_it_finishes(tabs, console):
     thread_id = console.mutation("threads:create", {"title": "Tool run"})
     page = _open_live(tabs, "reviewer", thread_id)
+    # Recorded once the page has loaded, so that the call arrives as a live row (a started call
+    # loaded with the page shows its finish on reload only).
+    expect(page.get_by_text("No messages or tool calls yet")).to_be_visible()
     call = {"threadId": thread_id, "toolName": "deploy", "toolCallId": "c-1", "input": {}}
     call_id = console.mutation("toolCalls:record", {**call, "status": "started"})
     row = page.locator(f'[data-id="{call_id}"]')
