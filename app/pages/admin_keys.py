@@ -7,6 +7,7 @@ from typing import Any
 
 import reflex as rx
 
+from app.admin_page import AdminPage
 from app.components.layout import page_frame, signed_in_page
 from app.components.lists import data_table
 from app.components.ui import (
@@ -30,30 +31,16 @@ def creator_text(key: dict[str, Any]) -> str:
     return "threadline CLI" if created_by == "system:cli" else created_by
 
 
-class AdminKeysState(AuthState):
+class AdminKeysState(AdminPage, AuthState):
     keys: list[dict[str, Any]] = []
-    loading: bool = False
-    denied: bool = False
     creating: bool = False
-    form_key: int = 0
     new_key: str = ""
     new_key_name: str = ""
-
-    confirm_open: bool = False
     confirm_key_id: str = ""
     confirm_name: str = ""
 
-    @rx.event
-    async def load(self):
-        """Opening the page: a key shown earlier is not shown again (not even on reload)."""
+    def _forget_shown_once(self) -> None:
         self.new_key, self.new_key_name = "", ""
-        async for event in self._refresh():
-            yield event
-
-    @rx.event
-    async def refresh(self):
-        async for event in self._refresh():
-            yield event
 
     async def _refresh(self):
         self.loading = True

@@ -15,6 +15,7 @@ from typing import Any
 import reflex as rx
 
 from api.webhooks import EVENT_TYPES
+from app.admin_page import AdminPage
 from app.components.layout import page_frame, signed_in_page
 from app.components.lists import data_table
 from app.components.ui import (
@@ -102,32 +103,18 @@ def delivery_row(doc: dict[str, Any]) -> DeliveryRow:
     )
 
 
-class AdminWebhooksState(AuthState):
+class AdminWebhooksState(AdminPage, AuthState):
     endpoints: list[EndpointRow] = []
     deliveries: list[DeliveryRow] = []
-    loading: bool = False
-    denied: bool = False
     adding: bool = False
-    form_key: int = 0
     new_secret: str = ""
     new_secret_url: str = ""
     add_format: str = "standard"
-
-    confirm_open: bool = False
     confirm_id: str = ""
     confirm_url: str = ""
 
-    @rx.event
-    async def load(self):
-        """Opening the page: a secret shown earlier is not shown again (not even on reload)."""
+    def _forget_shown_once(self) -> None:
         self.new_secret, self.new_secret_url = "", ""
-        async for event in self._refresh():
-            yield event
-
-    @rx.event
-    async def refresh(self):
-        async for event in self._refresh():
-            yield event
 
     async def _refresh(self):
         self.loading = True
