@@ -1,6 +1,6 @@
 """The pieces every list page is made of (threads, artifacts, admin users and audit, decided
 approvals): the filter bar, the table, and the list body with its empty, loading and "Load more"
-states. Pages pass their state's Vars and events; the paging itself is app/state.PagedList."""
+states. Pages pass their state's Vars and events; the paging itself is app/paging.PagedList."""
 
 from __future__ import annotations
 
