@@ -1,4 +1,5 @@
-"""Turning documents into display rows: times, durations, JSON. Pure functions, used by states."""
+"""Turning documents into display rows: times, durations, JSON, long texts cut for display. Pure
+functions, used by states and by the worker reads (app/worker_reads.py)."""
 
 from __future__ import annotations
 
@@ -114,3 +115,37 @@ def device(user_agent: str | None) -> str:
     if browser and system:
         return f"{browser} on {system}"
     return browser or system or user_agent[:60]
+
+
+# What the console renders as markdown at once: react-markdown stays responsive at this size.
+MAX_RENDER_CHARS = 100_000
+
+
+def size_text(chars: int) -> str:
+    if chars < 1024:
+        return f"{chars} characters"
+    if chars < 1024 * 1024:
+        return f"{chars / 1024:,.0f} KB"
+    return f"{chars / (1024 * 1024):,.1f} MB"
+
+
+def cut_for_display(
+    text: str,
+    total_chars: int | None = None,
+    limit: int = MAX_RENDER_CHARS,
+    advice: str = "Download the whole text to read it all.",
+) -> tuple[str, str]:
+    """(what to render, notice): text beyond `limit` is cut at the last line end before it, and
+    the notice says how much is shown and `advice` ("" when all of it is)."""
+    total = len(text) if total_chars is None else total_chars
+    if total <= limit and len(text) <= limit:
+        return text, ""
+    shown = text[:limit]
+    line_end = shown.rfind("\n")
+    if line_end > limit // 2:
+        shown = shown[:line_end]
+    notice = (
+        f"Showing the first {size_text(len(shown))} of {size_text(total)}; "
+        f"the rest is not rendered here. {advice}"
+    )
+    return shown, notice

@@ -33,8 +33,14 @@ from api.processes import in_worker_process
 from api.registry import Caller, lookup, parse_args
 from api.settings import get_settings
 from app.components.markdown import renderable
-from app.components.versions import MAX_RENDER_CHARS, cut_for_display
-from app.formatting import duration, pretty_json, when, with_times
+from app.formatting import (
+    MAX_RENDER_CHARS,
+    cut_for_display,
+    duration,
+    pretty_json,
+    when,
+    with_times,
+)
 
 # What a timeline entry (approval and thread pages) shows of a message's text.
 MAX_ENTRY_CHARS = 20_000

@@ -125,7 +125,6 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 # and api.links, and through api.http, api.exports and api.sync.server, are gone.)
 KNOWN_LAZY_CYCLES = [
     ["api.auth", "api.signin", "api.sync.convex_auth"],
-    ["app.components.versions", "app.worker_reads"],
 ]
 
 

@@ -26,42 +26,10 @@ from api.registry import Caller
 from api.settings import get_settings
 from app.components.diff import Comparison, compare, compare_in_worker, diff_view
 from app.components.ui import choice
-from app.formatting import when
+from app.formatting import MAX_RENDER_CHARS, cut_for_display, size_text, when
+from app.worker_reads import artifact_view, run_queries
 
 Call = Callable[[str, dict[str, Any]], Awaitable[Any]]
-
-# What the console renders as markdown at once: react-markdown stays responsive at this size.
-MAX_RENDER_CHARS = 100_000
-
-
-def size_text(chars: int) -> str:
-    if chars < 1024:
-        return f"{chars} characters"
-    if chars < 1024 * 1024:
-        return f"{chars / 1024:,.0f} KB"
-    return f"{chars / (1024 * 1024):,.1f} MB"
-
-
-def cut_for_display(
-    text: str,
-    total_chars: int | None = None,
-    limit: int = MAX_RENDER_CHARS,
-    advice: str = "Download the whole text to read it all.",
-) -> tuple[str, str]:
-    """(what to render, notice): text beyond `limit` is cut at the last line end before it, and
-    the notice says how much is shown and `advice` ("" when all of it is)."""
-    total = len(text) if total_chars is None else total_chars
-    if total <= limit and len(text) <= limit:
-        return text, ""
-    shown = text[:limit]
-    line_end = shown.rfind("\n")
-    if line_end > limit // 2:
-        shown = shown[:line_end]
-    notice = (
-        f"Showing the first {size_text(len(shown))} of {size_text(total)}; "
-        f"the rest is not rendered here. {advice}"
-    )
-    return shown, notice
 
 
 async def version_rows(call: Call, artifact_id: str) -> list[dict[str, Any]]:
@@ -101,8 +69,6 @@ def compare_stored_versions(
 ) -> Comparison | None:
     """In a worker process: versions `old` and `new` read as `caller` through
     console:artifactVersionText (one transaction), compared. None if either is not there."""
-    from app.worker_reads import run_queries  # it builds on this module
-
     path = "console:artifactVersionText"
     found = run_queries(
         url,
@@ -139,8 +105,6 @@ async def open_artifact(caller: Caller, artifact_id: str) -> dict[str, Any] | No
 
     async def call(path: str, args: dict[str, Any]) -> Any:
         return await call_as(path, args, caller)
-
-    from app.worker_reads import artifact_view  # it builds on this module
 
     # Without its content: read in a worker process (app/worker_reads.py), never here.
     doc = await artifact_view(caller, artifact_id)
