@@ -139,6 +139,7 @@ async def _run_mutation(
             run_group=_run_group,
             item=(spec, args, caller, idempotency_key),
             touches=touches,
+            memo_safe=spec.batch_keeps_memo,
         )
     return await writer.submit(run, touches=touches)
 

@@ -162,6 +162,9 @@ class FunctionSpec:
     # it can take; the others run one by one through `handler`.
     batch: Callable[[list[tuple[Context, Any]]], list[Any]] | None = None
     batchable: Callable[[Any], bool] | None = None
+    # Whether the batchable calls keep the SQLite writer's memo true (they write nothing a memo
+    # entry describes, or update the entry themselves; see api/writer.py). Any other job empties it.
+    batch_keeps_memo: bool = False
 
 
 REGISTRY: dict[str, FunctionSpec] = {}
@@ -191,6 +194,7 @@ def mutation(
     returns_secret: bool = False,
     batch: Callable[[list[tuple[Context, Any]]], list[Any]] | None = None,
     batchable: Callable[[Any], bool] | None = None,
+    batch_keeps_memo: bool = False,
 ):
     return _register(
         "mutation",
@@ -202,6 +206,7 @@ def mutation(
         returns_secret=returns_secret,
         batch=batch,
         batchable=batchable,
+        batch_keeps_memo=batch_keeps_memo,
     )
 
 

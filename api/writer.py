@@ -10,6 +10,15 @@ keep up with the HTTP layer (a writer thread was tried in the prototype; it star
 SQLite's work is CPU under the GIL). On PostgreSQL a batch is mostly waiting for the server's
 answers, so it runs on a thread of its own (one batch at a time, in order), and the event loop
 serves requests meanwhile; only the answering (futures, events) happens back on the loop.
+
+SQLite's writer keeps ONE connection for itself, and with it a memo (`MEMO` in the connection's
+`info` while a batch runs): what functions may remember of the database between batches (for
+messages:create, each thread's owner and next order), so that a streamed message needs no read.
+The memo is only as good as the knowledge that nothing else wrote: it is emptied when
+`PRAGMA data_version` shows that another connection (another engine, the CLI, any process)
+committed since the last batch, when a batch holds any job not marked `memo_safe` (anything but
+plain messages:create), on every rollback (a savepoint or the whole batch) and when the
+connection is replaced. PostgreSQL has several writers (workers) and never gets a memo.
 """
 
 from __future__ import annotations
@@ -34,6 +43,9 @@ log = logging.getLogger(__name__)
 # PostgreSQL SQLSTATEs that mean "run it again": serialization failure, deadlock.
 RETRYABLE_PGCODES = {"40001", "40P01"}
 MAX_ATTEMPTS = 5
+# Where a SQLite batch's connection carries the writer's memo (see the module doc).
+MEMO = "threadline.memo"
+MAX_MEMO_ENTRIES = 100_000  # per kind of entry: emptied when it outgrows this
 
 
 class Retry(Exception):
@@ -56,6 +68,8 @@ class Job:
     # What the job writes, for sync subscriptions: (module, threadId or None); a None threadId
     # is filled from the job's own events when they name one.
     touches: tuple[str, str | None] | None = None
+    # Whether the job leaves the memo true (it writes nothing a memo entry describes).
+    memo_safe: bool = False
     attempts: int = 0
     outcome: tuple[str, Any] | None = None
     events: Events = field(default_factory=list)
@@ -74,6 +88,10 @@ class GroupCommitWriter:
             if engine.dialect.name == "sqlite"
             else ThreadPoolExecutor(max_workers=1, thread_name_prefix="threadline-writer")
         )
+        # SQLite: the writer's own connection, its memo and the data_version it last saw.
+        self._connection: Connection | None = None
+        self.memo: dict[str, Any] = {}
+        self._data_version: int | None = None
         # Figures for the benchmarks and the health page.
         self.batches = 0
         self.jobs = 0
@@ -84,6 +102,16 @@ class GroupCommitWriter:
         future = asyncio.get_running_loop().create_future()
         self._enqueue(Job(run, future, **group))
         return await future
+
+    def close(self) -> None:
+        """Give back the writer's own connection (SQLite; tests switch databases)."""
+        connection, self._connection = self._connection, None
+        self._forget()
+        if connection is not None:
+            try:
+                connection.close()
+            except Exception:
+                log.exception("closing the writer's connection failed")
 
     def submit_nowait(self, run: Callable[[Connection], Any]) -> None:
         """Queue a bookkeeping write nobody waits for (e.g. an API key's last-used time)."""
@@ -124,24 +152,69 @@ class GroupCommitWriter:
 
     def _apply(self, batch: list[Job]) -> None:
         """Run and commit the batch; sets each job's outcome. Touches no event-loop object."""
+        if self._thread is None:
+            return self._apply_sqlite(batch)
         try:
             with self.engine.connect().execution_options(writer=True) as conn:
                 with conn.begin():
-                    groups: dict[str, list[Job]] = {}
-                    for job in batch:
-                        if job.group is not None:
-                            groups.setdefault(job.group, []).append(job)
-                    for job in batch:
-                        if job.group is None or len(groups[job.group]) == 1:
-                            self._run_one(conn, job)
-                        elif job is groups[job.group][0]:  # the group runs where it starts
-                            self._run_group(conn, groups[job.group])
+                    self._run_batch(conn, batch)
         except Exception as exc:  # the commit (or BEGIN) failed: nothing in this batch was applied
-            log.exception("group commit of %d mutations failed", len(batch))
-            for job in batch:
-                if job.outcome is not None and job.outcome[0] == "retry":
-                    continue
-                job.outcome = ("error", Unavailable(f"the database did not commit: {exc}"))
+            self._failed(batch, exc)
+
+    def _apply_sqlite(self, batch: list[Job]) -> None:
+        """_apply on the writer's own connection, with the memo when it is still true."""
+        conn = self._connection
+        if conn is None:
+            conn = self._connection = self.engine.connect().execution_options(writer=True)
+            self._forget()
+        try:
+            with conn.begin():  # BEGIN IMMEDIATE: from here on, nobody else commits
+                driver = conn.connection.driver_connection
+                version = driver.execute("PRAGMA data_version").fetchone()[0]
+                if version != self._data_version:  # another connection committed meanwhile
+                    self._forget()
+                self._data_version = version
+                if all(job.memo_safe for job in batch):
+                    conn.info[MEMO] = self.memo
+                else:
+                    self._forget()
+                try:
+                    self._run_batch(conn, batch)
+                finally:
+                    conn.info.pop(MEMO, None)
+        except Exception as exc:
+            self._forget()
+            self._connection = None
+            try:
+                conn.close()  # back to the pool, which rolls back whatever is left open
+            except Exception:
+                log.exception("closing the writer's connection failed")
+            self._failed(batch, exc)
+
+    def _forget(self, conn: Connection | None = None) -> None:
+        """Empty the memo (and, given the batch's connection, stop using it in this batch)."""
+        self.memo.clear()
+        if conn is not None:
+            conn.info.pop(MEMO, None)
+
+    def _run_batch(self, conn: Connection, batch: list[Job]) -> None:
+        groups: dict[str, list[Job]] = {}
+        for job in batch:
+            if job.group is not None:
+                groups.setdefault(job.group, []).append(job)
+        for job in batch:
+            if job.group is None or len(groups[job.group]) == 1:
+                self._run_one(conn, job)
+            elif job is groups[job.group][0]:  # the group runs where it starts
+                self._run_group(conn, groups[job.group])
+
+    def _failed(self, batch: list[Job], exc: Exception) -> None:
+        """The commit (or BEGIN) failed: nothing in this batch was applied."""
+        log.exception("group commit of %d mutations failed", len(batch))
+        for job in batch:
+            if job.outcome is not None and job.outcome[0] == "retry":
+                continue
+            job.outcome = ("error", Unavailable(f"the database did not commit: {exc}"))
 
     def _settle(self, batch: list[Job]) -> None:
         """On the event loop, after the commit: count, publish, answer every caller."""
@@ -177,6 +250,7 @@ class GroupCommitWriter:
                 job.events = [*events, (QUEUED_TOPIC, {})]
             return
         take_queued(conn)  # rolled back with the savepoint: nothing was queued
+        self._forget(conn)  # what the job remembered is rolled back too
         driver.execute("ROLLBACK TO SAVEPOINT mutation")
         driver.execute("RELEASE SAVEPOINT mutation")
 
@@ -189,6 +263,7 @@ class GroupCommitWriter:
         try:
             outcomes = jobs[0].run_group(conn, jobs)
         except Exception:
+            self._forget(conn)
             driver.execute("ROLLBACK TO SAVEPOINT mutation_group")
             driver.execute("RELEASE SAVEPOINT mutation_group")
             for job in jobs:
@@ -273,4 +348,6 @@ def get_writer(engine: Engine, max_batch: int) -> GroupCommitWriter:
 
 
 def reset_writers() -> None:
+    for writer in _writers.values():
+        writer.close()
     _writers.clear()

@@ -12,6 +12,7 @@ from api.errors import FunctionError, NotAllowed
 from api.functions._common import Id, Page, PaginationOpts, Text, document, document_model, page
 from api.registry import Args, Context, mutation, query
 from api.services.paging import empty_page
+from api.writer import MAX_MEMO_ENTRIES, MEMO
 from models import Message, Thread
 from models.ids import new_id
 
@@ -19,6 +20,8 @@ messages = Message.__table__
 threads = Thread.__table__
 Role = Literal["user", "assistant", "system", "tool"]
 MessageDoc = document_model(Message, "Message", role=Role, metadata=dict[str, Any])
+# The writer's memo entry: {thread id: [owner, next order]} (see create_many).
+_MEMO_THREADS = "messages.threads"
 # The order column is a 32-bit INTEGER on PostgreSQL.
 MAX_ORDER = 2**31 - 1
 
@@ -110,18 +113,37 @@ _INSERT_SQL = (
 
 def create_many(calls: list[tuple[Context, CreateArgs]]) -> list[str | FunctionError]:
     """messages:create for many calls (those without an explicit order): a few statements for
-    the lot: lock their threads and read their highest orders, insert every message."""
+    the lot: lock their threads and read their highest orders, insert every message.
+
+    In the SQLite writer's memo (api/writer.py) each thread read here is remembered as [owner,
+    next order] and kept up to date by the inserts below, so that while nothing else writes, a
+    batch into known threads reads nothing. Only threads that exist are remembered: a missing
+    thread is read again each time, and deleting one (or anything else) empties the memo."""
     conn = calls[0][0].conn
-    owners, next_orders = locked_threads(conn, sorted({args.threadId for _, args in calls}))
+    memo = conn.info.get(MEMO)
+    wanted = {args.threadId for _, args in calls}
+    if memo is None:
+        known: dict[str, list] = {}
+        unknown = wanted
+    else:
+        known = memo.get(_MEMO_THREADS)
+        if known is None or len(known) > MAX_MEMO_ENTRIES:
+            known = memo[_MEMO_THREADS] = {}
+        unknown = wanted.difference(known)
+    if unknown:
+        owners, next_orders = locked_threads(conn, sorted(unknown))
+        for thread_id, owner in owners.items():
+            known[thread_id] = [owner, next_orders[thread_id]]
     results: list[str | FunctionError] = []
     rows = []
     for ctx, args in calls:
         thread_id = args.threadId
+        thread = known.get(thread_id)
         try:
             ctx.require_id("threads", thread_id, "threadId")
             _check_role(ctx, args)
-            _check_visible(ctx, thread_id, thread_id in owners, owners.get(thread_id))
-            order = next_orders[thread_id]
+            _check_visible(ctx, thread_id, thread is not None, thread and thread[0])
+            order = thread[1]
             if order >= MAX_ORDER:
                 raise FunctionError(
                     f"order: thread {thread_id} has reached the highest order ({MAX_ORDER - 1})"
@@ -129,7 +151,7 @@ def create_many(calls: list[tuple[Context, CreateArgs]]) -> list[str | FunctionE
         except FunctionError as exc:
             results.append(exc)
             continue
-        next_orders[thread_id] = order + 1
+        thread[1] = order + 1
         message_id = new_id("messages")
         metadata = None if args.metadata is None else json.dumps(args.metadata)
         rows.append((message_id, ctx.now, thread_id, args.role, args.content, order, metadata))
@@ -145,6 +167,7 @@ def create_many(calls: list[tuple[Context, CreateArgs]]) -> list[str | FunctionE
     returns=str,
     batch=create_many,
     batchable=lambda args: args.order is None,
+    batch_keeps_memo=True,
 )
 def create(ctx: Context, args: CreateArgs) -> str:
     """Appends a message; answers its id. Without `order`: one above the highest in the thread
