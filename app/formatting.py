@@ -44,6 +44,14 @@ def duration(ms: float | None) -> str:
     return f"{hours / 24:.1f} d"
 
 
+def cut_utf8(text: str, limit: int) -> str:
+    """`text` in at most `limit` UTF-8 bytes, cut at a character, with "…" when cut."""
+    raw = text.encode()
+    if len(raw) <= limit:
+        return text
+    return raw[: limit - 3].decode(errors="ignore") + "…"
+
+
 def pretty_json(value: Any, limit: int = PREVIEW_JSON_CHARS) -> str:
     """`value` as json.dumps(value, indent=2, ensure_ascii=False) writes it, cut after `limit`
     characters with a note. The cost follows what is shown, not the value's size: a session

@@ -3,10 +3,11 @@ audit log). A page mixes it into its AuthState subclass and says which function 
 what it shows of each document (`_page`), and which filters it sends (`_filter_args`):
 
     class ThreadsState(PagedList, AuthState):
+        rows: list[ThreadRow] = []    # the page's row type (app/rows.py)
         def _filter_args(self): return {"search": self.search} if self.search else {}
         async def _page(self, args):
             result = await self._call("console:threads", args)
-            return result, [thread_row(doc) for doc in result["page"]]
+            return result, [ThreadRow.of(doc) for doc in result["page"]]
 
 `load` starts from the first page, `more` appends the next one ("Load more"); a gone session
 or a failed call ends the same way as every console handler (AuthState._caught). The list's

@@ -41,6 +41,7 @@ from api.calls import call
 from api.errors import FunctionError, Unavailable
 from api.origins import origin_allowed
 from api.registry import Caller
+from app.rows import QueueRow
 
 log = logging.getLogger(__name__)
 
@@ -49,13 +50,6 @@ CONSOLE_ROLES = frozenset({"admin", "reviewer", "viewer"})
 DECIDER_ROLES = frozenset({"admin", "reviewer"})
 ADMIN_ROLE = "admin"
 QUEUE_LIMIT = 500
-# What the inbox shows of each request, cut to these many UTF-8 bytes (the row clamps both to a
-# line or two anyway): the title, and inbox:pending's 240-character preview of the plan. So a
-# change sends at most about 1 KB a request, whatever the plans' size or script.
-QUEUE_TITLE_BYTES = 240
-QUEUE_PREVIEW_BYTES = 480
-# Who approved so far (the two-person rule), as one line: the detail page lists them in full.
-QUEUE_NAMES_BYTES = 32
 # A sign-in's hand-off code (sign-in -> HttpOnly cookie) is good for this long, once.
 HANDOFF_SECONDS = 30
 
@@ -355,49 +349,19 @@ def error_toast(exc: Exception) -> rx.event.EventSpec:
     return rx.toast.error(str(exc) or exc.__class__.__name__)
 
 
-def cut_utf8(text: str, limit: int) -> str:
-    """`text` in at most `limit` UTF-8 bytes, cut at a character, with "…" when cut."""
-    raw = text.encode()
-    if len(raw) <= limit:
-        return text
-    return raw[: limit - 3].decode(errors="ignore") + "…"
-
-
-def queue_row(doc: dict[str, Any]) -> dict[str, Any]:
-    """What the inbox shows of one pending request, and nothing more."""
-    from app.formatting import iso
-
-    return {
-        "_id": doc["_id"],
-        "threadId": doc.get("threadId") or "",
-        "threadTitle": cut_utf8(doc.get("threadTitle") or "", QUEUE_TITLE_BYTES),
-        "artifactId": doc.get("artifactId") or "",
-        "planPreview": cut_utf8(doc.get("planPreview") or "", QUEUE_PREVIEW_BYTES),
-        "createdIso": iso(doc.get("_creationTime")),
-        # A live claim: who is reviewing it ("" for nobody).
-        "claimedBy": doc.get("claimedBy") or "",
-        "claimedByName": cut_utf8(doc.get("claimedByName") or "", QUEUE_TITLE_BYTES),
-        # The deadline for the browser's countdown (assets/countdown.js); 0: none.
-        "expires": int(doc.get("expiresTime") or 0),
-        # The two-person rule: [approvals so far, approvals required] ("1 of 2 approvals").
-        "approvals": [int(doc.get("approvalCount") or 0), int(doc.get("requiredApprovals") or 1)],
-        "approvers": cut_utf8(", ".join(doc.get("approverNames") or []), QUEUE_NAMES_BYTES),
-    }
-
-
-def queue_rows(inbox: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:
-    return [queue_row(doc) for doc in inbox["requests"]], int(inbox["count"])
+def queue_rows(inbox: dict[str, Any]) -> tuple[list[QueueRow], int]:
+    return [QueueRow.of(doc) for doc in inbox["requests"]], int(inbox["count"])
 
 
 class PendingQueue(AuthState):
     """This tab's copy of the pending approval requests, oldest first: loaded through the tab's
     own session and refreshed by `live_queue` while that session lives."""
 
-    requests: list[dict[str, Any]] = []
+    requests: list[QueueRow] = []
     count: int = 0
     loaded: bool = False
 
-    def _rows(self) -> list[dict[str, Any]]:
+    def _rows(self) -> list[QueueRow]:
         """`requests` as stored, without Reflex's change-tracking proxy around every row: the
         computed vars below only read it, and wrapping each row of each tab for reading was
         most of the server's work in a push to 500 tabs (bench/fanout.py). Reading
@@ -407,26 +371,28 @@ class PendingQueue(AuthState):
 
     @rx.var
     def pending_ids(self) -> list[str]:
-        return [request["_id"] for request in self._rows()]
+        return [request._id for request in self._rows()]
 
     @rx.var
     def complete(self) -> bool:
         """True when `requests` holds every pending request (not cut at QUEUE_LIMIT)."""
         return self.count <= len(self.requests)
 
-    def _shown_request(self) -> dict[str, Any]:
+    def _shown_request(self) -> QueueRow | None:
         shown = last_path_segment(self.router.url.path)
-        return next((row for row in self._rows() if row["_id"] == shown), {})
+        return next((row for row in self._rows() if row._id == shown), None)
 
     @rx.var
     def shown_claimed_by(self) -> str:
         """Live, for /approvals/{id}: who has claimed the request this tab shows ("" for nobody
         or when it is not pending)."""
-        return self._shown_request().get("claimedBy", "")
+        shown = self._shown_request()
+        return shown.claimedBy if shown else ""
 
     @rx.var
     def shown_claimed_name(self) -> str:
-        return self._shown_request().get("claimedByName", "")
+        shown = self._shown_request()
+        return shown.claimedByName if shown else ""
 
     async def _load(self, caller: Caller) -> None:
         try:
@@ -436,7 +402,7 @@ class PendingQueue(AuthState):
             return
         self._apply(*queue_rows(inbox))
 
-    def _apply(self, requests: list[dict[str, Any]], count: int) -> None:
+    def _apply(self, requests: list[QueueRow], count: int) -> None:
         """Store fresh rows, touching only what changed (each change is sent to the tab)."""
         if self.requests != requests:
             self.requests = requests
@@ -645,7 +611,7 @@ class LiveQueue(LiveTabs):
                 return
 
     async def _push_all(self, rows: bool) -> None:
-        inboxes: dict[str, tuple[list[dict[str, Any]], int] | None] = {}
+        inboxes: dict[str, tuple[list[QueueRow], int] | None] = {}
         live = await self.live_callers()
         if not rows:
             return
@@ -668,7 +634,7 @@ class LiveQueue(LiveTabs):
 
         await asyncio.gather(*(push(tab, key, caller.role) for tab, key, caller in live))
 
-    async def _push(self, tab: str, key: str, fresh: tuple[list[dict[str, Any]], int]) -> None:
+    async def _push(self, tab: str, key: str, fresh: tuple[list[QueueRow], int]) -> None:
         try:
             async with self.app.modify_state(
                 rx.BaseStateToken(ident=tab, cls=PendingQueue)

@@ -3,6 +3,7 @@ is tests/e2e/test_live_security.py)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -45,7 +46,7 @@ async def test_a_change_sends_what_the_inbox_shows_bounded_whatever_the_plans_si
 
     rows, count = queue_rows(inbox)
     assert count == QUEUE_LIMIT and len(rows) == QUEUE_LIMIT
-    assert set(rows[0]) == {
+    assert {field.name for field in dataclasses.fields(rows[0])} == {
         "_id",
         "threadId",
         "threadTitle",
@@ -58,8 +59,8 @@ async def test_a_change_sends_what_the_inbox_shows_bounded_whatever_the_plans_si
         "approvals",
         "approvers",
     }
-    assert rows[0]["planPreview"].startswith("# Plan \U0001f4a5")
-    assert rows[0]["threadTitle"].endswith("…") and len(rows[0]["threadTitle"].encode()) <= 240
+    assert rows[0].planPreview.startswith("# Plan \U0001f4a5")
+    assert rows[0].threadTitle.endswith("…") and len(rows[0].threadTitle.encode()) <= 240
     # As Reflex puts it on the socket (its JSON, UTF-8).
     size = len(json_dumps({"requests": rows, "count": count}).encode())
     # Who approved is cut too (one line; the detail page lists them in full).
@@ -73,7 +74,8 @@ async def test_a_change_sends_what_the_inbox_shows_bounded_whatever_the_plans_si
         ),
     )
     assert size <= MAX_CHANGE_BYTES, size
-    assert len(json.dumps(rows[0]).encode()) > 300  # the content really was hostile
+    # the content really was hostile
+    assert len(json.dumps(dataclasses.asdict(rows[0])).encode()) > 300
 
 
 def test_the_session_token_is_read_from_the_cookie_header_only_when_it_is_one():

@@ -18,26 +18,18 @@ from app.components.ui import (
     relative_time,
     status_badge,
 )
-from app.formatting import duration, with_times
 from app.paging import PagedList
 from app.routes import APPROVALS, approval_url
+from app.rows import DecidedRow
 from app.state import AuthState, PendingQueue
 
 DECISION_FILTERS = ["any", "approved", "rejected", "changes_requested"]
 
 
-def decided_row(doc: dict[str, Any]) -> dict[str, Any]:
-    row = with_times(doc, "decidedTime")
-    row["decidedByName"] = doc.get("decidedByName") or doc.get("decidedBy") or ""
-    row["waited"] = duration(doc["decidedTime"] - doc["_creationTime"])
-    row["comment"] = doc.get("comment") or ""
-    row["edited"] = "editedPlan" in doc
-    return row
-
-
 class ApprovalsState(PagedList, AuthState):
     """The "Decided" view is the paged list (rows: decided requests)."""
 
+    rows: list[DecidedRow] = []
     view: str = "pending"
     decision_filter: str = "any"
     thread_filter: str = ""
@@ -85,7 +77,7 @@ class ApprovalsState(PagedList, AuthState):
 
     async def _page(self, args: dict[str, Any]):
         result = await self._call("inbox:decided", args)
-        return result, [decided_row(doc) for doc in result["page"]]
+        return result, [DecidedRow.of(doc) for doc in result["page"]]
 
 
 def _pending_row(request: rx.Var) -> rx.Component:
@@ -95,29 +87,27 @@ def _pending_row(request: rx.Var) -> rx.Component:
                 rx.flex(
                     rx.text(
                         rx.cond(
-                            request["threadTitle"].to(str) != "",
-                            request["threadTitle"],
+                            request.threadTitle != "",
+                            request.threadTitle,
                             "(untitled thread)",
                         ),
                         weight="bold",
                         size="3",
                     ),
                     rx.cond(
-                        request["artifactId"].to(str) != "",
+                        request.artifactId != "",
                         rx.badge("plan artifact", variant="outline", size="1"),
                     ),
                     spacing="2",
                     align="center",
                     wrap="wrap",
                 ),
-                rx.text(
-                    request["planPreview"], size="2", color_scheme="gray", class_name="clamp-2"
-                ),
+                rx.text(request.planPreview, size="2", color_scheme="gray", class_name="clamp-2"),
                 rx.cond(
-                    request["claimedByName"].to(str) != "",
+                    request.claimedByName != "",
                     rx.badge(
                         rx.icon("eye", size=12),
-                        request["claimedByName"].to(str) + " is reviewing",
+                        request.claimedByName + " is reviewing",
                         color_scheme="amber",
                         variant="soft",
                         data_testid="claim-badge",
@@ -128,24 +118,22 @@ def _pending_row(request: rx.Var) -> rx.Component:
                 min_width="0",
             ),
             rx.cond(
-                request["approvals"].to(list[int])[1] > 1,
+                request.approvals[1] > 1,
                 rx.vstack(
                     rx.badge(
-                        request["approvals"].to(list[int])[0],
+                        request.approvals[0],
                         " of ",
-                        request["approvals"].to(list[int])[1],
+                        request.approvals[1],
                         " approvals",
                         variant="soft",
-                        color_scheme=rx.cond(
-                            request["approvals"].to(list[int])[0] > 0, "green", "gray"
-                        ),
+                        color_scheme=rx.cond(request.approvals[0] > 0, "green", "gray"),
                         data_testid="approval-count",
                     ),
                     rx.cond(
-                        request["approvers"].to(str) != "",
+                        request.approvers != "",
                         rx.text(
                             "approved by ",
-                            request["approvers"],
+                            request.approvers,
                             size="1",
                             color_scheme="gray",
                             class_name="clamp-2",
@@ -158,14 +146,14 @@ def _pending_row(request: rx.Var) -> rx.Component:
                 ),
             ),
             rx.cond(
-                request["expires"].to(int) > 0,
+                request.expires > 0,
                 rx.vstack(
                     rx.text("expires in", size="1", color_scheme="gray"),
                     rx.text(
                         size="2",
                         as_="span",
                         class_name="countdown",
-                        data_deadline=request["expires"],
+                        data_deadline=request.expires,
                         data_testid="countdown",
                     ),
                     align="end",
@@ -174,7 +162,7 @@ def _pending_row(request: rx.Var) -> rx.Component:
                 ),
                 rx.vstack(
                     rx.text("waiting", size="1", color_scheme="gray"),
-                    rx.text(relative_time(request["createdIso"].to(str)), size="2"),
+                    rx.text(relative_time(request.createdIso), size="2"),
                     align="end",
                     spacing="0",
                     min_width="6em",
@@ -184,11 +172,11 @@ def _pending_row(request: rx.Var) -> rx.Component:
             align="center",
             width="100%",
         ),
-        href=approval_url(request["_id"]),
+        href=approval_url(request._id),
         underline="none",
         color="inherit",
         class_name="queue-row",
-        data_queue_row=request["_id"],
+        data_queue_row=request._id,
     )
 
 
@@ -233,37 +221,35 @@ def pending_view() -> rx.Component:
 def _decided_card(row: rx.Var) -> rx.Component:
     return rx.card(
         rx.flex(
-            status_badge(row["status"].to(str)),
-            rx.cond(row["edited"].to(bool), rx.badge("edited plan", variant="outline")),
+            status_badge(row.status),
+            rx.cond(row.edited, rx.badge("edited plan", variant="outline")),
             rx.link(
-                rx.cond(row["threadTitle"].to(str) != "", row["threadTitle"], "(untitled thread)"),
-                href=approval_url(row["_id"]),
+                rx.cond(row.threadTitle != "", row.threadTitle, "(untitled thread)"),
+                href=approval_url(row._id),
                 weight="bold",
             ),
             rx.spacer(),
-            rx.text(
-                row["decidedTimeText"], size="1", color_scheme="gray", title=row["decidedTimeIso"]
-            ),
+            rx.text(row.decidedTimeText, size="1", color_scheme="gray", title=row.decidedTimeIso),
             spacing="2",
             align="center",
             wrap="wrap",
         ),
         rx.text(
             "by ",
-            rx.text.strong(row["decidedByName"]),
+            rx.text.strong(row.decidedByName),
             " after ",
-            row["waited"],
+            row.waited,
             size="2",
             color_scheme="gray",
             margin_top="0.25em",
         ),
         rx.cond(
-            row["comment"].to(str) != "",
-            rx.blockquote(row["comment"], size="2", margin_top="0.5em"),
+            row.comment != "",
+            rx.blockquote(row.comment, size="2", margin_top="0.5em"),
         ),
         width="100%",
         class_name="decided-row",
-        data_status=row["status"],
+        data_status=row.status,
     )
 
 

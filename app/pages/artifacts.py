@@ -16,15 +16,16 @@ from app.components.ui import (
     relative_time,
     status_badge,
 )
-from app.formatting import with_times
 from app.paging import PagedList
 from app.routes import ARTIFACTS, artifact_url, thread_url
+from app.rows import ArtifactRow
 from app.state import AuthState
 
 STATUSES = ["any", "draft", "pending_review", "approved", "rejected", "final"]
 
 
 class ArtifactsState(PagedList, AuthState):
+    rows: list[ArtifactRow] = []
     type_filter: str = ""
     status_filter: str = "any"
     thread_filter: str = ""
@@ -62,36 +63,30 @@ class ArtifactsState(PagedList, AuthState):
 
     async def _page(self, args: dict[str, Any]):
         result = await self._call("artifacts:list", args)
-        rows = []
-        for doc in result["page"]:
-            row = with_times(doc, "updatedTime")
-            row.pop("content", None)
-            row["title"] = doc.get("title") or ""
-            rows.append(row)
-        return result, rows
+        return result, [ArtifactRow.of(doc) for doc in result["page"]]
 
 
 def _row(row: rx.Var) -> rx.Component:
     return rx.table.row(
         rx.table.cell(
             rx.link(
-                rx.cond(row["title"].to(str) != "", row["title"], "(untitled)"),
-                href=artifact_url(row["_id"]),
+                rx.cond(row.title != "", row.title, "(untitled)"),
+                href=artifact_url(row._id),
                 weight="medium",
             ),
         ),
-        rx.table.cell(rx.badge(row["type"], variant="outline")),
-        rx.table.cell(status_badge(row["status"].to(str))),
-        rx.table.cell(rx.text("v", row["version"], size="2")),
+        rx.table.cell(rx.badge(row.type, variant="outline")),
+        rx.table.cell(status_badge(row.status)),
+        rx.table.cell(rx.text("v", row.version, size="2")),
         rx.table.cell(
             rx.link(
-                row["threadId"],
-                href=thread_url(row["threadId"]),
+                row.threadId,
+                href=thread_url(row.threadId),
                 size="1",
                 class_name="mono",
             )
         ),
-        rx.table.cell(relative_time(row["updatedTimeIso"].to(str))),
+        rx.table.cell(relative_time(row.updatedTimeIso)),
     )
 
 

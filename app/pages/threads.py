@@ -16,15 +16,16 @@ from app.components.ui import (
     relative_time,
     status_badge,
 )
-from app.formatting import with_times
 from app.paging import PagedList
 from app.routes import THREADS, thread_url
+from app.rows import ThreadRow
 from app.state import AuthState
 
 STATUSES = ["any", "active", "archived"]
 
 
 class ThreadsState(PagedList, AuthState):
+    rows: list[ThreadRow] = []
     search: str = ""
     status: str = "any"
     phase: str = ""
@@ -67,37 +68,30 @@ class ThreadsState(PagedList, AuthState):
 
     async def _page(self, args: dict[str, Any]):
         result = await self._call("console:threads", args)
-        rows = []
-        for doc in result["page"]:
-            row = with_times(doc, "updatedTime")
-            row.pop("metadata", None)
-            row.setdefault("userId", "")
-            row.setdefault("phase", "")
-            rows.append(row)
-        return result, rows
+        return result, [ThreadRow.of(doc) for doc in result["page"]]
 
 
 def _row(row: rx.Var) -> rx.Component:
     return rx.table.row(
         rx.table.cell(
             rx.link(
-                rx.cond(row["title"].to(str) != "", row["title"], "(untitled)"),
-                href=thread_url(row["_id"]),
+                rx.cond(row.title != "", row.title, "(untitled)"),
+                href=thread_url(row._id),
                 weight="medium",
             ),
-            rx.text(row["_id"], size="1", color_scheme="gray", class_name="mono"),
+            rx.text(row._id, size="1", color_scheme="gray", class_name="mono"),
         ),
-        rx.table.cell(status_badge(row["status"].to(str))),
+        rx.table.cell(status_badge(row.status)),
         rx.table.cell(
             rx.cond(
-                row["phase"].to(str) != "",
-                rx.badge(row["phase"], variant="outline"),
+                row.phase != "",
+                rx.badge(row.phase, variant="outline"),
                 rx.text("—", color_scheme="gray"),
             )
         ),
-        rx.table.cell(rx.text(row["userId"], size="2", class_name="mono")),
-        rx.table.cell(relative_time(row["updatedTimeIso"].to(str))),
-        data_thread_row=row["_id"],
+        rx.table.cell(rx.text(row.userId, size="2", class_name="mono")),
+        rx.table.cell(relative_time(row.updatedTimeIso)),
+        data_thread_row=row._id,
     )
 
 
