@@ -1,5 +1,7 @@
 """Credentials: passwords (bcrypt), person session tokens and backend API keys (random, stored as
-SHA-256), and turning an Authorization header into a Caller.
+SHA-256), reading an Authorization header or the session cookie, and the caller one key or one
+session stands for. Which kind a credential is, and the short cache of verified ones, is
+api/credentials.py's (it also knows the JWTs of api/sync/convex_auth.py, which build on this).
 
 Tokens and keys carry 256 random bits, so a fast hash is the right tool for them; bcrypt is for
 people's passwords, which are guessable.
@@ -20,10 +22,8 @@ import sqlalchemy as sa
 
 from api.db import get_engine
 from api.errors import FunctionError
-from api.events import bus
 from api.registry import Caller
 from api.settings import get_settings
-from api.vocabulary import CREDENTIALS_CHANGED
 from api.writer import get_writer
 from models import ApiKey, AuthSession, User
 
@@ -113,55 +113,13 @@ def cookie_token(cookie_header: str | None) -> str:
     return value if value.startswith(SESSION_TOKEN_PREFIX) and len(value) < 200 else ""
 
 
-# Verified credentials, remembered briefly so that a backend streaming hundreds of posts a second
-# costs one lookup a second, not one per post. Revoking a key, disabling a person, changing a role
-# or signing out publishes "credentials:changed", which empties the cache at once in this process
-# (and, with REDIS_URL, in every worker); AUTH_CACHE_SECONDS bounds the rest (the CLI, say).
-# (Keyed by the credential itself, which this process holds anyway while serving the request.)
-_verified: dict[str, tuple[Caller, float]] = {}
-_MAX_CACHED = 10_000
-
-
-def forget_credentials(*_event: object) -> None:
-    _verified.clear()
-
-
-bus.add_listener(CREDENTIALS_CHANGED, forget_credentials)
-
-
-async def caller_for(credential: str | None) -> Caller | None:
-    """The caller a credential stands for, or None if it is unknown, revoked or expired."""
-    if not credential:
-        return None
-    cached = _verified.get(credential)
-    if cached is not None and cached[1] > time.monotonic():
-        return cached[0]
-    digest = sha256(credential)
-    if credential.startswith(API_KEY_PREFIX):
-        caller = _caller_for_key(digest)
-    elif credential.startswith(SESSION_TOKEN_PREFIX):
-        caller = _caller_for_session(credential)
-    elif credential.startswith("eyJ"):  # a JWT from auth:signIn (Convex auth clients)
-        from api.sync.convex_auth import caller_for_jwt
-
-        verified = caller_for_jwt(credential)
-        caller = None if verified is None else verified[0]
-    else:
-        caller = None
-    ttl = get_settings().auth_cache_seconds
-    if caller is not None and ttl > 0:
-        if len(_verified) >= _MAX_CACHED:
-            _verified.clear()
-        _verified[credential] = (caller, time.monotonic() + ttl)
-    return caller
-
-
 _KEY_BY_HASH = sa.select(api_keys.c.id, api_keys.c.name, api_keys.c.last_used_time).where(
     api_keys.c.key_hash == sa.bindparam("b_hash"), api_keys.c.revoked_time.is_(None)
 )
 
 
-def _caller_for_key(digest: str) -> Caller | None:
+def caller_for_key(digest: str) -> Caller | None:
+    """The backend an API key's SHA-256 stands for (its last use noted), or None if revoked."""
     with get_engine().connect() as conn:
         row = conn.execute(_KEY_BY_HASH, {"b_hash": digest}).first()
     if row is None:
@@ -172,7 +130,8 @@ def _caller_for_key(digest: str) -> Caller | None:
     return Caller(kind="key", id=row.id, label=row.name)
 
 
-def _caller_for_session(token: str) -> Caller | None:
+def caller_for_session(token: str) -> Caller | None:
+    """The person a live session token stands for (the session marked as in use), or None."""
     session = live_session(token)
     return None if session is None else caller_from_session(session)
 

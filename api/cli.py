@@ -80,7 +80,7 @@ def cmd_enable(options: argparse.Namespace) -> None:
 
 def cmd_first_run(_options: argparse.Namespace) -> None:
     """While no admin exists, prints a one-time setup link (a new one at each start)."""
-    from api import links
+    from api.services import links
 
     issued = asyncio.run(links.create_setup_link())
     if issued is None:

@@ -44,7 +44,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from api import auth
+from api import auth, credentials
 from api.calls import call, off_loop
 from api.db import get_engine
 from api.errors import FunctionError, NotAllowed, Unavailable
@@ -121,7 +121,7 @@ async def requester(request: Request) -> Caller:
         if header
         else auth.cookie_token(request.headers.get("cookie"))
     )
-    caller = await auth.caller_for(credential)
+    caller = await credentials.caller_for(credential)
     if caller is None:
         message = (
             "Sign in to the console, or send 'Authorization: Bearer <API key or session token>'"

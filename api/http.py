@@ -30,14 +30,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
-from api import __version__, auth, clients, signin
+from api import __version__, auth, clients, credentials
 from api.calls import call, off_loop
 from api.db import get_engine
 from api.errors import FunctionError, Unavailable
 from api.exports import ROUTES as EXPORT_ROUTES
 from api.http_bodies import HttpError, _error_response, decode_convex_json, read_json_object
 from api.registry import Caller, has_unstorable_text
+from api.services import signin
 from api.settings import get_settings
+from api.sync import convex_auth
 from api.sync.server import sync_endpoint
 
 log = logging.getLogger(__name__)
@@ -45,7 +47,7 @@ log = logging.getLogger(__name__)
 
 async def authenticate(request: Request) -> Caller:
     credential = auth.parse_authorization(request.headers.get("authorization"))
-    caller = await auth.caller_for(credential)
+    caller = await credentials.caller_for(credential)
     if caller is None:
         message = (
             "Missing credentials: send 'Authorization: Bearer <API key or session token>'"
@@ -121,11 +123,9 @@ async def run_endpoint(request: Request) -> Response:
 async def action_endpoint(request: Request) -> Response:
     """Convex's /api/action, for @convex-dev/auth's auth:signIn / auth:signOut. Credentials are
     optional here (a sign-in has none yet); auth:signOut needs them."""
-    from api.sync import convex_auth
-
     try:
         credential = auth.parse_authorization(request.headers.get("authorization"))
-        caller = await auth.caller_for(credential)
+        caller = await credentials.caller_for(credential)
         if credential is not None and caller is None:
             raise HttpError(401, "Unauthenticated", "The token is not valid (unknown or ended)")
         # Without credentials (a sign-in, a refresh) only a small body is read, as for signin.

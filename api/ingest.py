@@ -26,7 +26,7 @@ from typing import Any
 
 import orjson
 
-from api import auth
+from api import auth, credentials
 from api.calls import call_validated
 from api.errors import FunctionError, NotAllowed, Unavailable
 from api.functions.messages import CreateArgs
@@ -98,7 +98,9 @@ class IngestFront:
         key = request.get("idempotencyKey") if header_key is None else header_key.decode("latin-1")
         if key is not None and (type(key) is not str or not key):
             return None  # the full stack words these errors
-        caller = await auth.caller_for(auth.parse_authorization(authorization.decode("latin-1")))
+        caller = await credentials.caller_for(
+            auth.parse_authorization(authorization.decode("latin-1"))
+        )
         if caller is None:
             return None
         spec = REGISTRY[FUNCTION]

@@ -23,11 +23,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from api import signin
 from api.auth import SESSION_COOKIE, cookie_token
 from api.errors import Unavailable
 from api.http import HttpError, _error_response, read_json_object
 from api.origins import origin_allowed
+from api.services import signin
 from api.settings import get_settings
 from app.state import AuthState
 

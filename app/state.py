@@ -34,13 +34,14 @@ from urllib.parse import urlencode, urlsplit
 import reflex as rx
 from reflex.middleware import Middleware
 
-from api import auth, clients, signin
+from api import auth, clients
 from api.auth import SESSION_COOKIE as SESSION_COOKIE  # one name, kept where it was
 from api.auth import cookie_token
 from api.calls import call
 from api.errors import FunctionError, Unavailable
 from api.origins import origin_allowed
 from api.registry import Caller
+from api.services import signin
 from app.rows import QueueRow
 
 log = logging.getLogger(__name__)

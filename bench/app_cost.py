@@ -76,7 +76,7 @@ async def stages(key: str, threads: list[str], bodies: list[bytes], lane_total: 
     """The ingest lane's CPU per request by stage, each stage timed alone (µs)."""
     import orjson
 
-    from api import auth
+    from api import auth, credentials
     from api.db import get_engine
     from api.functions.messages import create_many
     from api.ingest import _plain_create_args
@@ -84,13 +84,13 @@ async def stages(key: str, threads: list[str], bodies: list[bytes], lane_total: 
 
     count = 20_000
     credential = auth.parse_authorization(f"Bearer {key}")
-    caller = await auth.caller_for(credential)
+    caller = await credentials.caller_for(credential)
     spec = REGISTRY["messages:create"]
 
     async def authenticate() -> float:
         start = time.process_time()
         for _ in range(count):
-            await auth.caller_for(credential)
+            await credentials.caller_for(credential)
         return (time.process_time() - start) / count * 1e6
 
     figures = {

@@ -322,9 +322,9 @@ async def client_process(spec: dict) -> None:
 def reviewer_sessions(count: int, accounts: int = 10) -> list[str]:
     """`count` sessions of reviewers (round-robin over `accounts` reviewer accounts), signed in
     in-process against DATABASE_URL (what is measured is the fan-out, not the sign-in)."""
-    from api import signin
     from api.calls import call
     from api.cli import CLI_CALLER
+    from api.services import signin
 
     async def make() -> list[str]:
         emails = []

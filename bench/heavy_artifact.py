@@ -56,7 +56,7 @@ async def seed(lines: int, repeated: bool):
     from api.auth import caller_for
     from api.calls import call
     from api.cli import CLI_CALLER
-    from api.signin import sign_in
+    from api.services.signin import sign_in
 
     await call(
         "users:create",

@@ -1,5 +1,5 @@
-"""Cost of the sign-in throttle's check (api/signin.py `throttle`) when the audit log holds a
-day of password spraying: N failures over N/10 client addresses and N/4 emails. Prints
+"""Cost of the sign-in throttle's check (api/services/signin.py `throttle`) when the audit log
+holds a day of password spraying: N failures over N/10 client addresses and N/4 emails. Prints
 milliseconds per check, for a hot email from a new client and for a busy client, beside the
 cost with an empty log (the ratio is what matters; the check runs off the event loop).
 
@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 
 def per_check_ms(email: str, ip: str, checks: int) -> float:
-    from api import signin
+    from api.services import signin
 
     start = time.perf_counter()
     for _ in range(checks):

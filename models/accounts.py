@@ -69,7 +69,7 @@ class AuditEntry(SQLModel, table=True):
         sa.Index("ix_audit_log_actor_creation", "actor", "creation_time"),
         sa.Index("ix_audit_log_action_creation", "action", "creation_time"),
         sa.Index("ix_audit_log_target_creation", "target", "creation_time"),
-        # the sign-in throttle's counts per client and per account (api/signin.py)
+        # the sign-in throttle's counts per client and per account (api/services/signin.py)
         sa.Index(
             "ix_audit_log_actor_label_action_creation", "actor_label", "action", "creation_time"
         ),

@@ -48,9 +48,9 @@ class ThreadlineServer:
 
     def person(self, role: str = "reviewer") -> str:
         """A new person with this role, signed in; returns their session token."""
-        from api import signin
         from api.calls import call
         from api.cli import CLI_CALLER
+        from api.services import signin
 
         email, password = f"{role}-{random.randrange(10**9)}@example.com", "a-good-password-1"
         args = {"email": email, "name": role.title(), "role": role, "password": password}

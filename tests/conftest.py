@@ -202,9 +202,9 @@ async def http(database_url) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 async def people(database_url) -> dict[str, dict[str, str]]:
     """One person per role: {role: {"id", "email", "password", "token"}}."""
-    from api import signin
     from api.calls import call
     from api.cli import CLI_CALLER
+    from api.services import signin
 
     result = {}
     for role in ("admin", "reviewer", "viewer", "user"):

@@ -8,9 +8,10 @@ import asyncio
 import pytest
 import sqlalchemy as sa
 
-from api import auth, links, signin
+from api import auth, credentials
 from api.db import get_engine
 from api.errors import FunctionError
+from api.services import links, signin
 from api.settings import Settings, get_settings
 from tests.conftest import bearer
 
@@ -253,7 +254,7 @@ async def test_sessions_end_after_idle_and_absolute_time(people, http, monkeypat
         monkeypatch.setattr(auth, "now_ms", lambda: later)
         monkeypatch.setenv("SESSION_IDLE_SECONDS", str(10**9))
     get_settings.cache_clear()
-    auth.forget_credentials()
+    credentials.forget_credentials()
     assert (await http.post("/api/query", json=me, headers=bearer(token))).status_code == 401
 
 

@@ -146,7 +146,7 @@ async def test_only_the_claimer_or_an_admin_may_release_a_claim(
         {"email": "r2@example.com", "name": "Second", "role": "reviewer", "password": "pw-123456"},
         CLI_CALLER,
     )
-    from api import signin
+    from api.services import signin
 
     second = (await signin.sign_in("r2@example.com", "pw-123456")).token
     await as_role("reviewer").mutation("approvalRequests:claim", args(request_id))

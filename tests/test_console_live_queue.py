@@ -102,7 +102,8 @@ async def test_a_tab_whose_session_expires_is_ended_when_it_expires(
     import asyncio
     import time
 
-    from api import auth, signin
+    from api import auth
+    from api.services import signin
     from api.settings import get_settings
     from app.state import LiveQueue
 

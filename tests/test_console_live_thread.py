@@ -15,7 +15,7 @@ import reflex as rx
 from reflex.istate.data import RouterData
 
 import app.app  # noqa: F401  (registers every page state under the root state)
-from api import signin
+from api.services import signin
 from app.pages import thread as thread_page
 from app.pages.thread import LiveTimeline, ThreadState
 from app.state import AuthState, LiveThreads, session_key

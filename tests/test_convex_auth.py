@@ -60,7 +60,7 @@ async def test_wrong_password_and_sign_up_are_refused(http, people):
 
 
 async def test_sign_in_shares_the_throttle_of_api_auth_signin(http, people):
-    from api import signin
+    from api.services import signin
 
     email = people["viewer"]["email"]
     for _ in range(signin.PER_ACCOUNT_AND_CLIENT.free):

@@ -584,7 +584,7 @@ async def test_audit_log_refuses_bad_arguments(as_role, args, problem):
 
 async def _second_admin(admin) -> tuple[str, str]:
     """Another admin, signed in: (their user id, their session token)."""
-    from api import signin
+    from api.services import signin
 
     email = "second-admin@example.com"
     user_id = await admin.mutation(
@@ -646,7 +646,7 @@ async def test_the_keys_list_shows_each_keys_creator_and_last_use(as_role, peopl
 async def test_a_keys_last_use_is_written_at_most_once_a_minute(as_role, monkeypatch):
     """Last use must not cost ingest a write per call: one write per key per minute at most,
     queued to the group-commit writer without waiting for it."""
-    from api import auth
+    from api import auth, credentials
 
     admin = as_role("admin")
     created = await admin.mutation("apiKeys:create", {"name": "busy backend"})
@@ -655,7 +655,7 @@ async def test_a_keys_last_use_is_written_at_most_once_a_minute(as_role, monkeyp
     monkeypatch.setattr(auth, "_touch", lambda *a, **k: (touched.append(a), original(*a, **k)))
 
     for index in range(20):
-        auth.forget_credentials()  # every call looks the key up (no credential cache)
+        credentials.forget_credentials()  # every call looks the key up (no credential cache)
         await admin.mutation(
             "threads:create", {"title": f"t{index}"}, headers=bearer(created["key"])
         )

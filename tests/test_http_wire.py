@@ -12,7 +12,8 @@ import time
 
 import pytest
 
-from api import __version__, signin
+from api import __version__
+from api.services import signin
 from tests.conftest import bearer
 
 # Transport details that touch no table are checked on SQLite only.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from api import links
+from api.services import links
 
 
 async def test_admin_exists_only_after_setup_completes(database_url):

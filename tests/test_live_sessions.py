@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import hashlib
 
-from api import auth, signin
+from api import auth
+from api.services import signin
 
 
 def digest(token: str) -> str:

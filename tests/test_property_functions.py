@@ -25,11 +25,12 @@ from hypothesis import strategies as st
 from sqlmodel import SQLModel
 
 import api.calls  # noqa: F401  (registers every function)
-from api import db, signin, writer
+from api import db, writer
 from api.calls import call
 from api.cli import CLI_CALLER
 from api.functions import approval_requests
 from api.registry import REGISTRY, is_convex_key
+from api.services import signin
 from models import AuditEntry, AuthSession
 
 EXAMPLES = int(os.environ.get("THREADLINE_PROPERTY_EXAMPLES", "25"))

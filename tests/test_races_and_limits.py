@@ -9,10 +9,10 @@ import json
 
 import pytest
 
-from api import links, signin
 from api.calls import call
 from api.errors import FunctionError
 from api.registry import Caller
+from api.services import links, signin
 from tests.conftest import bearer
 from tests.test_concurrency import in_threads
 

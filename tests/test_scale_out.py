@@ -13,7 +13,7 @@ import pytest
 
 from api.calls import call
 from api.cli import CLI_CALLER
-from api.signin import sign_in
+from api.services.signin import sign_in
 from tests.server_process import ServerProcess
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL")

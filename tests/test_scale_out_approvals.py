@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from api.calls import call
 from api.cli import CLI_CALLER
 from api.db import get_engine
-from api.signin import sign_in
+from api.services.signin import sign_in
 from models import AuditEntry, WebhookDelivery
 from tests.test_scale_out import _call, _value, cluster, credentials  # noqa: F401
 

@@ -14,8 +14,9 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from api import clients, links, registry, signin
+from api import clients, registry
 from api.db import get_engine
+from api.services import links, signin
 from api.settings import get_settings
 from models import AuditEntry
 

@@ -9,9 +9,9 @@ import asyncio
 
 import pytest
 
-from api import signin
 from api.calls import call
 from api.cli import CLI_CALLER
+from api.services import signin
 from tests.conftest import Api, bearer
 
 sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

@@ -1,6 +1,6 @@
 """index the audit log by client address
 
-The sign-in throttle counts a client's recent failures on all accounts (api/signin.py); without
+The sign-in throttle counts a client's recent failures on all accounts (api/services/signin.py); without
 an index on the client (the entry's actor label) that read scans every failure of the last day,
 which a distributed attacker can make large.
 

@@ -12,7 +12,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from pydantic import PrivateAttr
 
-from api import auth, links, signin
+from api import auth
 from api.db import get_engine
 from api.errors import FunctionError
 from api.functions._common import (
@@ -27,6 +27,7 @@ from api.functions._common import (
     page,
 )
 from api.registry import ADMINS, NULL, Args, Caller, Context, mutation, query
+from api.services import links, signin
 from api.services.audit import audit
 from api.services.people import (
     CreateUserArgs,

@@ -8,10 +8,10 @@
 
 Both are actions: `POST /api/action` (api/http.py) and `Action` frames on the sync socket.
 
-- The password check, its throttle and the audit entries are /api/auth/signin's (api/signin.py):
-  a sign-in here opens an ordinary Threadline session, and the JWT names it: sub is
-  "<userId>|<sessionId>". Ending that session (sign-out, disabled person, expiry) ends the JWT
-  and its refresh tokens with it.
+- The password check, its throttle and the audit entries are /api/auth/signin's
+  (api/services/signin.py): a sign-in here opens an ordinary Threadline session, and the JWT
+  names it: sub is "<userId>|<sessionId>". Ending that session (sign-out, disabled person,
+  expiry) ends the JWT and its refresh tokens with it.
 - The JWT is HS256 (PyJWT), valid one hour, with iss, aud "convex", sub, iat and exp. The key is
   JWT_SECRET if set, else one made on first use and kept in the database (`server_secrets`), so
   that every worker signs and checks with the same key.
@@ -29,10 +29,11 @@ from typing import Any
 import jwt
 import sqlalchemy as sa
 
-from api import auth, clients, signin
+from api import auth, clients
 from api.db import get_engine
 from api.errors import FunctionError
 from api.registry import Caller, Context, next_creation_time
+from api.services import signin
 from api.services.audit import audit
 from api.settings import get_settings
 from api.vocabulary import CREDENTIALS_CHANGED

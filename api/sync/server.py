@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import exc as sa_exc
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from api import auth
+from api import auth, credentials
 from api.calls import _ensure_event_relay, call, run_query_on
 from api.db import get_engine
 from api.errors import FunctionError, Unavailable
@@ -36,7 +36,7 @@ from api.events import bus
 from api.http_bodies import decode_convex_json
 from api.registry import Caller, FunctionSpec, lookup, parse_args
 from api.settings import get_settings
-from api.sync import protocol
+from api.sync import convex_auth, protocol
 from api.sync.protocol import ProtocolError, clock
 from api.sync.subscriptions import Subscription, dependency_of, hub
 from api.vocabulary import CREDENTIALS_CHANGED
@@ -89,13 +89,11 @@ async def identify(token_type: str, value: str | None) -> Identity | None:
     if token_type == "Admin":
         if not value.startswith(auth.API_KEY_PREFIX):
             return None
-        caller = await auth.caller_for(value)
+        caller = await credentials.caller_for(value)
         return None if caller is None else Identity(caller, value)
     if value.startswith(auth.SESSION_TOKEN_PREFIX) or value.startswith(auth.API_KEY_PREFIX):
-        caller = await auth.caller_for(value)
+        caller = await credentials.caller_for(value)
         return None if caller is None else Identity(caller, value)
-    from api.sync import convex_auth
-
     verified = convex_auth.caller_for_jwt(value)
     return None if verified is None else Identity(verified[0], value, verified[1])
 
@@ -106,12 +104,10 @@ def recheck(identity: Identity) -> Caller | None:
         return None
     credential = identity.credential
     if credential.startswith(auth.API_KEY_PREFIX):
-        return auth._caller_for_key(auth.sha256(credential))
+        return auth.caller_for_key(auth.sha256(credential))
     if credential.startswith(auth.SESSION_TOKEN_PREFIX):
         session = auth.session_for_token(credential)
         return None if session is None else auth.caller_from_session(session)
-    from api.sync import convex_auth
-
     verified = convex_auth.caller_for_jwt(credential)
     return None if verified is None else verified[0]
 
@@ -327,8 +323,6 @@ class SyncSession:
             self._wake.set()
 
     async def _action(self, message: dict[str, Any]) -> None:
-        from api.sync import convex_auth
-
         request_id = message["requestId"]
         try:
             value = await convex_auth.run_action(

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import reflex as rx
 
-from api import links, signin
 from api.errors import FunctionError
+from api.services import links, signin
 from app.components.layout import public_card
 from app.components.ui import (
     field_row,

@@ -1,16 +1,16 @@
 """/setup?token=...: first run. With the link `threadline first-run` printed (and while no admin
 exists), creates the first admin, signs them in and goes to /admin/users.
 
-The page shows the form only for a live setup link; api.links.complete_setup checks the link and
-that no admin exists again, in the transaction that creates the admin.
+The page shows the form only for a live setup link; api.services.links.complete_setup checks the
+link and that no admin exists again, in the transaction that creates the admin.
 """
 
 from __future__ import annotations
 
 import reflex as rx
 
-from api import links
 from api.errors import FunctionError
+from api.services import links
 from app.components.layout import public_card
 from app.components.ui import (
     form_error,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import reflex as rx
 
-from api import clients, signin
+from api import clients
+from api.services import signin
 from app.components.ui import wide_submit
 from app.state import CONSOLE_ROLES, AuthState, safe_next
 

@@ -83,9 +83,9 @@ def no_admin(console) -> Iterator[None]:
 
 def setup_link(console) -> str:
     """What `threadline first-run` prints, issued straight in the harness's database."""
-    from api import links
     from api.db import get_engine
     from api.registry import next_creation_time
+    from api.services import links
 
     with get_engine().begin() as conn:
         issued = links.issue(conn, "setup", "system:first-run", None, next_creation_time())

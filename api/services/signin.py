@@ -1,4 +1,9 @@
-"""Signing a person in and out: password check, throttling, session tokens, audit entries."""
+"""Signing a person in and out: password check, throttling, session tokens, audit entries.
+
+Callers: /api/auth/signin (api/http.py), @convex-dev/auth's auth:signIn (api/sync/convex_auth.py),
+the console's sign-in and set-password pages (app/pages/signin.py, set_password.py) and its
+session cookie (app/session_cookie.py).
+"""
 
 from __future__ import annotations
 
