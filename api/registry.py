@@ -54,8 +54,11 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def has_unstorable_text(text: str) -> bool:
-    """True for text no database stores faithfully: NUL characters or unpaired surrogates."""
-    return "\x00" in text or _SURROGATE.search(text) is not None
+    """True for text no database stores faithfully: NUL characters or unpaired surrogates.
+    (ASCII text, what most of it is, cannot hold a surrogate: the regular expression is skipped.)"""
+    if "\x00" in text:
+        return True
+    return not text.isascii() and _SURROGATE.search(text) is not None
 
 
 @dataclass(frozen=True)
