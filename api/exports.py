@@ -50,7 +50,7 @@ from api.db import get_engine
 from api.errors import FunctionError, NotAllowed, Unavailable
 from api.functions._common import document
 from api.headers import API_CSP, COMMON
-from api.http_bodies import HttpError, _error_response
+from api.http_bodies import HttpError, error_response
 from api.origins import origin_allowed
 from api.registry import Caller
 from models import ApprovalRequest, Artifact, Message, ToolCall
@@ -483,7 +483,7 @@ async def _thread_export(request: Request, extension: str) -> Response:
             raise _not_found(f"Thread {thread_id}")
         session = await _read("sessions:get", {"threadId": thread_id}, caller)
     except HttpError as error:
-        return _error_response(error)
+        return error_response(error)
     headers = attachment_headers(thread.get("title") or "thread", thread_id, extension)
     media_type = JSON_TYPE if extension == "json" else MARKDOWN_TYPE
     if request.method == "HEAD":
@@ -513,7 +513,7 @@ async def artifact_version_download(request: Request) -> Response:
         if found is None:
             raise _not_found(f"Version {version} of artifact {artifact_id}")
     except HttpError as error:
-        return _error_response(error)
+        return error_response(error)
     title = f"{artifact.get('title') or artifact['type']}-v{version}"
     return await _text_download(found["content"], title, artifact_id, request)
 
@@ -526,7 +526,7 @@ async def plan_download(request: Request) -> Response:
         if found is None:
             raise _not_found(f"Approval request {request_id}")
     except HttpError as error:
-        return _error_response(error)
+        return error_response(error)
     return await _text_download(found["planContent"], "plan", request_id, request)
 
 

@@ -35,7 +35,7 @@ from api.calls import call, off_loop
 from api.db import get_engine
 from api.errors import FunctionError, Unavailable
 from api.exports import ROUTES as EXPORT_ROUTES
-from api.http_bodies import HttpError, _error_response, decode_convex_json, read_json_object
+from api.http_bodies import HttpError, decode_convex_json, error_response, read_json_object
 from api.registry import Caller, has_unstorable_text
 from api.services import signin
 from api.settings import get_settings
@@ -63,7 +63,7 @@ async def _function_endpoint(request: Request, kind: str | None, path: str | Non
         caller = await authenticate(request)
         body = await read_json_object(request)
     except HttpError as error:
-        return _error_response(error)
+        return error_response(error)
     idempotency_key = request.headers.get("idempotency-key") or body.get("idempotencyKey")
     try:
         fmt = body.get("format", "json")
@@ -87,7 +87,7 @@ async def _function_endpoint(request: Request, kind: str | None, path: str | Non
             payload["errorData"] = exc.data
         return JSONResponse(payload)
     except Unavailable as exc:
-        return _error_response(HttpError(503, "Unavailable", str(exc), {"Retry-After": "1"}))
+        return error_response(HttpError(503, "Unavailable", str(exc), {"Retry-After": "1"}))
     payload = {"status": "success", "value": value, "logLines": []}
     # Which worker process answered (for operators and the multi-worker tests).
     headers = {"X-Threadline-Worker": str(os.getpid())}
@@ -132,7 +132,7 @@ async def action_endpoint(request: Request) -> Response:
         limit = get_settings().anonymous_body_bytes if caller is None else None
         body = await read_json_object(request, limit)
     except HttpError as error:
-        return _error_response(error)
+        return error_response(error)
     try:
         args = body.get("args", {})
         if body.get("format", "json") == "convex_encoded_json":
@@ -141,7 +141,7 @@ async def action_endpoint(request: Request) -> Response:
     except FunctionError as exc:
         return JSONResponse({"status": "error", "errorMessage": exc.message, "logLines": []})
     except Unavailable as exc:
-        return _error_response(HttpError(503, "Unavailable", str(exc), {"Retry-After": "1"}))
+        return error_response(HttpError(503, "Unavailable", str(exc), {"Retry-After": "1"}))
     return JSONResponse({"status": "success", "value": value, "logLines": []})
 
 
@@ -156,14 +156,14 @@ async def signin_endpoint(request: Request) -> Response:
         # Anyone may call this: read only a small body (an email and a password fit in 4 KiB).
         body = await read_json_object(request, get_settings().anonymous_body_bytes)
     except HttpError as error:
-        return _error_response(error)
+        return error_response(error)
     email, password = body.get("email"), body.get("password")
     if not isinstance(email, str) or not isinstance(password, str):
-        return _error_response(
+        return error_response(
             HttpError(400, "BadRequest", 'Send {"email": string, "password": string}')
         )
     if has_unstorable_text(email) or has_unstorable_text(password):
-        return _error_response(
+        return error_response(
             HttpError(
                 400,
                 "BadRequest",
@@ -178,14 +178,14 @@ async def signin_endpoint(request: Request) -> Response:
             user_agent=request.headers.get("user-agent"),
         )
     except signin.BadSignInInput as exc:
-        return _error_response(HttpError(400, "BadRequest", str(exc)))
+        return error_response(HttpError(400, "BadRequest", str(exc)))
     except signin.TooManyAttempts as exc:
         headers = {"Retry-After": str(exc.retry_after_seconds)}
-        return _error_response(HttpError(429, "TooManyAttempts", str(exc), headers))
+        return error_response(HttpError(429, "TooManyAttempts", str(exc), headers))
     except signin.SignInFailed as exc:
-        return _error_response(HttpError(401, "Unauthenticated", str(exc)))
+        return error_response(HttpError(401, "Unauthenticated", str(exc)))
     except Unavailable as exc:
-        return _error_response(HttpError(503, "Unavailable", str(exc), {"Retry-After": "1"}))
+        return error_response(HttpError(503, "Unavailable", str(exc), {"Retry-After": "1"}))
     return JSONResponse(
         {"token": session.token, "expiresTime": session.expires_time, "userId": session.user_id}
     )
@@ -194,13 +194,13 @@ async def signin_endpoint(request: Request) -> Response:
 async def signout_endpoint(request: Request) -> Response:
     credential = auth.parse_authorization(request.headers.get("authorization"))
     if not credential or not credential.startswith(auth.SESSION_TOKEN_PREFIX):
-        return _error_response(HttpError(401, "Unauthenticated", "Send the session token to end"))
+        return error_response(HttpError(401, "Unauthenticated", "Send the session token to end"))
     try:
         ended = await signin.sign_out(credential)
     except Unavailable as exc:
-        return _error_response(HttpError(503, "Unavailable", str(exc), {"Retry-After": "1"}))
+        return error_response(HttpError(503, "Unavailable", str(exc), {"Retry-After": "1"}))
     if not ended:
-        return _error_response(HttpError(401, "Unauthenticated", "That session has already ended"))
+        return error_response(HttpError(401, "Unauthenticated", "That session has already ended"))
     return JSONResponse({"status": "success"})
 
 

@@ -24,7 +24,8 @@ class HttpError(Exception):
         self.status, self.code, self.message, self.headers = status, code, message, headers
 
 
-def _error_response(error: HttpError) -> JSONResponse:
+def error_response(error: HttpError) -> JSONResponse:
+    """The JSON body every endpoint answers an HttpError with: {code, message}, its headers."""
     return JSONResponse(
         {"code": error.code, "message": error.message}, error.status, headers=error.headers
     )

@@ -25,7 +25,7 @@ from starlette.routing import Route
 
 from api.auth import SESSION_COOKIE, cookie_token
 from api.errors import Unavailable
-from api.http import HttpError, _error_response, read_json_object
+from api.http_bodies import HttpError, error_response, read_json_object
 from api.origins import origin_allowed
 from api.services import signin
 from api.settings import get_settings
@@ -48,15 +48,15 @@ class Endpoints:
         try:
             body = await read_json_object(request, MAX_BODY)
         except HttpError as error:
-            return _error_response(error)
+            return error_response(error)
         tab, code = body.get("tab"), body.get("code")
         if not isinstance(tab, str) or not isinstance(code, str) or not tab or not code:
-            return _error_response(
+            return error_response(
                 HttpError(400, "BadRequest", 'Send {"tab": string, "code": string}')
             )
         token = await self._take_handoff(tab, code)
         if token is None:
-            return _error_response(
+            return error_response(
                 HttpError(401, "Unauthenticated", "That sign-in code is unknown, used or expired")
             )
         response = JSONResponse({"status": "success"})
@@ -91,9 +91,7 @@ class Endpoints:
             try:
                 await signin.sign_out(token)
             except Unavailable as exc:
-                return _error_response(
-                    HttpError(503, "Unavailable", str(exc), {"Retry-After": "1"})
-                )
+                return error_response(HttpError(503, "Unavailable", str(exc), {"Retry-After": "1"}))
         response = JSONResponse({"status": "success"})
         clear_session_cookie(response)
         return response
@@ -106,7 +104,7 @@ def _same_origin(request: Request) -> bool:
 def _cross_origin() -> Response:
     """A page of another origin (which may still be same-site, so the browser sent the cookie)
     may neither trade a sign-in code nor end a session."""
-    return _error_response(
+    return error_response(
         HttpError(403, "Forbidden", "Cross-origin requests to the console's session are refused")
     )
 
