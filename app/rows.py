@@ -12,9 +12,11 @@ them."""
 from __future__ import annotations
 
 import dataclasses
+import json
+import time
 from typing import Any, Self
 
-from app.formatting import cut_utf8, duration, iso, when
+from app.formatting import cut_utf8, device, duration, iso, when
 
 # What the inbox shows of each request, cut to these many UTF-8 bytes (the row clamps both to a
 # line or two anyway): the title, and inbox:pending's 240-character preview of the plan. So a
@@ -23,6 +25,9 @@ QUEUE_TITLE_BYTES = 240
 QUEUE_PREVIEW_BYTES = 480
 # Who approved so far (the two-person rule), as one line: the detail page lists them in full.
 QUEUE_NAMES_BYTES = 32
+# An audit entry's details as the log shows them: one line of JSON, cut here.
+AUDIT_DETAILS_CHARS = 4000
+WEBHOOK_STATUS_COLORS = {"delivered": "green", "pending": "amber", "failed": "red"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -137,4 +142,204 @@ class DecidedRow:
             waited=duration(doc["decidedTime"] - doc["_creationTime"]),
             comment=doc.get("comment") or "",
             edited="editedPlan" in doc,
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class UserRow:
+    """/admin/users: one person (users:list); /account: the signed-in person (users:me)."""
+
+    _id: str
+    name: str
+    email: str
+    role: str
+    disabled: bool
+    createdText: str
+
+    @classmethod
+    def of(cls, doc: dict[str, Any]) -> Self:
+        return cls(
+            _id=doc["_id"],
+            name=doc.get("name") or "",
+            email=doc.get("email") or "",
+            role=doc.get("role") or "",
+            disabled=bool(doc.get("disabled")),
+            createdText=when(doc.get("_creationTime")),
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class AuthSessionRow:
+    """/account: one of the signed-in person's sessions (authSessions:mine)."""
+
+    _id: str
+    current: bool
+    device: str
+    # The full user agent when `device` shortened it, else "".
+    userAgent: str
+    ip: str
+    createdText: str
+    lastSeenTimeIso: str
+
+    @classmethod
+    def of(cls, doc: dict[str, Any]) -> Self:
+        user_agent = doc.get("userAgent") or ""
+        name = device(user_agent)
+        return cls(
+            _id=doc["_id"],
+            current=bool(doc.get("current")),
+            device=name,
+            userAgent="" if user_agent == name else user_agent,
+            ip=doc.get("ip") or "",
+            createdText=when(doc.get("_creationTime")),
+            lastSeenTimeIso=iso(doc.get("lastSeenTime")),
+        )
+
+
+def creator_text(key: dict[str, Any]) -> str:
+    """Who created a key: the person's email, the CLI, or the stored reference as it is."""
+    if key.get("createdByEmail"):
+        return key["createdByEmail"]
+    created_by = key.get("createdBy") or ""
+    return "threadline CLI" if created_by == "system:cli" else created_by
+
+
+@dataclasses.dataclass(frozen=True)
+class KeyRow:
+    """/admin/keys: one API key, never its hash (apiKeys:list)."""
+
+    _id: str
+    name: str
+    prefix: str
+    creator: str
+    # Keys outlive their creator's account: the page flags the ones to review.
+    creatorDisabled: bool
+    createdText: str
+    lastUsedText: str
+    revoked: bool
+    revokedText: str
+
+    @classmethod
+    def of(cls, doc: dict[str, Any]) -> Self:
+        return cls(
+            _id=doc["_id"],
+            name=doc.get("name") or "",
+            prefix=doc.get("prefix") or "",
+            creator=creator_text(doc),
+            creatorDisabled=bool(doc.get("createdByDisabled")),
+            createdText=when(doc.get("_creationTime")),
+            lastUsedText=when(doc.get("lastUsedTime")) or "never",
+            revoked=doc.get("revokedTime") is not None,
+            revokedText=when(doc.get("revokedTime")),
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class EndpointRow:
+    """/admin/webhooks: one endpoint and how its deliveries stand, never its secret
+    (webhooks:list)."""
+
+    _id: str
+    url: str
+    format: str
+    events: str
+    description: str
+    createdText: str
+    pending: int
+    failed: int
+    lastDeliveredText: str
+
+    @classmethod
+    def of(cls, doc: dict[str, Any]) -> Self:
+        return cls(
+            _id=doc["_id"],
+            url=doc["url"],
+            format=doc["format"],
+            events=", ".join(doc.get("events") or []) or "all events",
+            description=doc.get("description") or "",
+            createdText=when(doc["_creationTime"]),
+            pending=doc.get("pending", 0),
+            failed=doc.get("failed", 0),
+            lastDeliveredText=when(doc.get("lastDeliveredTime")) or "never",
+        )
+
+
+def to_the_second(ms: float | None) -> str:
+    """Retries are seconds apart: 2026-12-02 01:15:07 UTC."""
+    if ms is None:
+        return ""
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ms / 1000.0))
+
+
+@dataclasses.dataclass(frozen=True)
+class DeliveryRow:
+    """/admin/webhooks: one delivery of the log (webhooks:deliveries)."""
+
+    _id: str
+    createdText: str
+    endpointUrl: str
+    eventType: str
+    status: str
+    color: str
+    attempts: int
+    lastResult: str
+    nextTry: str
+
+    @classmethod
+    def of(cls, doc: dict[str, Any]) -> Self:
+        code = doc.get("lastStatusCode")
+        if doc.get("lastError"):
+            result = doc["lastError"]
+        elif code is not None:
+            result = f"HTTP {code}"
+        else:
+            result = "not tried yet"
+        next_try = to_the_second(doc.get("nextAttemptTime")) if doc["status"] == "pending" else "—"
+        return cls(
+            _id=doc["_id"],
+            createdText=when(doc["_creationTime"]),
+            endpointUrl=doc.get("endpointUrl") or doc["endpointId"],
+            eventType=doc["eventType"],
+            status=doc["status"],
+            color=WEBHOOK_STATUS_COLORS.get(doc["status"], "gray"),
+            attempts=doc["attempts"],
+            lastResult=result,
+            nextTry=next_try or "now",
+        )
+
+
+def details_text(details: Any) -> str:
+    """An entry's details as one line of JSON (shown as text, never as HTML)."""
+    if details is None:
+        return ""
+    text = json.dumps(details, ensure_ascii=False, sort_keys=True)
+    return text if len(text) <= AUDIT_DETAILS_CHARS else text[:AUDIT_DETAILS_CHARS] + " …"
+
+
+@dataclasses.dataclass(frozen=True)
+class AuditRow:
+    """/admin/audit: one entry of the audit log (auditLog:list), its target named when it is a
+    person or a key (`names`: id -> label)."""
+
+    action: str
+    actor: str
+    actorLabel: str
+    target: str
+    targetLabel: str
+    detailsText: str
+    createdText: str
+    createdIso: str
+
+    @classmethod
+    def of(cls, doc: dict[str, Any], names: dict[str, str]) -> Self:
+        target = doc.get("target") or ""
+        return cls(
+            action=doc["action"],
+            actor=doc["actor"],
+            actorLabel=doc.get("actorLabel") or doc["actor"],
+            target=target,
+            targetLabel=names.get(target, target),
+            detailsText=details_text(doc.get("details")),
+            createdText=when(doc.get("_creationTime")),
+            createdIso=iso(doc.get("_creationTime")),
         )

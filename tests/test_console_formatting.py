@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from app.formatting import device
-from app.pages.admin_audit import details_text, utc_ms
+from app.pages.admin_audit import utc_ms
+from app.rows import details_text
 from app.state import passwords_differ
 
 CHROME_LINUX = (
@@ -81,7 +82,7 @@ def test_a_new_password_must_be_typed_twice_the_same(form, problem):
     ],
 )
 def test_the_keys_page_names_each_keys_creator(key, shown):
-    from app.pages.admin_keys import creator_text
+    from app.rows import creator_text
 
     assert creator_text(key) == shown
 

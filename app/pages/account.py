@@ -3,8 +3,6 @@ every other)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import reflex as rx
 
 from api.errors import FunctionError, Unavailable
@@ -20,25 +18,14 @@ from app.components.ui import (
     page_header,
     relative_time,
 )
-from app.formatting import device, with_times
 from app.routes import ACCOUNT
+from app.rows import AuthSessionRow, UserRow
 from app.state import AuthState, NotSignedIn, error_toast, passwords_differ
 
 
-def _session_row_data(session: dict[str, Any]) -> dict[str, Any]:
-    user_agent = session.get("userAgent") or ""
-    name = device(user_agent)
-    return {
-        **with_times(session, "lastSeenTime"),
-        "device": name,
-        "userAgent": "" if user_agent == name else user_agent,  # the full one, if shortened
-        "ip": session.get("ip") or "",
-    }
-
-
 class AccountState(AuthState):
-    me: dict[str, Any] = {}
-    sessions: list[dict[str, Any]] = []
+    me: UserRow | None = None
+    sessions: list[AuthSessionRow] = []
     loading: bool = False
     password_error: str = ""
     changing: bool = False
@@ -56,8 +43,8 @@ class AccountState(AuthState):
         if failed:
             yield failed.event
             return
-        self.me = with_times(me or {})
-        self.sessions = [_session_row_data(session) for session in sessions]
+        self.me = UserRow.of(me) if me else None
+        self.sessions = [AuthSessionRow.of(session) for session in sessions]
 
     @rx.event
     async def change_password(self, form_data: dict):
@@ -131,10 +118,10 @@ def _profile() -> rx.Component:
     return rx.card(
         rx.vstack(
             rx.heading("You", size="3", as_="h2"),
-            field_row("Name", AccountState.me["name"].to(str)),
-            field_row("Email", AccountState.me["email"].to(str)),
-            field_row("Role", rx.badge(AccountState.me["role"].to(str), variant="outline")),
-            field_row("Since", AccountState.me["createdText"].to(str)),
+            field_row("Name", AccountState.me.name),
+            field_row("Email", AccountState.me.email),
+            field_row("Role", rx.badge(AccountState.me.role, variant="outline")),
+            field_row("Since", AccountState.me.createdText),
             spacing="2",
         ),
         width="100%",
@@ -180,32 +167,32 @@ def _session_row(session: rx.Var) -> rx.Component:
         rx.table.cell(
             rx.vstack(
                 rx.flex(
-                    rx.text(session["device"], weight="medium", size="2"),
+                    rx.text(session.device, weight="medium", size="2"),
                     rx.cond(
-                        session["current"].to(bool),
+                        session.current,
                         rx.badge("this session", color_scheme="green", data_testid="this-session"),
                     ),
                     spacing="2",
                     align="center",
                     wrap="wrap",
                 ),
-                rx.text(session["userAgent"], size="1", color_scheme="gray", class_name="clamp-2"),
+                rx.text(session.userAgent, size="1", color_scheme="gray", class_name="clamp-2"),
                 spacing="1",
             ),
         ),
-        rx.table.cell(rx.text(session["ip"], size="2", class_name="mono")),
-        rx.table.cell(rx.text(session["createdText"], size="2")),
-        rx.table.cell(relative_time(session["lastSeenTimeIso"].to(str))),
+        rx.table.cell(rx.text(session.ip, size="2", class_name="mono")),
+        rx.table.cell(rx.text(session.createdText, size="2")),
+        rx.table.cell(relative_time(session.lastSeenTimeIso)),
         rx.table.cell(
             rx.cond(
-                session["current"].to(bool),
+                session.current,
                 rx.fragment(),
                 rx.button(
                     "Sign out",
                     size="1",
                     variant="soft",
                     color_scheme="red",
-                    on_click=AccountState.sign_out_session(session["_id"].to(str)),
+                    on_click=AccountState.sign_out_session(session._id),
                 ),
             )
         ),
@@ -269,7 +256,7 @@ def account_page() -> rx.Component:
     return page_frame(
         page_header("Account", subtitle="Your profile, password and where you are signed in."),
         rx.cond(
-            AccountState.me.length() > 0,
+            AccountState.me.is_not_none(),
             rx.grid(
                 _profile(),
                 _password_form(),

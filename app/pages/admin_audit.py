@@ -3,7 +3,6 @@ target and time range (UTC), keyset-paged. Details are shown as JSON text, never
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,9 +16,9 @@ from app.components.ui import (
     page_header,
     relative_time,
 )
-from app.formatting import with_times
 from app.paging import PagedList
 from app.routes import ADMIN_AUDIT
+from app.rows import AuditRow
 from app.state import AuthState
 
 ANY_ACTION = "any action"
@@ -48,14 +47,6 @@ NAME_LOOKUP_LIMIT = 1000
 TIME_FORMAT = "%Y-%m-%dT%H:%M"  # what <input type="datetime-local"> sends
 
 
-def details_text(details: Any) -> str:
-    """An entry's details as one line of JSON (shown as text, never as HTML)."""
-    if details is None:
-        return ""
-    text = json.dumps(details, ensure_ascii=False, sort_keys=True)
-    return text if len(text) <= 4000 else text[:4000] + " …"
-
-
 def utc_ms(value: str) -> float | None:
     """A datetime-local value read as UTC, in ms; None if empty or malformed."""
     try:
@@ -68,6 +59,7 @@ def utc_ms(value: str) -> float | None:
 
 
 class AdminAuditState(PagedList, AuthState):
+    rows: list[AuditRow] = []
     denied: bool = False
     actor: str = ""
     action: str = ANY_ACTION
@@ -133,39 +125,29 @@ class AdminAuditState(PagedList, AuthState):
         result = await self._admin_call("auditLog:list", args)
         names = await self._target_names(result["page"])
         self.denied = False
-        rows = [
-            {
-                **with_times(entry),
-                "actorLabel": entry.get("actorLabel") or entry["actor"],
-                "target": entry.get("target") or "",
-                "targetLabel": names.get(entry.get("target") or "", entry.get("target") or ""),
-                "detailsText": details_text(entry.get("details")),
-            }
-            for entry in result["page"]
-        ]
-        return result, rows
+        return result, [AuditRow.of(entry, names) for entry in result["page"]]
 
 
 def _entry(entry: rx.Var) -> rx.Component:
     return rx.box(
         rx.flex(
-            rx.badge(entry["action"], variant="soft", data_testid="audit-action"),
-            rx.text(entry["actorLabel"], size="2", weight="medium", title=entry["actor"]),
+            rx.badge(entry.action, variant="soft", data_testid="audit-action"),
+            rx.text(entry.actorLabel, size="2", weight="medium", title=entry.actor),
             rx.cond(
-                entry["targetLabel"].to(str) != "",
+                entry.targetLabel != "",
                 rx.text(
                     "→ ",
-                    entry["targetLabel"],
+                    entry.targetLabel,
                     size="2",
-                    title=entry["target"],
+                    title=entry.target,
                     class_name="audit-target",
                 ),
             ),
             rx.spacer(),
             rx.text(
-                entry["createdText"],
+                entry.createdText,
                 " · ",
-                relative_time(entry["createdIso"].to(str)),
+                relative_time(entry.createdIso),
                 size="1",
                 color_scheme="gray",
             ),
@@ -175,12 +157,12 @@ def _entry(entry: rx.Var) -> rx.Component:
             width="100%",
         ),
         rx.cond(
-            entry["detailsText"].to(str) != "",
-            rx.el.pre(entry["detailsText"].to(str), class_name="json-block audit-details"),
+            entry.detailsText != "",
+            rx.el.pre(entry.detailsText, class_name="json-block audit-details"),
         ),
         class_name="audit-entry",
         data_testid="audit-entry",
-        data_action=entry["action"],
+        data_action=entry.action,
     )
 
 

@@ -3,8 +3,6 @@ until dismissed (only its hash is stored); revoking one takes effect at once."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import reflex as rx
 
 from app.admin_page import AdminPage
@@ -18,21 +16,13 @@ from app.components.ui import (
     page_header,
     shown_once,
 )
-from app.formatting import when, with_times
 from app.routes import ADMIN_KEYS
+from app.rows import KeyRow
 from app.state import AuthState
 
 
-def creator_text(key: dict[str, Any]) -> str:
-    """Who created a key: the person's email, the CLI, or the stored reference as it is."""
-    if key.get("createdByEmail"):
-        return key["createdByEmail"]
-    created_by = key.get("createdBy") or ""
-    return "threadline CLI" if created_by == "system:cli" else created_by
-
-
 class AdminKeysState(AdminPage, AuthState):
-    keys: list[dict[str, Any]] = []
+    keys: list[KeyRow] = []
     creating: bool = False
     new_key: str = ""
     new_key_name: str = ""
@@ -51,17 +41,7 @@ class AdminKeysState(AdminPage, AuthState):
             yield failed.event
             return
         self.denied = False
-        self.keys = [
-            {
-                **with_times(key),
-                "creator": creator_text(key),
-                "creatorDisabled": bool(key.get("createdByDisabled")),
-                "lastUsedText": when(key.get("lastUsedTime")) or "never",
-                "revoked": key.get("revokedTime") is not None,
-                "revokedText": when(key.get("revokedTime")),
-            }
-            for key in keys
-        ]
+        self.keys = [KeyRow.of(key) for key in keys]
 
     @rx.event
     async def create(self, form_data: dict):
@@ -105,16 +85,16 @@ class AdminKeysState(AdminPage, AuthState):
 
 
 def _row(key: rx.Var) -> rx.Component:
-    revoked = key["revoked"].to(bool)
+    revoked = key.revoked
     return rx.table.row(
-        rx.table.cell(rx.text(key["name"], weight="medium", size="2")),
-        rx.table.cell(rx.code(key["prefix"].to(str) + "…", variant="ghost")),
+        rx.table.cell(rx.text(key.name, weight="medium", size="2")),
+        rx.table.cell(rx.code(key.prefix + "…", variant="ghost")),
         rx.table.cell(
             rx.flex(
-                rx.text(key["creator"], size="2"),
+                rx.text(key.creator, size="2"),
                 # Keys outlive their creator's account: flag the ones to review.
                 rx.cond(
-                    key["creatorDisabled"].to(bool),
+                    key.creatorDisabled,
                     rx.badge(
                         "creator disabled",
                         color_scheme="amber",
@@ -128,12 +108,12 @@ def _row(key: rx.Var) -> rx.Component:
             ),
             data_testid="key-creator",
         ),
-        rx.table.cell(rx.text(key["createdText"], size="1")),
-        rx.table.cell(rx.text(key["lastUsedText"], size="1")),
+        rx.table.cell(rx.text(key.createdText, size="1")),
+        rx.table.cell(rx.text(key.lastUsedText, size="1")),
         rx.table.cell(
             rx.cond(
                 revoked,
-                rx.badge("revoked", color_scheme="red", variant="soft", title=key["revokedText"]),
+                rx.badge("revoked", color_scheme="red", variant="soft", title=key.revokedText),
                 rx.badge("active", color_scheme="green", variant="soft"),
             ),
             data_testid="key-status",
@@ -141,19 +121,19 @@ def _row(key: rx.Var) -> rx.Component:
         rx.table.cell(
             rx.cond(
                 revoked,
-                rx.text(key["revokedText"], size="1", color_scheme="gray"),
+                rx.text(key.revokedText, size="1", color_scheme="gray"),
                 rx.button(
                     "Revoke",
                     size="1",
                     variant="soft",
                     color_scheme="red",
-                    on_click=AdminKeysState.ask_revoke(key["_id"].to(str), key["name"].to(str)),
+                    on_click=AdminKeysState.ask_revoke(key._id, key.name),
                     data_testid="revoke",
                 ),
             )
         ),
         data_testid="key-row",
-        data_prefix=key["prefix"],
+        data_prefix=key.prefix,
     )
 
 

@@ -25,9 +25,10 @@ from app.components.ui import (
     page_header,
     shown_once,
 )
-from app.formatting import when, with_times
+from app.formatting import when
 from app.paging import PagedList
 from app.routes import ADMIN_USERS
+from app.rows import UserRow
 from app.state import AdminOnly, AuthState, NotSignedIn, error_toast
 
 ROLES = ["admin", "reviewer", "viewer", "user"]
@@ -37,6 +38,7 @@ CREATE_MODES = ["link", "password"]
 
 
 class AdminUsersState(PagedList, AuthState):
+    rows: list[UserRow] = []
     denied: bool = False
     search: str = ""
     role_filter: str = "any role"
@@ -111,7 +113,7 @@ class AdminUsersState(PagedList, AuthState):
     async def _page(self, args: dict[str, Any]):
         result = await self._admin_call("users:list", args)
         self.denied = False
-        return result, [with_times(doc) for doc in result["page"]]
+        return result, [UserRow.of(doc) for doc in result["page"]]
 
     async def _run(self, path: str, args: dict[str, Any]):
         """An admin mutation; yields (event, None) on failure or (None, result) on success."""
@@ -240,21 +242,21 @@ class AdminUsersState(PagedList, AuthState):
 
 
 def _row(row: rx.Var) -> rx.Component:
-    user_id = row["_id"].to(str)
-    name = row["name"].to(str)
-    disabled = row["disabled"].to(bool)
+    user_id = row._id
+    name = row.name
+    disabled = row.disabled
     return rx.table.row(
         rx.table.cell(
             rx.vstack(
                 rx.text(name, weight="medium", size="2"),
-                rx.text(row["email"], size="1", color_scheme="gray", class_name="wrap-anywhere"),
+                rx.text(row.email, size="1", color_scheme="gray", class_name="wrap-anywhere"),
                 spacing="0",
             )
         ),
         rx.table.cell(
             choice(
                 ROLES,
-                row["role"].to(str),
+                row.role,
                 lambda role: AdminUsersState.set_role(user_id, role),
                 "Role",
                 test_id="role-select",
@@ -269,7 +271,7 @@ def _row(row: rx.Var) -> rx.Component:
             )
         ),
         rx.table.cell(
-            rx.text(row["createdText"], size="1", color_scheme="gray"), class_name="hide-narrow"
+            rx.text(row.createdText, size="1", color_scheme="gray"), class_name="hide-narrow"
         ),
         rx.table.cell(
             rx.flex(
@@ -306,7 +308,7 @@ def _row(row: rx.Var) -> rx.Component:
             )
         ),
         data_testid="user-row",
-        data_email=row["email"],
+        data_email=row.email,
     )
 
 

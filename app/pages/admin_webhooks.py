@@ -8,8 +8,6 @@ the caller's role again.
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass
 from typing import Any
 
 import reflex as rx
@@ -26,81 +24,11 @@ from app.components.ui import (
     page_header,
     shown_once,
 )
-from app.formatting import when
 from app.routes import ADMIN_WEBHOOKS
+from app.rows import DeliveryRow, EndpointRow
 from app.state import AuthState
 
 LOG_LIMIT = 100
-STATUS_COLORS = {"delivered": "green", "pending": "amber", "failed": "red"}
-
-
-@dataclass
-class EndpointRow:
-    id: str
-    url: str
-    format: str
-    events: str
-    description: str
-    created: str
-    pending: int
-    failed: int
-    last_delivered: str
-
-
-@dataclass
-class DeliveryRow:
-    id: str
-    created: str
-    endpoint_url: str
-    event_type: str
-    status: str
-    color: str
-    attempts: int
-    last_result: str
-    next_try: str
-
-
-def to_the_second(ms: float | None) -> str:
-    """Retries are seconds apart: 2026-12-02 01:15:07 UTC."""
-    if ms is None:
-        return ""
-    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ms / 1000.0))
-
-
-def endpoint_row(doc: dict[str, Any]) -> EndpointRow:
-    return EndpointRow(
-        id=doc["_id"],
-        url=doc["url"],
-        format=doc["format"],
-        events=", ".join(doc.get("events") or []) or "all events",
-        description=doc.get("description") or "",
-        created=when(doc["_creationTime"]),
-        pending=doc.get("pending", 0),
-        failed=doc.get("failed", 0),
-        last_delivered=when(doc.get("lastDeliveredTime")) or "never",
-    )
-
-
-def delivery_row(doc: dict[str, Any]) -> DeliveryRow:
-    code = doc.get("lastStatusCode")
-    if doc.get("lastError"):
-        result = doc["lastError"]
-    elif code is not None:
-        result = f"HTTP {code}"
-    else:
-        result = "not tried yet"
-    next_try = to_the_second(doc.get("nextAttemptTime")) if doc["status"] == "pending" else "—"
-    return DeliveryRow(
-        id=doc["_id"],
-        created=when(doc["_creationTime"]),
-        endpoint_url=doc.get("endpointUrl") or doc["endpointId"],
-        event_type=doc["eventType"],
-        status=doc["status"],
-        color=STATUS_COLORS.get(doc["status"], "gray"),
-        attempts=doc["attempts"],
-        last_result=result,
-        next_try=next_try or "now",
-    )
 
 
 class AdminWebhooksState(AdminPage, AuthState):
@@ -126,8 +54,8 @@ class AdminWebhooksState(AdminPage, AuthState):
             yield failed.event
             return
         self.denied = False
-        self.endpoints = [endpoint_row(doc) for doc in endpoints]
-        self.deliveries = [delivery_row(doc) for doc in deliveries]
+        self.endpoints = [EndpointRow.of(doc) for doc in endpoints]
+        self.deliveries = [DeliveryRow.of(doc) for doc in deliveries]
 
     @rx.event
     def set_add_format(self, value: str):
@@ -223,7 +151,7 @@ def _endpoint_row(row: rx.Var) -> rx.Component:
                     row.failed > 0,
                     rx.badge(row.failed.to(str) + " failed", color_scheme="red"),
                 ),
-                rx.text("last delivered " + row.last_delivered, size="1"),
+                rx.text("last delivered " + row.lastDeliveredText, size="1"),
                 spacing="2",
                 wrap="wrap",
                 align="center",
@@ -236,7 +164,7 @@ def _endpoint_row(row: rx.Var) -> rx.Component:
                     "Send test",
                     size="1",
                     variant="soft",
-                    on_click=AdminWebhooksState.send_test(row.id),
+                    on_click=AdminWebhooksState.send_test(row._id),
                     data_testid="send-test",
                 ),
                 rx.button(
@@ -244,7 +172,7 @@ def _endpoint_row(row: rx.Var) -> rx.Component:
                     size="1",
                     variant="soft",
                     color_scheme="red",
-                    on_click=AdminWebhooksState.ask_remove(row.id, row.url),
+                    on_click=AdminWebhooksState.ask_remove(row._id, row.url),
                     data_testid="remove",
                 ),
                 spacing="2",
@@ -257,10 +185,10 @@ def _endpoint_row(row: rx.Var) -> rx.Component:
 
 def _delivery_row(row: rx.Var) -> rx.Component:
     return rx.table.row(
-        rx.table.cell(rx.text(row.created, size="1"), min_width="8em"),
-        rx.table.cell(rx.code(row.event_type, variant="ghost")),
+        rx.table.cell(rx.text(row.createdText, size="1"), min_width="8em"),
+        rx.table.cell(rx.code(row.eventType, variant="ghost")),
         rx.table.cell(
-            rx.text(row.endpoint_url, size="1", class_name="mono", word_break="break-all"),
+            rx.text(row.endpointUrl, size="1", class_name="mono", word_break="break-all"),
             min_width="12em",
         ),
         rx.table.cell(
@@ -269,11 +197,11 @@ def _delivery_row(row: rx.Var) -> rx.Component:
         ),
         rx.table.cell(rx.text(row.attempts.to(str), size="2"), data_testid="delivery-attempts"),
         rx.table.cell(
-            rx.text(row.last_result, size="1", word_break="break-word"),
+            rx.text(row.lastResult, size="1", word_break="break-word"),
             data_testid="delivery-result",
         ),
-        rx.table.cell(rx.text(row.next_try, size="1"), data_testid="delivery-next"),
-        rx.table.cell(rx.code(row.id, variant="ghost", size="1"), title="webhook-id"),
+        rx.table.cell(rx.text(row.nextTry, size="1"), data_testid="delivery-next"),
+        rx.table.cell(rx.code(row._id, variant="ghost", size="1"), title="webhook-id"),
         data_testid="delivery-row",
     )
 
