@@ -114,6 +114,13 @@ def threadline_server_process(
 
 @contextlib.contextmanager
 def bare_server(workers: int = 1) -> Iterator[str]:
+    with bare_server_process(workers) as (url, _process):
+        yield url
+
+
+@contextlib.contextmanager
+def bare_server_process(workers: int = 1) -> Iterator[tuple[str, subprocess.Popen]]:
+    """bare_server, also giving the server's process (to measure its CPU)."""
     port = free_port()
     process = subprocess.Popen(
         [
@@ -139,6 +146,6 @@ def bare_server(workers: int = 1) -> Iterator[str]:
                 if time.monotonic() > deadline or process.poll() is not None:
                     raise RuntimeError("bare server did not start") from None
                 time.sleep(0.2)
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", process
     finally:
         stop(process)

@@ -2,7 +2,7 @@
 the bare yardstick app, Threadline's API app, and Threadline behind Reflex's own ASGI layers,
 each driven in-process by batches of 50 concurrent requests. Prints microseconds per request.
 
-    .venv/bin/python bench/app_cost.py [--requests 5000]
+    .venv/bin/python bench/app_cost.py [--requests 5000] [--postgres postgresql://...]
 
 Server-level figures (bench/ingest.py) add granian's and the kernel's share, which is the same
 for every app; this isolates the part Threadline's code controls.
@@ -17,6 +17,8 @@ import os
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -129,12 +131,40 @@ async def stages(key: str, threads: list[str], bodies: list[bytes], lane_total: 
     print(f"  {'total (ingest lane above)':<52} {lane_total:7.1f} µs")
 
 
+def _postgres_database(url: str) -> tuple[str, Callable[[], None]]:
+    """A fresh database on the server at `url`, and the function that drops it."""
+    import sqlalchemy as sa
+
+    name = f"threadline_cost_{uuid.uuid4().hex[:8]}"
+    base = sa.make_url(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    admin = sa.create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        from api.db import reset_engines
+
+        reset_engines()
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return base.set(database=name).render_as_string(hide_password=False), drop
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=5000)
+    parser.add_argument(
+        "--postgres", help="PostgreSQL URL of a server to create a scratch database on"
+    )
     options = parser.parse_args()
     scratch = tempfile.mkdtemp(prefix="threadline-appcost-")
-    os.environ["DATABASE_URL"] = f"sqlite:///{scratch}/cost.db"
+    dropped = None
+    if options.postgres:
+        os.environ["DATABASE_URL"], dropped = _postgres_database(options.postgres)
+    else:
+        os.environ["DATABASE_URL"] = f"sqlite:///{scratch}/cost.db"
 
     from api import migrations
     from api.calls import call
@@ -182,6 +212,8 @@ def main() -> None:
     import uvloop  # the loop granian serves with in production
 
     uvloop.run(run())
+    if dropped is not None:
+        dropped()
     print("command: .venv/bin/python bench/app_cost.py " + " ".join(sys.argv[1:]))
 
 

