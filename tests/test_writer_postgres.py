@@ -1,0 +1,182 @@
+"""The PostgreSQL writer's own paths (api/writer.py, api/functions/messages.py): two batches in
+flight at once, a batch's messages stored by COPY, a thread's lock and highest order read in one
+round trip, and what a dropped connection in the middle of a batch answers (503, nothing kept)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
+
+from api.db import get_engine
+from api.errors import Unavailable
+from api.functions import messages as messages_module
+from api.settings import get_settings
+from api.writer import IN_FLIGHT, GroupCommitWriter, get_writer
+
+
+@pytest.fixture
+def postgres(database_url: str) -> str:
+    if get_engine().dialect.name != "postgresql":
+        pytest.skip("the PostgreSQL writer's paths")
+    return database_url
+
+
+def _writer() -> GroupCommitWriter:
+    return get_writer(get_engine(), get_settings().max_batch)
+
+
+def _blocking_job() -> tuple[Callable, threading.Event, threading.Event]:
+    """A job that holds its batch (on a writer thread) until released."""
+    started, release = threading.Event(), threading.Event()
+
+    def run(conn: sa.Connection) -> tuple[Any, list]:
+        started.set()
+        assert release.wait(30)
+        return conn.exec_driver_sql("SELECT 1").scalar_one(), []
+
+    return run, started, release
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    for _ in range(500):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("condition not reached")
+
+
+async def test_a_second_batch_commits_while_the_first_is_still_in_flight(postgres):
+    writer = _writer()
+    run, started, release = _blocking_job()
+    first = asyncio.ensure_future(writer.submit(run))
+    await _until(started.is_set)
+
+    def second(conn: sa.Connection) -> tuple[Any, list]:
+        return conn.exec_driver_sql("SELECT 2").scalar_one(), []
+
+    try:
+        assert await asyncio.wait_for(writer.submit(second), 10) == 2
+        assert not first.done()  # answered only after its own commit
+    finally:
+        release.set()
+    assert await asyncio.wait_for(first, 10) == 1
+
+
+async def test_highest_order_is_read_after_the_lock_so_a_waited_for_commit_counts(
+    postgres, thread_id
+):
+    """The lock and the read go in one pipeline; the read must still see the row that the
+    writer holding the lock committed while we waited (else two messages would share an order)."""
+    engine = get_engine()
+    holder = engine.connect()
+    holder.begin()
+    owners, next_orders = messages_module.locked_threads(holder, [thread_id])
+    assert next_orders == {thread_id: 0}
+    holder.exec_driver_sql(
+        messages_module._driver_sql(holder, messages_module._INSERT_SQL),
+        ("msg_held", 1.0, thread_id, "user", "held", 0, None),
+    )
+    seen: dict[str, Any] = {}
+
+    def waiter() -> None:
+        with engine.connect() as conn, conn.begin():
+            seen["orders"] = messages_module.locked_threads(conn, [thread_id])[1]
+
+    thread = threading.Thread(target=waiter)
+    thread.start()
+    await asyncio.sleep(0.3)
+    assert "orders" not in seen  # blocked on the row lock
+    holder.commit()
+    holder.close()
+    thread.join(10)
+    assert seen["orders"] == {thread_id: 1}
+
+
+async def test_copy_errors_come_out_as_sqlalchemy_errors(postgres, api, thread_id):
+    await api.mutation("messages:create", {"threadId": thread_id, "role": "user", "content": "a"})
+    rows = [
+        (f"msg_copy{i}", 1.0, thread_id, "user", "x", i, None)
+        for i in range(messages_module.COPY_FROM)
+    ]
+    with get_engine().connect() as conn, conn.begin():
+        with pytest.raises(sa_exc.IntegrityError):  # order 0 is taken
+            messages_module._copy_rows(conn, rows)
+
+
+async def test_a_batch_of_messages_goes_in_by_copy_and_keeps_its_contents(
+    postgres, api, thread_id, monkeypatch
+):
+    copied: list[int] = []
+    copy_rows = messages_module._copy_rows
+    monkeypatch.setattr(
+        messages_module,
+        "_copy_rows",
+        lambda conn, rows: (copied.append(len(rows)), copy_rows(conn, rows))[1],
+    )
+    contents = [f"tab\there, newline\nthere, backslash \\ {i} ünïcode" for i in range(40)]
+    await asyncio.gather(
+        *[
+            api.mutation(
+                "messages:create", {"threadId": thread_id, "role": "assistant", "content": text}
+            )
+            for text in contents
+        ]
+    )
+    assert copied and max(copied) >= messages_module.COPY_FROM
+    messages = await api.query("messages:list", {"threadId": thread_id})
+    assert [m["order"] for m in messages] == list(range(40))
+    assert sorted(m["content"] for m in messages) == sorted(contents)
+
+
+async def test_a_dropped_connection_mid_batch_answers_503_and_commits_nothing(
+    postgres, api, thread_id
+):
+    writer = _writer()
+    blockers = [_blocking_job() for _ in range(IN_FLIGHT)]
+    held = []
+    for run, started, _release in blockers:  # every slot busy: the next jobs queue up together
+        held.append(asyncio.ensure_future(writer.submit(run)))
+        await _until(started.is_set)
+    creates = [
+        asyncio.ensure_future(
+            api.raw(
+                "/api/mutation",
+                "messages:create",
+                {"threadId": thread_id, "role": "assistant", "content": f"m{i}"},
+            )
+        )
+        for i in range(10)
+    ]
+    await _until(lambda: len(writer._queue) == 10)
+    admin = sa.create_engine(get_settings().sqlalchemy_url, poolclass=sa.pool.NullPool)
+
+    def kill_own_connection(conn: sa.Connection) -> tuple[Any, list]:
+        pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+        with admin.connect() as other:
+            other.exec_driver_sql(f"SELECT pg_terminate_backend({int(pid)})")
+        conn.exec_driver_sql("SELECT 1")
+        return None, []
+
+    killed = asyncio.ensure_future(writer.submit(kill_own_connection))
+    await _until(lambda: len(writer._queue) == 11)
+    for _run, _started, release in blockers:
+        release.set()
+    try:
+        responses = await asyncio.wait_for(asyncio.gather(*creates), 30)
+        with pytest.raises(Unavailable):
+            await asyncio.wait_for(killed, 30)
+        assert await asyncio.wait_for(asyncio.gather(*held), 30) == [1] * IN_FLIGHT
+    finally:
+        admin.dispose()
+    assert [r.status_code for r in responses] == [503] * 10
+    assert all(r.headers.get("retry-after") == "1" for r in responses)
+    assert await api.query("messages:list", {"threadId": thread_id}) == []
+    # The writer goes on with a fresh connection.
+    await api.mutation("messages:create", {"threadId": thread_id, "role": "user", "content": "x"})
+    assert [m["order"] for m in await api.query("messages:list", {"threadId": thread_id})] == [0]
