@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from app.components.ui import admin_only
 from app.state import AuthState, PendingQueue
 
 NAV = [
@@ -199,3 +200,17 @@ def page_frame(*children: rx.Component) -> rx.Component:
 def signed_in_page(page_load) -> list:
     """on_load for a signed-in page: the auth check first, then the page's own load."""
     return [AuthState.require_signed_in, page_load]
+
+
+def admin_frame(state: type[AuthState], content: rx.Component) -> rx.Component:
+    """An admin page: `content` for admins, "not allowed" once `state.denied` (see
+    ui.admin_only)."""
+    return page_frame(admin_only(state.denied, state.is_admin, content))
+
+
+def add_signed_in(app: rx.App, page, route: str, title: str, page_load) -> None:
+    """Registers a signed-in page: its route, its tab title ("<title> · Threadline"), and its
+    load after the auth check."""
+    app.add_page(
+        page, route=route, title=f"{title} · Threadline", on_load=signed_in_page(page_load)
+    )

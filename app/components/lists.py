@@ -1,6 +1,8 @@
-"""The pieces every list page is made of (threads, artifacts, admin users and audit, decided
-approvals): the filter bar, the table, and the list body with its empty, loading and "Load more"
-states. Pages pass their state's Vars and events; the paging itself is app/paging.PagedList."""
+"""The pieces every list page is made of (threads, artifacts, admin users, keys, webhooks and
+audit, decided approvals): the one-line form (filters, or an admin page's "create"), the table,
+and the list body with its empty, loading and "Load more" states. A paged list's body reads its
+state's `rows`, `loading`, `done`, `more` (and `filtered`) itself: the paging is
+app/paging.PagedList."""
 
 from __future__ import annotations
 
@@ -11,42 +13,46 @@ from app.components.ui import empty_state, loading_block
 NO_MATCH_HINT = "Loosen the filters or clear them."
 
 
-def filter_bar(
-    *fields: rx.Component,
-    on_submit,
-    form_key: rx.Var | None = None,
-    filtered: rx.Var | None = None,
-    on_clear=None,
-    submit: rx.Component | None = None,
-    **props,
-) -> rx.Component:
-    """The filter form: its fields, a submit button and (while filtered) "Clear". `form_key`
-    is bumped by the page's clear so the form remounts with empty fields."""
-    controls = [*fields]
-    controls.append(
-        submit
-        if submit is not None
-        else rx.button(rx.icon("search", size=14), "Search", type="submit", variant="soft")
-    )
-    if on_clear is not None:
-        controls.append(
-            rx.cond(
-                filtered,
-                rx.button("Clear", type="button", variant="ghost", on_click=on_clear),
-            )
-        )
-    form_props = {"key": form_key} if form_key is not None else {}
+def icon_button(icon: str, label: str, **props) -> rx.Component:
+    """A button with a small icon before its label (page actions, submits)."""
+    return rx.button(rx.icon(icon, size=14), label, **props)
+
+
+def submit_button(icon: str, label: str) -> rx.Component:
+    return icon_button(icon, label, type="submit", variant="soft")
+
+
+def inline_form(*controls: rx.Component, on_submit, form_key: rx.Var, **props) -> rx.Component:
+    """Controls on one wrapping line, submitted together; `form_key` is bumped by the state to
+    remount the form with empty fields (after "Clear", after a create)."""
     return rx.form(
         rx.flex(*controls, spacing="2", wrap="wrap", align="center"),
         on_submit=on_submit,
+        key=form_key,
         width="100%",
-        **form_props,
         **props,
     )
 
 
-def submit_button(icon: str, label: str) -> rx.Component:
-    return rx.button(rx.icon(icon, size=14), label, type="submit", variant="soft")
+def filter_bar(
+    *fields: rx.Component,
+    state: type[rx.State],
+    on_submit,
+    on_clear=None,
+    submit: rx.Component | None = None,
+    **props,
+) -> rx.Component:
+    """The filter form of a paged list's `state`: its fields, a submit button and (while
+    `state.filtered`) "Clear"."""
+    controls = [*fields, submit if submit is not None else submit_button("search", "Search")]
+    if on_clear is not None:
+        controls.append(
+            rx.cond(
+                state.filtered,
+                rx.button("Clear", type="button", variant="ghost", on_click=on_clear),
+            )
+        )
+    return inline_form(*controls, on_submit=on_submit, form_key=state.form_key, **props)
 
 
 def data_table(headers: list, rows: rx.Var, row, **props) -> rx.Component:
@@ -70,29 +76,34 @@ def data_table(headers: list, rows: rx.Var, row, **props) -> rx.Component:
     )
 
 
-def load_more(done: rx.Var, loading: rx.Var, on_more, *, centered: bool = True) -> rx.Component:
-    button = rx.button("Load more", on_click=on_more, loading=loading, variant="soft")
-    return rx.cond(~done, rx.center(button, padding="1em") if centered else button)
+def load_more(state: type[rx.State], *, centered: bool = True) -> rx.Component:
+    button = rx.button("Load more", on_click=state.more, loading=state.loading, variant="soft")
+    return rx.cond(~state.done, rx.center(button, padding="1em") if centered else button)
+
+
+def listing_or_empty(
+    rows: rx.Var, loading: rx.Var, listing: rx.Component, empty: rx.Component
+) -> rx.Component:
+    """The listing once there are rows; else a spinner while loading, else `empty`."""
+    return rx.cond(rows.length() > 0, listing, rx.cond(loading, loading_block(), empty))
 
 
 def list_body(
-    rows: rx.Var,
-    loading: rx.Var,
-    done: rx.Var,
-    on_more,
+    state: type[rx.State],
     listing: rx.Component,
     empty: rx.Component,
     *,
-    filtered: rx.Var | None = None,
     no_match: str = "",
     centered: bool = True,
 ) -> list[rx.Component]:
-    """The listing once there are rows; else a spinner while loading, else "no match" (when
-    filtered) or the page's empty state; then "Load more" while there are more pages."""
+    """A paged list's listing, spinner, "no match" (`no_match`, while `state.filtered`) or the
+    page's empty state; then "Load more" while there are more pages."""
     nothing = empty
-    if filtered is not None:
-        nothing = rx.cond(filtered, empty_state(no_match, NO_MATCH_HINT, icon="search-x"), empty)
+    if no_match:
+        nothing = rx.cond(
+            state.filtered, empty_state(no_match, NO_MATCH_HINT, icon="search-x"), empty
+        )
     return [
-        rx.cond(rows.length() > 0, listing, rx.cond(loading, loading_block(), nothing)),
-        load_more(done, loading, on_more, centered=centered),
+        listing_or_empty(state.rows, state.loading, listing, nothing),
+        load_more(state, centered=centered),
     ]

@@ -158,8 +158,9 @@ def shown_once(
     on_dismiss,
     test_id: str,
 ) -> rx.Component:
-    """A secret (API key, one-time link) shown this once, with a copy button and a warning."""
-    return rx.callout.root(
+    """A secret (API key, one-time link) shown this once, with a copy button and a warning;
+    nothing while `value` is ""."""
+    callout = rx.callout.root(
         rx.callout.icon(rx.icon("key-round")),
         rx.vstack(
             rx.text(title, weight="bold", size="2"),
@@ -192,6 +193,7 @@ def shown_once(
         margin_bottom="1em",
         role="status",
     )
+    return rx.cond(value != "", callout)
 
 
 def confirm_dialog(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import reflex as rx
 
 from api.errors import FunctionError, Unavailable
-from app.components.layout import page_frame, signed_in_page
+from app.components.layout import add_signed_in, page_frame
 from app.components.ui import (
     confirm_dialog,
     empty_state,
@@ -281,9 +281,4 @@ def account_page() -> rx.Component:
 
 
 def add(app: rx.App) -> None:
-    app.add_page(
-        account_page,
-        route=ACCOUNT,
-        title="Account · Threadline",
-        on_load=signed_in_page(AccountState.load),
-    )
+    add_signed_in(app, account_page, ACCOUNT, "Account", AccountState.load)

@@ -8,10 +8,9 @@ from typing import Any
 
 import reflex as rx
 
-from app.components.layout import page_frame, signed_in_page
+from app.components.layout import add_signed_in, admin_frame
 from app.components.lists import filter_bar, list_body, submit_button
 from app.components.ui import (
-    admin_only,
     empty_state,
     page_header,
     relative_time,
@@ -214,8 +213,7 @@ def _filters() -> rx.Component:
             wrap="wrap",
         ),
         on_submit=AdminAuditState.apply_filters,
-        form_key=AdminAuditState.form_key,
-        filtered=AdminAuditState.filtered,
+        state=AdminAuditState,
         on_clear=AdminAuditState.clear_filters,
         submit=submit_button("filter", "Filter"),
         margin_bottom="1em",
@@ -236,26 +234,17 @@ def _content() -> rx.Component:
         ),
         _filters(),
         *list_body(
-            AdminAuditState.rows,
-            AdminAuditState.loading,
-            AdminAuditState.done,
-            AdminAuditState.more,
+            AdminAuditState,
             table,
             empty_state("No entries yet", "Sign-ins and admin actions appear here.", "scroll-text"),
-            filtered=AdminAuditState.filtered,
             no_match="No entry matches",
         ),
     )
 
 
 def admin_audit_page() -> rx.Component:
-    return page_frame(admin_only(AdminAuditState.denied, AdminAuditState.is_admin, _content()))
+    return admin_frame(AdminAuditState, _content())
 
 
 def add(app: rx.App) -> None:
-    app.add_page(
-        admin_audit_page,
-        route=ADMIN_AUDIT,
-        title="Audit log · Threadline",
-        on_load=signed_in_page(AdminAuditState.load),
-    )
+    add_signed_in(app, admin_audit_page, ADMIN_AUDIT, "Audit log", AdminAuditState.load)

@@ -6,13 +6,11 @@ from __future__ import annotations
 import reflex as rx
 
 from app.admin_page import AdminPage
-from app.components.layout import page_frame, signed_in_page
-from app.components.lists import data_table
+from app.components.layout import add_signed_in, admin_frame
+from app.components.lists import data_table, icon_button, inline_form, listing_or_empty
 from app.components.ui import (
-    admin_only,
     confirm_dialog,
     empty_state,
-    loading_block,
     page_header,
     shown_once,
 )
@@ -138,30 +136,19 @@ def _row(key: rx.Var) -> rx.Component:
 
 
 def _content() -> rx.Component:
-    create = rx.form(
-        rx.flex(
-            rx.input(
-                name="name",
-                placeholder="Key name, e.g. planner backend",
-                required=True,
-                max_length=200,
-                width="20em",
-                max_width="100%",
-                aria_label="Key name",
-            ),
-            rx.button(
-                rx.icon("plus", size=14),
-                "Create key",
-                type="submit",
-                loading=AdminKeysState.creating,
-            ),
-            spacing="2",
-            wrap="wrap",
-            align="center",
+    create = inline_form(
+        rx.input(
+            name="name",
+            placeholder="Key name, e.g. planner backend",
+            required=True,
+            max_length=200,
+            width="20em",
+            max_width="100%",
+            aria_label="Key name",
         ),
+        icon_button("plus", "Create key", type="submit", loading=AdminKeysState.creating),
         on_submit=AdminKeysState.create,
-        key=AdminKeysState.form_key,
-        width="100%",
+        form_key=AdminKeysState.form_key,
         margin_bottom="1em",
         data_testid="create-key",
     )
@@ -176,26 +163,20 @@ def _content() -> rx.Component:
             "API keys",
             subtitle="Agent backends send one as Authorization: Bearer <key>.",
         ),
-        rx.cond(
-            AdminKeysState.new_key != "",
-            shown_once(
-                "Copy the new key now: it will not be shown again",
-                AdminKeysState.new_key,
-                "Key “" + AdminKeysState.new_key_name + "”. Only its hash is stored; if it is "
-                "lost, create another and revoke this one.",
-                AdminKeysState.dismiss_key,
-                "new-key",
-            ),
+        shown_once(
+            "Copy the new key now: it will not be shown again",
+            AdminKeysState.new_key,
+            "Key “" + AdminKeysState.new_key_name + "”. Only its hash is stored; if it is "
+            "lost, create another and revoke this one.",
+            AdminKeysState.dismiss_key,
+            "new-key",
         ),
         create,
-        rx.cond(
-            AdminKeysState.keys.length() > 0,
+        listing_or_empty(
+            AdminKeysState.keys,
+            AdminKeysState.loading,
             table,
-            rx.cond(
-                AdminKeysState.loading,
-                loading_block(),
-                empty_state("No API keys yet", "Create one for each backend.", "key-round"),
-            ),
+            empty_state("No API keys yet", "Create one for each backend.", "key-round"),
         ),
         confirm_dialog(
             AdminKeysState.confirm_open,
@@ -210,13 +191,8 @@ def _content() -> rx.Component:
 
 
 def admin_keys_page() -> rx.Component:
-    return page_frame(admin_only(AdminKeysState.denied, AdminKeysState.is_admin, _content()))
+    return admin_frame(AdminKeysState, _content())
 
 
 def add(app: rx.App) -> None:
-    app.add_page(
-        admin_keys_page,
-        route=ADMIN_KEYS,
-        title="API keys · Threadline",
-        on_load=signed_in_page(AdminKeysState.load),
-    )
+    add_signed_in(app, admin_keys_page, ADMIN_KEYS, "API keys", AdminKeysState.load)

@@ -13,10 +13,9 @@ from typing import Any
 import reflex as rx
 
 from api.errors import FunctionError, Unavailable
-from app.components.layout import page_frame, signed_in_page
-from app.components.lists import data_table, filter_bar, list_body
+from app.components.layout import add_signed_in, admin_frame
+from app.components.lists import data_table, filter_bar, icon_button, list_body
 from app.components.ui import (
-    admin_only,
     choice,
     confirm_dialog,
     empty_state,
@@ -398,8 +397,7 @@ def _filters() -> rx.Component:
             test_id="status-filter",
         ),
         on_submit=AdminUsersState.apply_search,
-        form_key=AdminUsersState.form_key,
-        filtered=AdminUsersState.filtered,
+        state=AdminUsersState,
         on_clear=AdminUsersState.clear_filters,
         margin_bottom="1em",
     )
@@ -420,33 +418,26 @@ def _content() -> rx.Component:
     return rx.fragment(
         page_header(
             "Users",
-            rx.button(
-                rx.icon("user-plus", size=14),
+            icon_button(
+                "user-plus",
                 "Add person",
                 on_click=AdminUsersState.open_create,
                 data_testid="add-person",
             ),
             subtitle="Who may sign in, and as what. Disabling ends their sessions at once.",
         ),
-        rx.cond(
-            AdminUsersState.link_url != "",
-            shown_once(
-                "Copy this link now",
-                AdminUsersState.link_url,
-                AdminUsersState.link_note,
-                AdminUsersState.dismiss_link,
-                "one-time-link",
-            ),
+        shown_once(
+            "Copy this link now",
+            AdminUsersState.link_url,
+            AdminUsersState.link_note,
+            AdminUsersState.dismiss_link,
+            "one-time-link",
         ),
         _filters(),
         *list_body(
-            AdminUsersState.rows,
-            AdminUsersState.loading,
-            AdminUsersState.done,
-            AdminUsersState.more,
+            AdminUsersState,
             _table(),
             empty_state("Nobody yet", "Add the first reviewer with Add person.", "users"),
-            filtered=AdminUsersState.filtered,
             no_match="Nobody matches",
         ),
         _create_dialog(),
@@ -472,13 +463,8 @@ def _content() -> rx.Component:
 
 
 def admin_users_page() -> rx.Component:
-    return page_frame(admin_only(AdminUsersState.denied, AdminUsersState.is_admin, _content()))
+    return admin_frame(AdminUsersState, _content())
 
 
 def add(app: rx.App) -> None:
-    app.add_page(
-        admin_users_page,
-        route=ADMIN_USERS,
-        title="Users · Threadline",
-        on_load=signed_in_page(AdminUsersState.load),
-    )
+    add_signed_in(app, admin_users_page, ADMIN_USERS, "Users", AdminUsersState.load)

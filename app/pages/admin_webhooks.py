@@ -14,13 +14,11 @@ import reflex as rx
 
 from api.webhooks import EVENT_TYPES
 from app.admin_page import AdminPage
-from app.components.layout import page_frame, signed_in_page
-from app.components.lists import data_table
+from app.components.layout import add_signed_in, admin_frame
+from app.components.lists import data_table, icon_button, listing_or_empty
 from app.components.ui import (
-    admin_only,
     confirm_dialog,
     empty_state,
-    loading_block,
     page_header,
     shown_once,
 )
@@ -159,8 +157,8 @@ def _endpoint_row(row: rx.Var) -> rx.Component:
         ),
         rx.table.cell(
             rx.flex(
-                rx.button(
-                    rx.icon("send", size=14),
+                icon_button(
+                    "send",
                     "Send test",
                     size="1",
                     variant="soft",
@@ -257,12 +255,7 @@ def _add_form() -> rx.Component:
                 wrap="wrap",
                 align="center",
             ),
-            rx.button(
-                rx.icon("plus", size=14),
-                "Add endpoint",
-                type="submit",
-                loading=AdminWebhooksState.adding,
-            ),
+            icon_button("plus", "Add endpoint", type="submit", loading=AdminWebhooksState.adding),
             spacing="2",
             width="100%",
         ),
@@ -290,8 +283,8 @@ def _content() -> rx.Component:
     return rx.fragment(
         page_header(
             "Webhooks",
-            rx.button(
-                rx.icon("refresh-cw", size=14),
+            icon_button(
+                "refresh-cw",
                 "Refresh",
                 variant="soft",
                 on_click=AdminWebhooksState.refresh,
@@ -300,29 +293,23 @@ def _content() -> rx.Component:
             ),
             subtitle="The server POSTs approval requests, decisions and expiries to these URLs.",
         ),
-        rx.cond(
-            AdminWebhooksState.new_secret != "",
-            shown_once(
-                "Copy the signing secret now: it will not be shown again",
-                AdminWebhooksState.new_secret,
-                "Endpoint " + AdminWebhooksState.new_secret_url + ". The receiver verifies "
-                "each delivery's webhook-signature with it (Standard Webhooks); Slack ignores it.",
-                AdminWebhooksState.dismiss_secret,
-                "new-secret",
-            ),
+        shown_once(
+            "Copy the signing secret now: it will not be shown again",
+            AdminWebhooksState.new_secret,
+            "Endpoint " + AdminWebhooksState.new_secret_url + ". The receiver verifies "
+            "each delivery's webhook-signature with it (Standard Webhooks); Slack ignores it.",
+            AdminWebhooksState.dismiss_secret,
+            "new-secret",
         ),
         _add_form(),
-        rx.cond(
-            AdminWebhooksState.endpoints.length() > 0,
+        listing_or_empty(
+            AdminWebhooksState.endpoints,
+            AdminWebhooksState.loading,
             endpoints,
-            rx.cond(
-                AdminWebhooksState.loading,
-                loading_block(),
-                empty_state(
-                    "No webhook endpoints yet",
-                    "Add one to hear of new approval requests without watching the inbox.",
-                    "webhook",
-                ),
+            empty_state(
+                "No webhook endpoints yet",
+                "Add one to hear of new approval requests without watching the inbox.",
+                "webhook",
             ),
         ),
         rx.heading("Delivery log", size="4", margin_top="1.5em", margin_bottom="0.5em"),
@@ -344,15 +331,8 @@ def _content() -> rx.Component:
 
 
 def admin_webhooks_page() -> rx.Component:
-    return page_frame(
-        admin_only(AdminWebhooksState.denied, AdminWebhooksState.is_admin, _content())
-    )
+    return admin_frame(AdminWebhooksState, _content())
 
 
 def add(app: rx.App) -> None:
-    app.add_page(
-        admin_webhooks_page,
-        route=ADMIN_WEBHOOKS,
-        title="Webhooks · Threadline",
-        on_load=signed_in_page(AdminWebhooksState.load),
-    )
+    add_signed_in(app, admin_webhooks_page, ADMIN_WEBHOOKS, "Webhooks", AdminWebhooksState.load)

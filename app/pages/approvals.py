@@ -8,8 +8,8 @@ from typing import Any
 
 import reflex as rx
 
-from app.components.layout import page_frame, signed_in_page
-from app.components.lists import list_body
+from app.components.layout import add_signed_in, page_frame
+from app.components.lists import inline_form, list_body
 from app.components.ui import (
     choice,
     empty_state,
@@ -255,33 +255,26 @@ def _decided_card(row: rx.Var) -> rx.Component:
 
 def decided_view() -> rx.Component:
     return rx.vstack(
-        rx.form(
-            rx.flex(
-                choice(
-                    DECISION_FILTERS,
-                    ApprovalsState.decision_filter,
-                    ApprovalsState.set_decision_filter,
-                    "Decision",
-                ),
-                rx.input(
-                    name="thread",
-                    placeholder="Thread title contains…",
-                    default_value=ApprovalsState.thread_filter,
-                    width="16em",
-                    aria_label="Thread",
-                ),
-                rx.button("Filter", type="submit", variant="soft"),
-                spacing="2",
-                wrap="wrap",
+        inline_form(
+            choice(
+                DECISION_FILTERS,
+                ApprovalsState.decision_filter,
+                ApprovalsState.set_decision_filter,
+                "Decision",
             ),
+            rx.input(
+                name="thread",
+                placeholder="Thread title contains…",
+                default_value=ApprovalsState.thread_filter,
+                width="16em",
+                aria_label="Thread",
+            ),
+            rx.button("Filter", type="submit", variant="soft"),
             on_submit=ApprovalsState.filter_decided,
-            width="100%",
+            form_key=ApprovalsState.form_key,
         ),
         *list_body(
-            ApprovalsState.rows,
-            ApprovalsState.loading,
-            ApprovalsState.done,
-            ApprovalsState.more,
+            ApprovalsState,
             rx.vstack(
                 rx.foreach(ApprovalsState.rows, _decided_card),
                 spacing="2",
@@ -329,9 +322,4 @@ def approvals_page() -> rx.Component:
 
 
 def add(app: rx.App) -> None:
-    app.add_page(
-        approvals_page,
-        route=APPROVALS,
-        title="Approvals · Threadline",
-        on_load=signed_in_page(ApprovalsState.load),
-    )
+    add_signed_in(app, approvals_page, APPROVALS, "Approvals", ApprovalsState.load)

@@ -7,7 +7,7 @@ from typing import Any
 
 import reflex as rx
 
-from app.components.layout import page_frame, signed_in_page
+from app.components.layout import add_signed_in, page_frame
 from app.components.lists import data_table, filter_bar, list_body, submit_button
 from app.components.ui import (
     choice,
@@ -108,8 +108,7 @@ def artifacts_page() -> rx.Component:
             aria_label="Thread",
         ),
         on_submit=ArtifactsState.apply_filters,
-        form_key=ArtifactsState.form_key,
-        filtered=ArtifactsState.filtered,
+        state=ArtifactsState,
         on_clear=ArtifactsState.clear_filters,
         submit=submit_button("filter", "Filter"),
         margin_bottom="1em",
@@ -128,22 +127,13 @@ def artifacts_page() -> rx.Component:
         page_header("Artifacts", subtitle="Plans, reports and what else agents produce."),
         filters,
         *list_body(
-            ArtifactsState.rows,
-            ArtifactsState.loading,
-            ArtifactsState.done,
-            ArtifactsState.more,
+            ArtifactsState,
             table,
             empty,
-            filtered=ArtifactsState.filtered,
             no_match="No artifact matches",
         ),
     )
 
 
 def add(app: rx.App) -> None:
-    app.add_page(
-        artifacts_page,
-        route=ARTIFACTS,
-        title="Artifacts · Threadline",
-        on_load=signed_in_page(ArtifactsState.load),
-    )
+    add_signed_in(app, artifacts_page, ARTIFACTS, "Artifacts", ArtifactsState.load)

@@ -7,7 +7,7 @@ from typing import Any
 
 import reflex as rx
 
-from app.components.layout import page_frame, signed_in_page
+from app.components.layout import add_signed_in, page_frame
 from app.components.ui import empty_state, loading_block, page_header, relative_time
 from app.formatting import duration, iso
 from app.routes import DASHBOARD
@@ -197,9 +197,4 @@ def dashboard_page() -> rx.Component:
 
 
 def add(app: rx.App) -> None:
-    app.add_page(
-        dashboard_page,
-        route=DASHBOARD,
-        title="Dashboard · Threadline",
-        on_load=signed_in_page(DashboardState.load),
-    )
+    add_signed_in(app, dashboard_page, DASHBOARD, "Dashboard", DashboardState.load)

@@ -7,7 +7,7 @@ from typing import Any
 
 import reflex as rx
 
-from app.components.layout import page_frame, signed_in_page
+from app.components.layout import add_signed_in, page_frame
 from app.components.lists import data_table, filter_bar, list_body
 from app.components.ui import (
     choice,
@@ -120,8 +120,7 @@ def threads_page() -> rx.Component:
             aria_label="User",
         ),
         on_submit=ThreadsState.apply_filters,
-        form_key=ThreadsState.form_key,
-        filtered=ThreadsState.filtered,
+        state=ThreadsState,
         on_clear=ThreadsState.clear_filters,
         margin_bottom="1em",
     )
@@ -135,22 +134,13 @@ def threads_page() -> rx.Component:
         page_header("Threads", subtitle="Every agent run, newest first."),
         filters,
         *list_body(
-            ThreadsState.rows,
-            ThreadsState.loading,
-            ThreadsState.done,
-            ThreadsState.more,
+            ThreadsState,
             table,
             empty,
-            filtered=ThreadsState.filtered,
             no_match="No thread matches",
         ),
     )
 
 
 def add(app: rx.App) -> None:
-    app.add_page(
-        threads_page,
-        route=THREADS,
-        title="Threads · Threadline",
-        on_load=signed_in_page(ThreadsState.load),
-    )
+    add_signed_in(app, threads_page, THREADS, "Threads", ThreadsState.load)
