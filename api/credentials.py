@@ -20,7 +20,7 @@ from api.vocabulary import CREDENTIALS_CHANGED
 
 # Verified credentials, remembered briefly so that a backend streaming hundreds of posts a second
 # costs one lookup a second, not one per post. Revoking a key, disabling a person, changing a role
-# or signing out publishes "credentials:changed", which empties the cache at once in this process
+# or signing out publishes CREDENTIALS_CHANGED, which empties the cache at once in this process
 # (and, with REDIS_URL, in every worker); AUTH_CACHE_SECONDS bounds the rest (the CLI, say).
 # (Keyed by the credential itself, which this process holds anyway while serving the request.)
 _verified: dict[str, tuple[Caller, float]] = {}

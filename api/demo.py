@@ -17,6 +17,21 @@ from typing import Any
 import sqlalchemy as sa
 
 from api.db import get_engine
+from api.vocabulary import (
+    ACTIVE,
+    APPROVED,
+    ARCHIVED,
+    ASSISTANT,
+    CHANGES_REQUESTED,
+    DRAFT,
+    FAILED,
+    PENDING,
+    PENDING_REVIEW,
+    REJECTED,
+    REVIEWER,
+    SUCCEEDED,
+    USER,
+)
 from models import (
     ApprovalRequest,
     Artifact,
@@ -85,7 +100,7 @@ def plan_text(title: str, rng: random.Random) -> str:
 
 
 def message_text(role: str, title: str, index: int, rng: random.Random) -> str:
-    if role == "user":
+    if role == USER:
         return f"Please {title.lower()}. Keep the change small and add tests."
     found = f"Step {index}: I looked at `{rng.choice(OBJECTS)}`: {rng.randint(1, 9)} places."
     detail = "\n\n- first, the **call sites**\n- then the tests\n\n"
@@ -143,7 +158,7 @@ def generate(threads: int, big_thread_messages: int, pending: int, seed: int = 7
                     "creation_time": now - span,
                     "email": f"demo-reviewer-{reviewer[-6:]}@example.invalid",
                     "name": "Demo Reviewer",
-                    "role": "reviewer",
+                    "role": REVIEWER,
                     "password_hash": None,
                     "disabled": False,
                     "updated_time": now,
@@ -174,7 +189,7 @@ def _reopen_latest(conn: sa.Connection, count: int) -> int:
     conn.execute(
         sa.update(requests)
         .where(requests.c.id.in_(ids))
-        .values(status="pending", decided_by=None, decided_time=None, comment=None)
+        .values(status=PENDING, decided_by=None, decided_time=None, comment=None)
     )
     return len(ids)
 
@@ -192,7 +207,7 @@ def _thread_rows(
             "creation_time": created,
             "user_id": f"user_{rng.randint(1, 500)}",
             "title": title,
-            "status": "archived" if rng.random() < 0.1 else "active",
+            "status": ARCHIVED if rng.random() < 0.1 else ACTIVE,
             "metadata": {
                 "model": "claude-sonnet",
                 "repo": f"acme/{rng.choice(['web', 'api', 'infra'])}",
@@ -203,7 +218,7 @@ def _thread_rows(
     clock = created
     for order in range(rng.randint(2, 6)):
         clock += rng.uniform(500, 20_000)
-        role = "user" if order == 0 else "assistant"
+        role = USER if order == 0 else ASSISTANT
         batches.add(
             Message,
             {
@@ -217,7 +232,7 @@ def _thread_rows(
             },
         )
         counts["messages"] = counts.get("messages", 0) + 1
-        if role == "assistant" and rng.random() < 0.5:
+        if role == ASSISTANT and rng.random() < 0.5:
             tool = rng.choice(list(TOOLS))
             tool_input, tool_output = TOOLS[tool](rng)
             clock += rng.uniform(100, 3000)
@@ -231,7 +246,7 @@ def _thread_rows(
                     "tool_name": tool,
                     "input": tool_input,
                     "output": {"error": "exit status 1"} if failed else tool_output,
-                    "status": "failed" if failed else "succeeded",
+                    "status": FAILED if failed else SUCCEEDED,
                     "tool_call_id": f"toolu_{index}_{order}",
                     "duration_ms": round(rng.uniform(5, 4000), 1),
                 },
@@ -255,7 +270,7 @@ def _thread_rows(
     if rng.random() < 0.3:
         artifact_id = new_id("artifacts")
         versions = rng.randint(1, 3)
-        status = rng.choice(["approved", "approved", "pending_review", "draft", "rejected"])
+        status = rng.choice([APPROVED, APPROVED, PENDING_REVIEW, DRAFT, REJECTED])
         batches.add(
             Artifact,
             {
@@ -287,9 +302,7 @@ def _thread_rows(
             )
         counts["artifacts"] = counts.get("artifacts", 0) + 1
         if created > time.time() * 1000 - 14 * DAY_MS and rng.random() < 0.3:
-            decision = rng.choice(
-                ["approved", "approved", "approved", "rejected", "changes_requested"]
-            )
+            decision = rng.choice([APPROVED, APPROVED, APPROVED, REJECTED, CHANGES_REQUESTED])
             decided_time = clock + rng.uniform(60_000, 4 * 3600_000)
             batches.add(
                 ApprovalRequest,
@@ -327,7 +340,7 @@ def _big_thread(batches: Batches, rng: random.Random, created: float, messages: 
             "creation_time": created,
             "user_id": "user_1",
             "title": title,
-            "status": "active",
+            "status": ACTIVE,
             "metadata": {"model": "claude-sonnet"},
             "updated_time": created,
         },
@@ -336,7 +349,7 @@ def _big_thread(batches: Batches, rng: random.Random, created: float, messages: 
     clock = created
     for order in range(messages):
         clock += rng.uniform(50, 2000)
-        role = "user" if order % 25 == 0 else "assistant"
+        role = USER if order % 25 == 0 else ASSISTANT
         batches.add(
             Message,
             {
@@ -361,7 +374,7 @@ def _big_thread(batches: Batches, rng: random.Random, created: float, messages: 
                     "tool_name": tool,
                     "input": tool_input,
                     "output": tool_output,
-                    "status": "succeeded",
+                    "status": SUCCEEDED,
                     "tool_call_id": f"toolu_big_{order}",
                     "duration_ms": round(rng.uniform(5, 4000), 1),
                 },

@@ -15,8 +15,6 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
-from api import vocabulary
-
 log = logging.getLogger(__name__)
 
 
@@ -27,11 +25,6 @@ def _channel() -> str:
 
 
 Listener = Callable[[str, dict[str, Any]], None]
-
-# Published once per committed batch of the group-commit writer: {"touched": [[module, threadId or
-# None], ...]}, what the batch's mutations wrote (api/sync/subscriptions.py re-runs the queries
-# that may have changed). One small event per batch, not one per message, to keep ingest lean.
-SYNC_TOUCHED = vocabulary.SYNC_TOUCHED
 
 
 class EventBus:

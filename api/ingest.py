@@ -33,10 +33,10 @@ from api.functions.messages import CreateArgs
 from api.headers import API_RAW_HEADERS
 from api.registry import REGISTRY, check_allowed, has_unstorable_text
 from api.settings import get_settings
+from api.vocabulary import MESSAGE_ROLES
 
 PATH = "/api/mutation"
 FUNCTION = "messages:create"
-ROLES = frozenset({"user", "assistant", "system", "tool"})
 MAX_ID = 1000  # as api.functions._common.Id
 MAX_TEXT = 8 * 1024 * 1024  # as api.functions._common.Text
 FIELDS = frozenset({"threadId", "role", "content", "order", "metadata"})
@@ -138,7 +138,7 @@ def _plain_create_args(request: Any) -> CreateArgs | None:
         return None
     if type(thread_id) is not str or type(role) is not str or type(content) is not str:
         return None
-    if role not in ROLES or len(thread_id) > MAX_ID or len(content) > MAX_TEXT:
+    if role not in MESSAGE_ROLES or len(thread_id) > MAX_ID or len(content) > MAX_TEXT:
         return None
     if has_unstorable_text(thread_id) or has_unstorable_text(content):
         return None

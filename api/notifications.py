@@ -4,8 +4,8 @@
 is written with), so the notification commits or rolls back with the change: it writes one
 outbox row (`webhook_deliveries`) per endpoint subscribed to the event, and nothing else. Delivery
 happens later, after commit, from the outbox (api/webhook_sender.py), so it never delays the
-mutation. After a commit that queued rows, the group-commit writer publishes QUEUED_TOPIC, which
-wakes the sender at once (a periodic poll catches anything else).
+mutation. After a commit that queued rows, the group-commit writer publishes WEBHOOKS_QUEUED
+(api/vocabulary.py), which wakes the sender at once (a periodic poll catches anything else).
 
 Event types: approval.requested, approval.decided, approval.expired, toolCall.outsidePlan.
 Only the approval functions call it (never the messages:create hot path): one SELECT of the
@@ -22,11 +22,12 @@ from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
 from api.settings import get_settings
-from api.webhooks import EVENT_TYPES, QUEUED_TOPIC, TEST_EVENT, body_for
+from api.vocabulary import PENDING
+from api.webhooks import EVENT_TYPES, TEST_EVENT, body_for
 from models import WebhookDelivery, WebhookEndpoint
 from models.ids import new_id
 
-__all__ = ["EVENT_TYPES", "QUEUED_TOPIC", "notify", "queue_test", "take_queued"]
+__all__ = ["EVENT_TYPES", "notify", "queue_test", "take_queued"]
 
 endpoints = WebhookEndpoint.__table__
 deliveries = WebhookDelivery.__table__
@@ -67,7 +68,7 @@ def _queue(session, event_type: str, data: dict[str, Any], link: str, targets) -
                 "endpoint_id": endpoint_id,
                 "event_type": event_type,
                 "body": body_for(fmt, event_type, data, now),
-                "status": "pending",
+                "status": PENDING,
                 "attempts": 0,
                 "next_attempt_time": now,
                 "data": data,

@@ -1,4 +1,5 @@
-"""The words Threadline's code shares: roles and who may call what, statuses, and event topics.
+"""The words Threadline's code shares: roles and who may call what, statuses (approval requests,
+artifacts, threads, tool calls, webhook deliveries), message roles, and event topics.
 
 Spell a role, a status or a topic through these names rather than as a bare string, so that
 grep finds every place that means it.
@@ -55,15 +56,45 @@ FINAL = "final"
 
 ArtifactStatus = Literal["draft", "pending_review", "approved", "rejected", "final"]
 
+# ---- threads ----------------------------------------------------------------------------------
+ACTIVE = "active"
+ARCHIVED = "archived"
+
+ThreadStatus = Literal["active", "archived"]
+
+# ---- messages: who wrote one (not a person's role) -------------------------------------------
+# An end user's message has role "user" (USER above); the rest are the agent's side.
+ASSISTANT = "assistant"
+SYSTEM = "system"
+TOOL = "tool"
+
+MessageRole = Literal["user", "assistant", "system", "tool"]
+MESSAGE_ROLES = frozenset({USER, ASSISTANT, SYSTEM, TOOL})
+
+# ---- tool calls -------------------------------------------------------------------------------
+STARTED = "started"
+SUCCEEDED = "succeeded"
+FAILED = "failed"
+
+ToolStatus = Literal["started", "succeeded", "failed"]
+
+# ---- webhook deliveries (pending, then delivered or failed) -----------------------------------
+DELIVERED = "delivered"
+
+DeliveryStatus = Literal["pending", "delivered", "failed"]
+
 # ---- event topics (api.events.bus) ------------------------------------------------------------
 APPROVALS_CHANGED = "approvals:changed"
 ARTIFACTS_CHANGED = "artifacts:changed"
 CREDENTIALS_CHANGED = "credentials:changed"
 SESSIONS_CHANGED = "sessions:changed"
 THREADS_CHANGED = "threads:changed"
-# One event per committed batch of the group-commit writer: {"touched": [[table, id], ...]}.
+# Published once per committed batch of the group-commit writer: {"touched": [[module, threadId or
+# None], ...]}, what the batch's mutations wrote (api/sync/subscriptions.py re-runs the queries
+# that may have changed). One small event per batch, not one per message, to keep ingest lean.
 SYNC_TOUCHED = "sync:touched"
-# The writer committed rows to the webhook outbox.
+# Published after a commit that queued webhook deliveries; the sender of whichever worker holds
+# the sending lock hears it (through Redis from the others) and sends at once.
 WEBHOOKS_QUEUED = "webhooks:queued"
 
 

@@ -41,7 +41,8 @@ from api.calls import off_loop
 from api.db import get_engine
 from api.events import bus
 from api.settings import get_settings
-from api.webhooks import QUEUED_TOPIC, AddressRefused, checked_address, signed_headers
+from api.vocabulary import DELIVERED, FAILED, PENDING, WEBHOOKS_QUEUED
+from api.webhooks import AddressRefused, checked_address, signed_headers
 from api.writer import get_writer
 from models import WebhookDelivery, WebhookEndpoint
 
@@ -96,7 +97,7 @@ def _claim(conn: sa.Connection, now: float) -> list[Claimed]:
     """Due pending rows, leased to this sender (inside the writer's transaction)."""
     due = (
         sa.select(deliveries.c.id)
-        .where(deliveries.c.status == "pending", deliveries.c.next_attempt_time <= now)
+        .where(deliveries.c.status == PENDING, deliveries.c.next_attempt_time <= now)
         .order_by(deliveries.c.next_attempt_time)
         .limit(BATCH)
     )
@@ -110,7 +111,7 @@ def _claim(conn: sa.Connection, now: float) -> list[Claimed]:
         sa.update(deliveries)
         .where(
             deliveries.c.id.in_(ids),
-            deliveries.c.status == "pending",
+            deliveries.c.status == PENDING,
             deliveries.c.next_attempt_time <= now,
         )
         .values(next_attempt_time=now + lease_ms())
@@ -159,16 +160,16 @@ def _record(conn: sa.Connection, results: list[tuple[Claimed, Outcome]], now: fl
             "last_error": outcome.error,
         }
         if outcome.delivered:
-            values.update(status="delivered", delivered_time=now, next_attempt_time=None)
+            values.update(status=DELIVERED, delivered_time=now, next_attempt_time=None)
         else:
             next_try = now + backoff_seconds(attempts) * 1000.0
             if next_try > row.creation_time + give_up_ms:
-                values.update(status="failed", next_attempt_time=None)
+                values.update(status=FAILED, next_attempt_time=None)
             else:
                 values.update(next_attempt_time=next_try)
         conn.execute(
             sa.update(deliveries)
-            .where(deliveries.c.id == row.id, deliveries.c.status == "pending")
+            .where(deliveries.c.id == row.id, deliveries.c.status == PENDING)
             .values(values)
         )
 
@@ -178,7 +179,7 @@ def _next_due(now: float) -> float | None:
     with get_engine().connect() as conn:
         earliest = conn.execute(
             sa.select(sa.func.min(deliveries.c.next_attempt_time)).where(
-                deliveries.c.status == "pending"
+                deliveries.c.status == PENDING
             )
         ).scalar()
     if earliest is None:
@@ -190,7 +191,7 @@ def prune_log(conn: sa.Connection, cutoff: float) -> int:
     """Deletes delivered and failed deliveries created before `cutoff` (ms); answers how many."""
     deleted = conn.execute(
         sa.delete(deliveries).where(
-            deliveries.c.status.in_(("delivered", "failed")), deliveries.c.creation_time < cutoff
+            deliveries.c.status.in_((DELIVERED, FAILED)), deliveries.c.creation_time < cutoff
         )
     )
     return deleted.rowcount
@@ -343,7 +344,7 @@ class Sender:
         settings = get_settings()
         if settings.redis_url:
             await bus.connect_redis(settings.redis_url)
-        bus.add_listener(QUEUED_TOPIC, self._on_queued)
+        bus.add_listener(WEBHOOKS_QUEUED, self._on_queued)
         try:
             while True:
                 self._wake.clear()
@@ -368,7 +369,7 @@ class Sender:
                     await asyncio.wait_for(self._wake.wait(), max(wait, 0.05))
                 self.waiting = False
         finally:
-            bus.remove_listener(QUEUED_TOPIC, self._on_queued)
+            bus.remove_listener(WEBHOOKS_QUEUED, self._on_queued)
             await self._release()
             if self._client is not None:
                 await self._client.aclose()

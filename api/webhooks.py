@@ -31,7 +31,7 @@ from standardwebhooks import Webhook
 
 from api.errors import FunctionError
 from api.settings import get_settings
-from api.vocabulary import WEBHOOKS_QUEUED
+from api.vocabulary import APPROVED, CANCELLED, CHANGES_REQUESTED, EXPIRED, PENDING, REJECTED
 
 EVENT_TYPES = (
     "approval.requested",
@@ -48,9 +48,6 @@ EventType = Literal[
 ]
 MAX_URL = 2000
 SECRET_PREFIX = "whsec_"
-# Published after a commit that queued deliveries; the sender of whichever worker holds the
-# sending lock hears it (through Redis from the others) and sends at once.
-QUEUED_TOPIC = WEBHOOKS_QUEUED
 
 
 class AddressRefused(Exception):
@@ -148,12 +145,12 @@ _SLACK_TITLES = {
     TEST_EVENT: "Test event from Threadline",
 }
 _STATUS_WORDS = {
-    "approved": "approved",
-    "rejected": "rejected",
-    "changes_requested": "changes requested",
-    "cancelled": "cancelled by the backend",
-    "expired": "expired",
-    "pending": "pending",
+    APPROVED: "approved",
+    REJECTED: "rejected",
+    CHANGES_REQUESTED: "changes requested",
+    CANCELLED: "cancelled by the backend",
+    EXPIRED: "expired",
+    PENDING: "pending",
 }
 
 

@@ -36,8 +36,9 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Engine
 
 from api.errors import FunctionError, Unavailable
-from api.events import SYNC_TOUCHED, bus
-from api.notifications import QUEUED_TOPIC, take_queued
+from api.events import bus
+from api.notifications import take_queued
+from api.vocabulary import SYNC_TOUCHED, WEBHOOKS_QUEUED
 
 log = logging.getLogger(__name__)
 
@@ -269,7 +270,7 @@ class GroupCommitWriter:
             job.outcome = ("ok", result)
             job.events = events
             if take_queued(conn):  # it queued webhook deliveries: wake the sender after commit
-                job.events = [*events, (QUEUED_TOPIC, {})]
+                job.events = [*events, (WEBHOOKS_QUEUED, {})]
             return
         take_queued(conn)  # rolled back with the savepoint: nothing was queued
         self._forget(conn)  # what the job remembered is rolled back too
@@ -301,7 +302,7 @@ class GroupCommitWriter:
                 job.outcome = ("ok", outcome[0])
                 job.events = outcome[1]
                 if queued:  # webhook deliveries were queued: wake the sender after commit
-                    job.events = [*job.events, (QUEUED_TOPIC, {})]
+                    job.events = [*job.events, (WEBHOOKS_QUEUED, {})]
                     queued = False
 
     def _finish(self, job: Job) -> None:

@@ -9,10 +9,11 @@ app/session_cookie.py sets and clears that cookie.
 import reflex as rx
 
 from api import deadlines, processes, webhook_sender
-from api.events import SYNC_TOUCHED, bus
+from api.events import bus
 from api.headers import security_headers
 from api.http import create_api, freeze_startup_heap
 from api.ingest import IngestFront
+from api.vocabulary import APPROVALS_CHANGED, CREDENTIALS_CHANGED, SYNC_TOUCHED
 from app.pages import (
     account,
     admin_audit,
@@ -94,8 +95,8 @@ for page in (
 # (other workers hear it through Redis); every ended session stops its tabs at once.
 live_queue.attach(app)
 cookie_endpoints.attach(app)
-bus.add_listener("approvals:changed", live_queue.on_approvals_changed)
-bus.add_listener("credentials:changed", live_queue.on_credentials_changed)
+bus.add_listener(APPROVALS_CHANGED, live_queue.on_approvals_changed)
+bus.add_listener(CREDENTIALS_CHANGED, live_queue.on_credentials_changed)
 # Each committed batch of new messages and tool calls reaches the open tabs of its thread, read
 # with each tab's own session (app/state.py LiveThreads, app/pages/thread.py _pull_live).
 live_threads.attach(app, thread.LiveTimeline)

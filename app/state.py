@@ -42,14 +42,15 @@ from api.errors import FunctionError, Unavailable
 from api.origins import origin_allowed
 from api.registry import Caller
 from api.services import signin
+from api.vocabulary import ADMIN, DECIDERS, REVIEWER, VIEWER
 from app.rows import QueueRow
 
 log = logging.getLogger(__name__)
 
 # The console is for staff; end users (role "user") use the chat app built on the API.
-CONSOLE_ROLES = frozenset({"admin", "reviewer", "viewer"})
-DECIDER_ROLES = frozenset({"admin", "reviewer"})
-ADMIN_ROLE = "admin"
+CONSOLE_ROLES = frozenset({ADMIN, REVIEWER, VIEWER})
+DECIDER_ROLES = DECIDERS
+ADMIN_ROLE = ADMIN
 QUEUE_LIMIT = 500
 # A sign-in's hand-off code (sign-in -> HttpOnly cookie) is good for this long, once.
 HANDOFF_SECONDS = 30
@@ -497,10 +498,10 @@ class LiveTabs:
 class LiveQueue(LiveTabs):
     """Pushes the pending queue to the tabs connected to this worker.
 
-    On "approvals:changed" (from any worker, through Redis) each registered tab whose socket is
+    On APPROVALS_CHANGED (from any worker, through Redis) each registered tab whose socket is
     connected HERE is checked again: the session cookie of that socket's handshake must still be
     the registered one, its session live and its role a console role; then the fresh rows go to
-    it through app.modify_state. On "credentials:changed" (sign-out, disabling, role change,
+    it through app.modify_state. On CREDENTIALS_CHANGED (sign-out, disabling, role change,
     revocation, in any worker) the same check runs, and a tab that fails it is forgotten and
     its state wiped at once.
 
@@ -654,7 +655,7 @@ class LiveThreads(LiveTabs):
     """Pushes new timeline rows to the open thread tabs connected to this worker.
 
     A thread tab registers (tab -> session key, and tab -> thread id) when its page loads. On
-    "sync:touched" (one event per committed batch of the group-commit writer, from any worker
+    SYNC_TOUCHED (one event per committed batch of the group-commit writer, from any worker
     through Redis) naming messages or tool calls of a thread that tabs here have open, each of
     those tabs is checked as LiveQueue checks its tabs (handshake cookie, live session, console
     role; a tab that fails is ended and wiped), and then reads what is new after the rows it

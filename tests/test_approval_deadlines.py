@@ -17,10 +17,11 @@ from api import deadlines
 from api.calls import call
 from api.cli import CLI_CALLER
 from api.db import get_engine
-from api.events import SYNC_TOUCHED, bus
+from api.events import bus
 from api.functions.approval_requests import expire_due
 from api.registry import next_creation_time
 from api.settings import get_settings
+from api.vocabulary import APPROVALS_CHANGED, SYNC_TOUCHED, approval_topic
 from api.writer import get_writer
 from models import AuditEntry
 from tests.server_process import ServerProcess
@@ -92,8 +93,8 @@ async def test_a_pending_request_past_its_deadline_expires_once_without_a_decide
         heard.append((topic, payload))
 
     touched: list[dict] = []
-    bus.add_listener("approval:*", listener)
-    bus.add_listener("approvals:changed", listener)
+    bus.add_listener(approval_topic("*"), listener)
+    bus.add_listener(APPROVALS_CHANGED, listener)
 
     def on_touched(_topic, payload):
         touched.append(payload)
@@ -106,8 +107,8 @@ async def test_a_pending_request_past_its_deadline_expires_once_without_a_decide
         first = await expire_at(later)
         second = await expire_at(later + 1000)
     finally:
-        bus.remove_listener("approval:*", listener)
-        bus.remove_listener("approvals:changed", listener)
+        bus.remove_listener(approval_topic("*"), listener)
+        bus.remove_listener(APPROVALS_CHANGED, listener)
         bus.remove_listener(SYNC_TOUCHED, on_touched)
 
     assert first == [{"approvalRequestId": request_id, "threadId": thread_id}]
@@ -117,7 +118,7 @@ async def test_a_pending_request_past_its_deadline_expires_once_without_a_decide
     assert doc["decidedTime"] == later
     assert "decidedBy" not in doc
     payload = {"approvalRequestId": request_id, "threadId": thread_id, "status": "expired"}
-    assert heard == [(f"approval:{request_id}", payload), ("approvals:changed", payload)]
+    assert heard == [(approval_topic(request_id), payload), (APPROVALS_CHANGED, payload)]
     # Convex sync subscriptions re-run (the writer's own sync:touched names no module here).
     assert {"touched": [["approvalRequests", thread_id]]} in touched
     audit = AuditEntry.__table__

@@ -10,6 +10,7 @@ import pytest
 
 from api import calls
 from api.claims import CLAIM_LAPSE_MS
+from api.vocabulary import APPROVALS_CHANGED
 
 MINUTE_MS = 60_000
 UNKNOWN = "apr_00000000000000000000000000"
@@ -209,12 +210,12 @@ async def test_claims_are_announced_on_the_live_queue(as_role, people, request_i
 
     heard: list[dict] = []
     listener = lambda _topic, payload: heard.append(payload)  # noqa: E731
-    bus.add_listener("approvals:changed", listener)
+    bus.add_listener(APPROVALS_CHANGED, listener)
     try:
         await as_role("reviewer").mutation("approvalRequests:claim", args(request_id))
         await as_role("reviewer").mutation("approvalRequests:unclaim", args(request_id))
     finally:
-        bus.remove_listener("approvals:changed", listener)
+        bus.remove_listener(APPROVALS_CHANGED, listener)
 
     assert [payload.get("claimedBy") for payload in heard] == [people["reviewer"]["id"], None]
     assert all(payload["approvalRequestId"] == request_id for payload in heard)

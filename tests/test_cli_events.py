@@ -11,6 +11,7 @@ import pytest
 
 from api.events import bus
 from api.settings import get_settings
+from api.vocabulary import SYNC_TOUCHED
 from tests.test_scale_out import REDIS_URL, _redis_ok
 
 
@@ -38,4 +39,4 @@ def test_cli_writes_are_published_to_redis_before_it_exits(sqlite_url, monkeypat
     while (message := listener.get_message(timeout=2)) is not None:
         if message["type"] == "message":
             topics.append(json.loads(message["data"])["topic"])
-    assert "sync:touched" in topics
+    assert SYNC_TOUCHED in topics

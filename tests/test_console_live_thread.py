@@ -16,6 +16,7 @@ from reflex.istate.data import RouterData
 
 import app.app  # noqa: F401  (registers every page state under the root state)
 from api.services import signin
+from api.vocabulary import SYNC_TOUCHED
 from app.pages import thread as thread_page
 from app.pages.thread import LiveTimeline, ThreadState
 from app.state import AuthState, LiveThreads, session_key
@@ -127,10 +128,10 @@ async def test_a_commit_on_another_thread_schedules_nothing(api, people, live):
     registry, fake = live
     mine = await api.mutation("threads:create", {"title": "Mine"})
     await open_tab(fake, registry, "tab-1", people["viewer"]["token"], mine)
-    registry.on_sync_touched("sync:touched", {"touched": [["messages", "thr_elsewhere"]]})
-    registry.on_sync_touched("sync:touched", {"touched": [["artifacts", mine], "bad", [1]]})
+    registry.on_sync_touched(SYNC_TOUCHED, {"touched": [["messages", "thr_elsewhere"]]})
+    registry.on_sync_touched(SYNC_TOUCHED, {"touched": [["artifacts", mine], "bad", [1]]})
     assert registry.pending == set() and registry.task is None
-    registry.on_sync_touched("sync:touched", {"touched": [["messages", mine]]})
+    registry.on_sync_touched(SYNC_TOUCHED, {"touched": [["messages", mine]]})
     assert registry.pending == {mine} and registry.task is not None
     await registry.task
     assert registry.pending == set()
@@ -149,7 +150,7 @@ async def test_bursts_of_batches_coalesce_into_one_more_run(api, people, live, m
 
     monkeypatch.setattr(registry, "_push_all", counted)
     for _ in range(20):
-        registry.on_sync_touched("sync:touched", {"touched": [["messages", mine]]})
+        registry.on_sync_touched(SYNC_TOUCHED, {"touched": [["messages", mine]]})
     await registry.task
     assert runs == [{mine}]
 

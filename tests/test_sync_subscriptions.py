@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from api.calls import call
 from api.cli import CLI_CALLER
-from api.events import SYNC_TOUCHED, bus
+from api.events import bus
 from api.registry import lookup, parse_args
 from api.sync.subscriptions import Hub, Subscription, dependency_of
+from api.vocabulary import SYNC_TOUCHED
 
 
 class Recorder:

@@ -9,9 +9,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 
 from api.functions._common import document_model
-from api.functions.messages import Role as MessageRole
-from api.functions.tool_calls import ToolStatus
-from api.vocabulary import DECISIONS, STAFF, Decision  # noqa: F401 (for the read models)
+from api.vocabulary import DECISIONS, STAFF, Decision, MessageRole, ToolStatus  # noqa: F401 (for the read models)
 from models import Message, ToolCall
 
 tool_calls = ToolCall.__table__

@@ -20,7 +20,6 @@ from pydantic import Field
 
 from api.claims import show_claim
 from api.errors import FunctionError
-from api.events import SYNC_TOUCHED
 from api.functions._common import (
     Id,
     Page,
@@ -47,6 +46,7 @@ from api.vocabulary import (
     EXPIRED,
     PENDING,
     REJECTED,
+    SYNC_TOUCHED,
     Decision,
     RequestStatus,
     approval_topic,

@@ -7,7 +7,7 @@ Built so the console stays fast at 100k threads and artifacts of many 8 MiB vers
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import sqlalchemy as sa
 from pydantic import Field
@@ -22,10 +22,11 @@ from api.functions._common import (
     document_model,
 )
 from api.functions._read_models import STAFF
-from api.functions.threads import ThreadStatus, title_matches
+from api.functions.threads import title_matches
 from api.registry import Args, Context, query
 from api.services.artifact_versions import visible_artifact
 from api.services.paging import END_CURSOR, after_cursor, cut, empty_page
+from api.vocabulary import ThreadStatus
 from models import ArtifactVersion, Session, Thread
 
 threads = Thread.__table__
@@ -43,7 +44,7 @@ ConsoleThread = document_model(
 
 class ThreadsArgs(Args):
     paginationOpts: PaginationOpts
-    status: Literal["active", "archived"] | None = None
+    status: ThreadStatus | None = None
     userId: ShortText | None = None
     search: ShortText | None = None
     phase: ShortText | None = None

@@ -14,7 +14,7 @@ from pydantic import Field
 from api.functions._common import Result
 from api.functions._read_models import DECISIONS, OUTSIDE_PLAN_COUNT, STAFF
 from api.registry import Args, Context, query
-from api.vocabulary import PENDING
+from api.vocabulary import FAILED, PENDING
 from models import ApprovalRequest, ToolCall
 
 requests = ApprovalRequest.__table__
@@ -119,7 +119,7 @@ def stats(ctx: Context, args: StatsArgs) -> dict[str, Any]:
         sa.select(
             tool_calls.c.tool_name,
             sa.func.count().label("n"),
-            sa.func.sum(sa.case((tool_calls.c.status == "failed", 1), else_=0)).label("failed"),
+            sa.func.sum(sa.case((tool_calls.c.status == FAILED, 1), else_=0)).label("failed"),
             sa.func.avg(tool_calls.c.duration_ms).label("avg_ms"),
         )
         .where(tool_calls.c.creation_time >= since)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import Any
 
 import sqlalchemy as sa
 from pydantic import Field
@@ -13,14 +13,14 @@ from api.errors import FunctionError, NotAllowed
 from api.functions._common import Id, Page, PaginationOpts, Text, document, document_model, page
 from api.registry import Args, Context, mutation, query
 from api.services.paging import empty_page
+from api.vocabulary import MessageRole
 from api.writer import MAX_MEMO_ENTRIES, MEMO
 from models import Message, Thread
 from models.ids import new_id
 
 messages = Message.__table__
 threads = Thread.__table__
-Role = Literal["user", "assistant", "system", "tool"]
-MessageDoc = document_model(Message, "Message", role=Role, metadata=dict[str, Any])
+MessageDoc = document_model(Message, "Message", role=MessageRole, metadata=dict[str, Any])
 # The writer's memo entry: {thread id: [owner, next order]} (see create_many).
 _MEMO_THREADS = "messages.threads"
 # The order column is a 32-bit INTEGER on PostgreSQL.
@@ -29,7 +29,7 @@ MAX_ORDER = 2**31 - 1
 
 class CreateArgs(Args):
     threadId: Id
-    role: Role
+    role: MessageRole
     content: Text
     order: int | None = Field(default=None, ge=0, le=MAX_ORDER - 1)
     metadata: dict[str, Any] | None = None

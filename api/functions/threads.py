@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -18,12 +18,11 @@ from api.functions._common import (
     page,
 )
 from api.registry import BACKEND_WRITERS, NULL, Args, Context, mutation, query
-from api.vocabulary import APPROVALS_CHANGED, THREADS_CHANGED
+from api.vocabulary import ACTIVE, APPROVALS_CHANGED, THREADS_CHANGED, ThreadStatus
 from models import Thread
 from models.ids import new_id
 
 threads = Thread.__table__
-ThreadStatus = Literal["active", "archived"]
 ThreadDoc = document_model(Thread, "Thread", status=ThreadStatus, metadata=dict[str, Any])
 
 
@@ -48,7 +47,7 @@ def create(ctx: Context, args: CreateArgs) -> str:
             creation_time=ctx.now,
             user_id=user_id,
             title=args.title or "",
-            status="active",
+            status=ACTIVE,
             metadata=args.metadata,
             updated_time=ctx.now,
         )

@@ -16,7 +16,7 @@ check it again.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import sqlalchemy as sa
 from pydantic import Field
@@ -33,12 +33,12 @@ from api.functions._common import (
 from api.notifications import notify
 from api.registry import BACKEND_WRITERS, Args, Context, mutation, query
 from api.services.paging import empty_page
+from api.vocabulary import APPROVED, STARTED, SUCCEEDED, ToolStatus
 from models import ApprovalRequest, ToolCall
 from models.ids import new_id
 
 tool_calls = ToolCall.__table__
 requests = ApprovalRequest.__table__
-ToolStatus = Literal["started", "succeeded", "failed"]
 ToolCallDoc = document_model(ToolCall, "ToolCall", status=ToolStatus)
 
 
@@ -61,7 +61,7 @@ def record(ctx: Context, args: RecordArgs) -> str:
     toolName and, where the entry gives one, its input); an outside call is notified as
     `toolCall.outsidePlan`."""
     ctx.thread(args.threadId)
-    status = args.status or ("succeeded" if args.output is not None else "started")
+    status = args.status or (SUCCEEDED if args.output is not None else STARTED)
     if args.toolCallId is not None:
         existing = ctx.conn.execute(
             sa.select(tool_calls.c.id).where(
@@ -124,7 +124,7 @@ APPROVED_PLAN = (
     sa.select(requests.c.id)
     .where(
         requests.c.thread_id == sa.bindparam("thread_id"),
-        requests.c.status == sa.literal_column("'approved'"),
+        requests.c.status == sa.literal_column(f"'{APPROVED}'"),
         requests.c.planned_tool_calls.is_not(None),
     )
     .order_by(requests.c.decided_time.desc())

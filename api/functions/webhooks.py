@@ -6,7 +6,7 @@ delivery in api/webhook_sender.py (docs/webhooks.md).
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
@@ -17,6 +17,7 @@ from api.functions._common import Id, Result, ShortText, document, document_mode
 from api.notifications import queue_test
 from api.registry import ADMINS, NULL, Args, Caller, Context, mutation, query
 from api.services.audit import audit
+from api.vocabulary import DELIVERED, FAILED, PENDING, DeliveryStatus
 from api.webhooks import AddressRefused, EventType, Format, check_url, checked_address, new_secret
 from models import WebhookDelivery, WebhookEndpoint
 from models.ids import new_id
@@ -24,7 +25,6 @@ from models.ids import new_id
 endpoints = WebhookEndpoint.__table__
 deliveries = WebhookDelivery.__table__
 
-DeliveryStatus = Literal["pending", "delivered", "failed"]
 Url = Annotated[str, StringConstraints(max_length=4000)]
 Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
 
@@ -138,12 +138,12 @@ def list_webhooks(ctx: Context, _args: ListArgs) -> list[dict[str, Any]]:
     for endpoint_id, status, count, delivered in counts:
         entry = by_endpoint.setdefault(endpoint_id, {})
         entry[status] = count
-        if status == "delivered":
+        if status == DELIVERED:
             entry["lastDeliveredTime"] = delivered
     for doc in docs:
         entry = by_endpoint.get(doc["_id"], {})
-        doc["pending"] = entry.get("pending", 0)
-        doc["failed"] = entry.get("failed", 0)
+        doc["pending"] = entry.get(PENDING, 0)
+        doc["failed"] = entry.get(FAILED, 0)
         if entry.get("lastDeliveredTime") is not None:
             doc["lastDeliveredTime"] = entry["lastDeliveredTime"]
     return docs

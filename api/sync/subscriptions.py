@@ -22,8 +22,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from api.events import SYNC_TOUCHED, bus
+from api.events import bus
 from api.registry import FunctionSpec
+from api.vocabulary import SYNC_TOUCHED
 
 EVERYTHING = "*"
 # Queries that read across modules.
