@@ -1,11 +1,16 @@
-"""The session card's rows (phase, SDK session, last update, state as JSON), shared by the
+"""The session card and its rows (phase, SDK session, last update, state as JSON), shared by the
 thread and approval pages; `session` is a page's row of worker_reads.session_view."""
 
 from __future__ import annotations
 
 import reflex as rx
 
-from app.components.ui import field_row
+from app.components.ui import field_row, if_set, panel
+
+
+def session_card(*body: rx.Component, test_id: str | None = None) -> rx.Component:
+    """The "Session" card holding `body` (session_fields, json_details)."""
+    return panel(rx.heading("Session", size="3"), *body, test_id=test_id)
 
 
 def session_fields(session: rx.Var, sdk_test_id: str | None = None) -> list[rx.Component]:
@@ -30,8 +35,8 @@ def session_fields(session: rx.Var, sdk_test_id: str | None = None) -> list[rx.C
 
 def json_details(label: str, text: rx.Var, *more: rx.Component) -> rx.Component:
     """A folded JSON block (only when there is text), opened by its label."""
-    return rx.cond(
-        text.to(str) != "",
+    return if_set(
+        text,
         rx.el.details(
             rx.el.summary(rx.text(label, size="1", as_="span")),
             rx.el.pre(text, class_name="json-block"),

@@ -1,4 +1,5 @@
-"""Timeline entries: a role-styled message (safe markdown) or a collapsible tool call."""
+"""Timeline entries: a role-styled message (safe markdown) or a collapsible tool call, and a
+list of them (the approval page's recent activity and calls outside the plan)."""
 
 from __future__ import annotations
 
@@ -92,6 +93,16 @@ def outside_plan_badge() -> rx.Component:
 
 def timeline_entry(entry: rx.Var) -> rx.Component:
     return rx.cond(entry["kind"] == "message", _message(entry), _tool_call(entry))
+
+
+def timeline_list(entries: rx.Var) -> rx.Component:
+    """Entries one under the other, compact (a card's worth of a thread)."""
+    return rx.vstack(
+        rx.foreach(entries, timeline_entry),
+        spacing="2",
+        width="100%",
+        class_name="timeline compact",
+    )
 
 
 def request_row_time(entry: rx.Var) -> rx.Component:

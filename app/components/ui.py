@@ -1,4 +1,6 @@
-"""Small shared widgets: status badges, empty states, page headers, key/value rows."""
+"""Small shared widgets: status badges, empty states, page headers, key/value rows, and the
+few layout pieces every page repeats (a card of stacked pieces, a line of centred pieces, muted
+text, "only when this text is set")."""
 
 from __future__ import annotations
 
@@ -20,6 +22,34 @@ STATUS_COLORS = {
     "succeeded": "green",
     "failed": "red",
 }
+
+
+def muted(*content: rx.Component | rx.Var | str, size: str = "1", **props) -> rx.Component:
+    """Gray text: times, counts, hints."""
+    return rx.text(*content, size=size, color_scheme="gray", **props)
+
+
+def if_set(
+    text: rx.Var, shown: rx.Component, otherwise: rx.Component | str | None = None
+) -> rx.Component:
+    """`shown` only where a row's text field is not empty (else `otherwise`, or nothing)."""
+    if otherwise is None:
+        return rx.cond(text.to(str) != "", shown)
+    return rx.cond(text.to(str) != "", shown, otherwise)
+
+
+def inline(*children: rx.Component, spacing: str = "2", **props) -> rx.Component:
+    """A line of pieces centred on each other (badges, a heading and its counters)."""
+    return rx.flex(*children, spacing=spacing, align="center", **props)
+
+
+def panel(
+    *children: rx.Component, spacing: str = "2", test_id: str | None = None, **props
+) -> rx.Component:
+    """A full-width card whose pieces stack (the detail pages' cards)."""
+    if test_id is not None:
+        props["data_testid"] = test_id
+    return rx.card(rx.vstack(*children, spacing=spacing, width="100%"), width="100%", **props)
 
 
 def status_badge(status: rx.Var | str) -> rx.Component:

@@ -6,7 +6,8 @@ shown version's text cut to MAX_RENDER_CHARS at a line end, with a notice; a bou
 (app/components/diff.py). Whole texts are never kept in state: a diff's worker process
 (api/processes.py) reads both versions itself, as the signed-in person, through the registered
 query (its role and visibility checks), and sends back only the bounded diff; a download is
-read in the query threads.
+read in the query threads. `VersionCompare` is the state both pages share for it, and
+`version_compare` its "compare vN with vM" and diff.
 
 `call` below is a page state's `_call` (path, args) -> value, as the signed-in person; `caller`
 is that person (AuthState._signed_in_caller()).
@@ -24,8 +25,8 @@ from api.db import in_memory
 from api.processes import in_worker_process
 from api.registry import Caller
 from api.settings import get_settings
-from app.components.diff import Comparison, compare, compare_in_worker, diff_view
-from app.components.ui import choice
+from app.components.diff import Comparison, compare, compare_in_worker, diff_stats, diff_view
+from app.components.ui import choice, inline
 from app.formatting import MAX_RENDER_CHARS, cut_for_display, size_text, when
 from app.worker_reads import artifact_view, run_queries
 
@@ -133,11 +134,10 @@ def shown_notice(notice: rx.Var, on_download: rx.EventHandler) -> rx.Component:
     return rx.cond(
         notice != "",
         rx.callout(
-            rx.flex(
+            inline(
                 rx.text(notice),
                 rx.button("Download", size="1", variant="soft", on_click=on_download),
                 spacing="3",
-                align="center",
                 wrap="wrap",
             ),
             icon="scissors",
@@ -148,31 +148,84 @@ def shown_notice(notice: rx.Var, on_download: rx.EventHandler) -> rx.Component:
     )
 
 
+class VersionCompare(rx.State, mixin=True):
+    """What the artifact and approval pages' states share to compare two of an artifact's
+    versions: the versions listed (no content), the two chosen and their bounded diff. The page's
+    state says which artifact (`_compared_artifact`) and is an AuthState (`_caught`,
+    `_signed_in_caller`)."""
+
+    # Number, status, author, time and size of each version, oldest first; never their content.
+    versions: list[dict[str, Any]] = []
+    diff_from: str = ""
+    diff_to: str = ""
+    diff: list[dict[str, Any]] = []
+    diff_notice: str = ""
+
+    def _compared_artifact(self) -> str:
+        """The id of the artifact whose versions are compared ("" for none)."""
+        raise NotImplementedError
+
+    @rx.var
+    def version_numbers(self) -> list[str]:
+        return [str(version["version"]) for version in self.versions]
+
+    @rx.var
+    def diff_summary(self) -> str:
+        return diff_stats(self.diff) if self.diff else ""
+
+    def _version(self, version: str) -> int | None:
+        """A version number this page lists (event arguments are untrusted), else None."""
+        return int(version) if version in self.version_numbers else None
+
+    async def _compute_diff(self) -> None:
+        """The bounded diff between the chosen versions (versions this page lists only)."""
+        artifact_id = self._compared_artifact()
+        old, new = self._version(self.diff_from), self._version(self.diff_to)
+        if not artifact_id or old is None or new is None:
+            self.diff, self.diff_notice = [], ""
+            return
+        comparison = await version_diff(self._signed_in_caller(), artifact_id, old, new)
+        self.diff, self.diff_notice = comparison.lines, comparison.notice
+
+    async def _set_diff(self, which: str, version: str) -> rx.event.EventSpec | None:
+        setattr(self, which, version)
+        async with self._caught() as failed:
+            await self._compute_diff()
+        if failed:
+            return failed.event
+        return None
+
+    @rx.event
+    async def set_diff_from(self, version: str) -> rx.event.EventSpec | None:
+        return await self._set_diff("diff_from", version)
+
+    @rx.event
+    async def set_diff_to(self, version: str) -> rx.event.EventSpec | None:
+        return await self._set_diff("diff_to", version)
+
+
 def version_compare(
-    numbers: rx.Var,
-    diff_from: rx.Var,
-    diff_to: rx.Var,
-    on_from: rx.EventHandler,
-    on_to: rx.EventHandler,
-    summary: rx.Var,
-    diff: rx.Var,
-    notice: rx.Var,
+    state: type[VersionCompare],
+    otherwise: rx.Component | None = None,
     test_ids: tuple[str, str] | None = None,
 ) -> rx.Component:
     """ "Compare vN with vM" (two choices of the listed versions), the diff's +/- summary and
-    the bounded diff; for the artifact and approval pages."""
+    the bounded diff, where there are two versions or more (else `otherwise`)."""
     old_id, new_id = test_ids or (None, None)
-    return rx.vstack(
-        rx.flex(
+    numbers = state.version_numbers
+    compare = rx.vstack(
+        inline(
             rx.text("Compare", size="2"),
-            choice(numbers, diff_from, on_from, "Old version", old_id, size="1"),
+            choice(numbers, state.diff_from, state.set_diff_from, "Old version", old_id, size="1"),
             rx.text("with", size="2"),
-            choice(numbers, diff_to, on_to, "New version", new_id, size="1"),
-            rx.code(summary),
-            spacing="2",
-            align="center",
+            choice(numbers, state.diff_to, state.set_diff_to, "New version", new_id, size="1"),
+            rx.code(state.diff_summary),
             wrap="wrap",
         ),
-        diff_view(diff, notice),
+        diff_view(state.diff, state.diff_notice),
         width="100%",
     )
+    more_than_one = state.versions.length() > 1
+    if otherwise is None:
+        return rx.cond(more_than_one, compare)
+    return rx.cond(more_than_one, compare, otherwise)

@@ -11,24 +11,26 @@ import reflex as rx
 
 from api.errors import FunctionError, Unavailable
 from app.components.decisions import decision_buttons
-from app.components.diff import diff_stats
-from app.components.layout import page_frame, signed_in_page
+from app.components.detail import add_detail_page, back_link, detail_grid, title_line
 from app.components.markdown import renderable, safe_markdown
-from app.components.session import json_details, session_fields
-from app.components.timeline import timeline_entry
+from app.components.session import json_details, session_card, session_fields
+from app.components.timeline import timeline_list
 from app.components.ui import (
     confirm_dialog,
-    detail_or_missing,
+    if_set,
+    inline,
+    muted,
+    panel,
     relative_time,
     status_badge,
 )
 from app.components.versions import (
     MAX_RENDER_CHARS,
+    VersionCompare,
     cut_for_display,
     shown_notice,
     size_text,
     version_compare,
-    version_diff,
     version_rows,
 )
 from app.formatting import when, with_times
@@ -52,17 +54,12 @@ DECISIONS = {
 STATUS_TEXT = {**DECISIONS, "expired": "Expired", "cancelled": "Cancelled"}
 
 
-class ApprovalState(AuthState):
+class ApprovalState(VersionCompare, AuthState):
     loading: bool = True
     found: bool = True
     request: dict[str, Any] = {}
     session: dict[str, Any] = {}
     recent: list[dict[str, Any]] = []
-    versions: list[dict[str, Any]] = []
-    diff_from: str = ""
-    diff_to: str = ""
-    diff: list[dict[str, Any]] = []
-    diff_notice: str = ""
     comment: str = ""
     editing: bool = False
     edited_plan: str = ""
@@ -98,13 +95,8 @@ class ApprovalState(AuthState):
         count = self.outside_plan_count
         return f"{count} call{'' if count == 1 else 's'} outside the approved plan"
 
-    @rx.var
-    def version_numbers(self) -> list[str]:
-        return [str(version["version"]) for version in self.versions]
-
-    @rx.var
-    def diff_summary(self) -> str:
-        return diff_stats(self.diff) if self.diff else ""
+    def _compared_artifact(self) -> str:
+        return self.request.get("artifactId") or ""
 
     @rx.event
     async def load(self):
@@ -192,34 +184,6 @@ class ApprovalState(AuthState):
             for approver in doc.get("approvers") or []
         )
         return row
-
-    async def _compute_diff(self) -> None:
-        """The bounded diff between the chosen versions (versions this page lists only)."""
-        numbers = self.version_numbers
-        artifact_id = self.request.get("artifactId")
-        if not artifact_id or self.diff_from not in numbers or self.diff_to not in numbers:
-            self.diff, self.diff_notice = [], ""
-            return
-        comparison = await version_diff(
-            self._signed_in_caller(), artifact_id, int(self.diff_from), int(self.diff_to)
-        )
-        self.diff, self.diff_notice = comparison.lines, comparison.notice
-
-    async def _set_diff(self, which: str, version: str):
-        setattr(self, which, version)
-        async with self._caught() as failed:
-            await self._compute_diff()
-        if failed:
-            return failed.event
-        return None
-
-    @rx.event
-    async def set_diff_from(self, version: str):
-        return await self._set_diff("diff_from", version)
-
-    @rx.event
-    async def set_diff_to(self, version: str):
-        return await self._set_diff("diff_to", version)
 
     @rx.event
     def download_plan(self):
@@ -394,75 +358,91 @@ class ApprovalState(AuthState):
         return None
 
 
-def _decision_panel() -> rx.Component:
-    buttons = rx.flex(
-        *decision_buttons(ApprovalState.decide, ApprovalState.deciding),
-        # An edited plan comes only with the approval that completes the request.
-        rx.cond(
-            ApprovalState.request["approvalCount"].to(int) + 1
-            >= ApprovalState.request["required"].to(int),
-            rx.button(
-                rx.icon("pencil", size=16),
-                "Edit, then approve",
-                variant="outline",
-                on_click=ApprovalState.start_edit,
-                data_shortcut="e",
-                data_testid="edit-plan",
-                title="Edit the plan, then approve (e)",
-            ),
+def _edit_then_approve() -> rx.Component:
+    # An edited plan comes only with the approval that completes the request.
+    request = ApprovalState.request
+    return rx.cond(
+        request["approvalCount"].to(int) + 1 >= request["required"].to(int),
+        rx.button(
+            rx.icon("pencil", size=16),
+            "Edit, then approve",
+            variant="outline",
+            on_click=ApprovalState.start_edit,
+            data_shortcut="e",
+            data_testid="edit-plan",
+            title="Edit the plan, then approve (e)",
+        ),
+    )
+
+
+def _editing_buttons() -> rx.Component:
+    return rx.flex(
+        rx.button(
+            rx.icon("check", size=16),
+            "Approve edited plan",
+            color_scheme="green",
+            on_click=ApprovalState.decide("approved"),
+            loading=ApprovalState.deciding,
+            data_testid="approve-edited",
+        ),
+        rx.button(
+            "Cancel editing",
+            variant="soft",
+            color_scheme="gray",
+            on_click=ApprovalState.cancel_edit,
         ),
         spacing="2",
         wrap="wrap",
     )
-    return rx.card(
-        rx.vstack(
-            rx.heading("Your decision", size="3"),
-            rx.cond(
-                ApprovalState.plan_changed != "",
-                rx.callout(
-                    ApprovalState.plan_changed,
-                    icon="triangle-alert",
-                    color_scheme="orange",
-                    width="100%",
-                    data_testid="plan-changed",
-                ),
-            ),
-            rx.text_area(
-                id="decision-comment",
-                placeholder="Comment — optional to approve, required to reject or request changes",
-                value=ApprovalState.comment,
-                on_change=ApprovalState.set_comment,
-                rows="3",
+
+
+def _decision_panel() -> rx.Component:
+    buttons = rx.flex(
+        *decision_buttons(ApprovalState.decide, ApprovalState.deciding),
+        _edit_then_approve(),
+        spacing="2",
+        wrap="wrap",
+    )
+    return panel(
+        rx.heading("Your decision", size="3"),
+        rx.cond(
+            ApprovalState.plan_changed != "",
+            rx.callout(
+                ApprovalState.plan_changed,
+                icon="triangle-alert",
+                color_scheme="orange",
                 width="100%",
-                data_testid="decision-comment",
+                data_testid="plan-changed",
             ),
-            rx.cond(
-                ApprovalState.editing,
-                rx.flex(
-                    rx.button(
-                        rx.icon("check", size=16),
-                        "Approve edited plan",
-                        color_scheme="green",
-                        on_click=ApprovalState.decide("approved"),
-                        loading=ApprovalState.deciding,
-                        data_testid="approve-edited",
-                    ),
-                    rx.button(
-                        "Cancel editing",
-                        variant="soft",
-                        color_scheme="gray",
-                        on_click=ApprovalState.cancel_edit,
-                    ),
-                    spacing="2",
-                    wrap="wrap",
-                ),
-                buttons,
-            ),
-            spacing="3",
+        ),
+        rx.text_area(
+            id="decision-comment",
+            placeholder="Comment — optional to approve, required to reject or request changes",
+            value=ApprovalState.comment,
+            on_change=ApprovalState.set_comment,
+            rows="3",
             width="100%",
+            data_testid="decision-comment",
+        ),
+        rx.cond(ApprovalState.editing, _editing_buttons(), buttons),
+        spacing="3",
+        test_id="decision-panel",
+    )
+
+
+def _claim_button() -> rx.Component:
+    return rx.flex(
+        rx.button(
+            rx.icon("eye", size=14),
+            "I'm reviewing this",
+            size="1",
+            variant="soft",
+            on_click=ApprovalState.claim,
+            loading=ApprovalState.claiming,
+            data_testid="claim",
+            title="Others see that you are reviewing it, for 15 minutes",
         ),
         width="100%",
-        data_testid="decision-panel",
     )
 
 
@@ -470,49 +450,25 @@ def _claim_bar() -> rx.Component:
     """Who is reviewing this pending request, live from the tab's queue; claim / release."""
     claimed_by = PendingQueue.shown_claimed_by
     mine = claimed_by == ApprovalState.me
+    stop = rx.button(
+        "Stop reviewing",
+        size="1",
+        variant="soft",
+        color_scheme="gray",
+        on_click=ApprovalState.unclaim,
+        loading=ApprovalState.claiming,
+        data_testid="unclaim",
+    )
+    who = rx.cond(
+        mine,
+        "You are reviewing this request (others see it for 15 minutes).",
+        PendingQueue.shown_claimed_name + " is reviewing this request.",
+    )
     return rx.cond(
         claimed_by == "",
-        rx.cond(
-            ApprovalState.may_decide,
-            rx.flex(
-                rx.button(
-                    rx.icon("eye", size=14),
-                    "I'm reviewing this",
-                    size="1",
-                    variant="soft",
-                    on_click=ApprovalState.claim,
-                    loading=ApprovalState.claiming,
-                    data_testid="claim",
-                    title="Others see that you are reviewing it, for 15 minutes",
-                ),
-                width="100%",
-            ),
-        ),
+        rx.cond(ApprovalState.may_decide, _claim_button()),
         rx.callout(
-            rx.flex(
-                rx.text(
-                    rx.cond(
-                        mine,
-                        "You are reviewing this request (others see it for 15 minutes).",
-                        PendingQueue.shown_claimed_name + " is reviewing this request.",
-                    ),
-                ),
-                rx.cond(
-                    mine,
-                    rx.button(
-                        "Stop reviewing",
-                        size="1",
-                        variant="soft",
-                        color_scheme="gray",
-                        on_click=ApprovalState.unclaim,
-                        loading=ApprovalState.claiming,
-                        data_testid="unclaim",
-                    ),
-                ),
-                spacing="3",
-                align="center",
-                wrap="wrap",
-            ),
+            inline(rx.text(who), rx.cond(mine, stop), spacing="3", wrap="wrap"),
             icon="eye",
             color_scheme=rx.cond(mine, "blue", "amber"),
             size="1",
@@ -538,39 +494,25 @@ def _outside_plan() -> rx.Component:
     """For an approved request with plannedToolCalls: what ran that the plan did not list."""
     return rx.cond(
         ApprovalState.outside_plan_count > 0,
-        rx.card(
-            rx.vstack(
-                rx.flex(
-                    rx.icon("shield-alert", size=16, color=rx.color("red", 11)),
-                    rx.heading(ApprovalState.outside_plan_title, size="3"),
-                    spacing="2",
-                    align="center",
-                ),
-                rx.text(
-                    "Tool calls recorded in this thread after the approval that are not among "
-                    "the planned tool calls (by name, and by input where the plan gave one).",
-                    size="1",
-                    color_scheme="gray",
-                ),
-                rx.vstack(
-                    rx.foreach(ApprovalState.outside_plan, timeline_entry),
-                    spacing="2",
-                    width="100%",
-                    class_name="timeline compact",
-                ),
-                rx.cond(
-                    ApprovalState.outside_plan_count > ApprovalState.outside_plan.length(),
-                    rx.link(
-                        "All of them in the thread",
-                        href=thread_url(ApprovalState.request["threadId"]),
-                        size="2",
-                    ),
-                ),
-                spacing="2",
-                width="100%",
+        panel(
+            inline(
+                rx.icon("shield-alert", size=16, color=rx.color("red", 11)),
+                rx.heading(ApprovalState.outside_plan_title, size="3"),
             ),
-            width="100%",
-            data_testid="outside-plan",
+            muted(
+                "Tool calls recorded in this thread after the approval that are not among "
+                "the planned tool calls (by name, and by input where the plan gave one)."
+            ),
+            timeline_list(ApprovalState.outside_plan),
+            rx.cond(
+                ApprovalState.outside_plan_count > ApprovalState.outside_plan.length(),
+                rx.link(
+                    "All of them in the thread",
+                    href=thread_url(ApprovalState.request["threadId"]),
+                    size="2",
+                ),
+            ),
+            test_id="outside-plan",
         ),
     )
 
@@ -581,17 +523,14 @@ def _decided_banner() -> rx.Component:
         rx.vstack(
             rx.text(
                 rx.text.strong(request["statusText"]),
-                rx.cond(
-                    request["decidedByName"].to(str) != "",
+                if_set(
+                    request["decidedByName"],
                     rx.fragment(" by ", rx.text.strong(request["decidedByName"])),
                 ),
-                rx.cond(
-                    request["decidedTimeText"].to(str) != "",
-                    rx.fragment(" on ", request["decidedTimeText"]),
-                ),
+                if_set(request["decidedTimeText"], rx.fragment(" on ", request["decidedTimeText"])),
                 ". This request can no longer be decided.",
             ),
-            rx.cond(request["comment"].to(str) != "", rx.blockquote(request["comment"], size="2")),
+            if_set(request["comment"], rx.blockquote(request["comment"], size="2")),
             spacing="1",
         ),
         icon="info",
@@ -610,22 +549,19 @@ def _decided_banner() -> rx.Component:
 def _decided_elsewhere() -> rx.Component:
     """Live: the shared queue no longer holds this request, so someone decided (or the backend
     withdrew) it while this tab was open."""
+    show = rx.button(
+        "Show the decision", size="1", variant="soft", on_click=ApprovalState.refresh_request
+    )
     return rx.cond(
         ApprovalState.is_pending
         & PendingQueue.loaded
         & PendingQueue.complete
         & ~PendingQueue.pending_ids.contains(ApprovalState.request_id),
         rx.callout(
-            rx.flex(
+            inline(
                 rx.text("Someone else has just decided this request."),
-                rx.button(
-                    "Show the decision",
-                    size="1",
-                    variant="soft",
-                    on_click=ApprovalState.refresh_request,
-                ),
+                show,
                 spacing="3",
-                align="center",
                 wrap="wrap",
             ),
             icon="users",
@@ -637,230 +573,159 @@ def _decided_elsewhere() -> rx.Component:
 
 
 def _editor() -> rx.Component:
+    editor = rx.text_area(
+        id="edited-plan",
+        value=ApprovalState.edited_plan,
+        on_change=ApprovalState.set_edited_plan,
+        rows="20",
+        width="100%",
+        class_name="mono",
+        data_testid="edited-plan",
+    )
+    preview = rx.box(
+        safe_markdown(ApprovalState.edited_preview),
+        class_name="plan-box",
+        data_testid="edited-preview",
+        width="100%",
+    )
     return rx.grid(
         rx.vstack(
-            rx.text("Edit the plan (markdown)", size="2", weight="bold"),
-            rx.text_area(
-                id="edited-plan",
-                value=ApprovalState.edited_plan,
-                on_change=ApprovalState.set_edited_plan,
-                rows="20",
-                width="100%",
-                class_name="mono",
-                data_testid="edited-plan",
-            ),
-            width="100%",
+            rx.text("Edit the plan (markdown)", size="2", weight="bold"), editor, width="100%"
         ),
-        rx.vstack(
-            rx.text("Live preview", size="2", weight="bold"),
-            rx.box(
-                safe_markdown(ApprovalState.edited_preview),
-                class_name="plan-box",
-                data_testid="edited-preview",
-                width="100%",
-            ),
-            width="100%",
-        ),
+        rx.vstack(rx.text("Live preview", size="2", weight="bold"), preview, width="100%"),
         columns=rx.breakpoints(initial="1", md="2"),
         spacing="4",
         width="100%",
     )
 
 
+def _version_badge(version: rx.Var) -> rx.Component:
+    return rx.badge(
+        "v",
+        version["version"],
+        " · ",
+        version["status"],
+        variant="surface",
+        title=version["createdText"],
+    )
+
+
 def _versions() -> rx.Component:
     return rx.cond(
         ApprovalState.versions.length() > 0,
-        rx.card(
-            rx.vstack(
-                rx.flex(
-                    rx.heading("Plan artifact versions", size="3"),
-                    rx.spacer(),
-                    rx.link(
-                        "Open artifact",
-                        href=artifact_url(ApprovalState.request["artifactId"]),
-                        size="2",
-                    ),
-                    width="100%",
-                    align="center",
+        panel(
+            rx.flex(
+                rx.heading("Plan artifact versions", size="3"),
+                rx.spacer(),
+                rx.link(
+                    "Open artifact",
+                    href=artifact_url(ApprovalState.request["artifactId"]),
+                    size="2",
                 ),
-                rx.flex(
-                    rx.foreach(
-                        ApprovalState.versions,
-                        lambda v: rx.badge(
-                            "v",
-                            v["version"],
-                            " · ",
-                            v["status"],
-                            variant="surface",
-                            title=v["createdText"],
-                        ),
-                    ),
-                    spacing="2",
-                    wrap="wrap",
-                ),
-                rx.cond(
-                    ApprovalState.versions.length() > 1,
-                    version_compare(
-                        ApprovalState.version_numbers,
-                        ApprovalState.diff_from,
-                        ApprovalState.diff_to,
-                        ApprovalState.set_diff_from,
-                        ApprovalState.set_diff_to,
-                        ApprovalState.diff_summary,
-                        ApprovalState.diff,
-                        ApprovalState.diff_notice,
-                    ),
-                    rx.text("Only one version so far.", size="2", color_scheme="gray"),
-                ),
-                spacing="3",
                 width="100%",
+                align="center",
             ),
+            rx.flex(rx.foreach(ApprovalState.versions, _version_badge), spacing="2", wrap="wrap"),
+            version_compare(
+                ApprovalState,
+                otherwise=muted("Only one version so far.", size="2"),
+            ),
+            spacing="3",
+        ),
+    )
+
+
+def _recent_activity() -> rx.Component:
+    return panel(
+        rx.flex(
+            rx.heading("Recent activity", size="3"),
+            rx.spacer(),
+            rx.link("Full thread", href=thread_url(ApprovalState.request["threadId"]), size="2"),
             width="100%",
+            align="center",
+        ),
+        rx.cond(
+            ApprovalState.recent.length() > 0,
+            timeline_list(ApprovalState.recent),
+            muted("No messages or tool calls in this thread yet.", size="2"),
         ),
     )
 
 
 def _context() -> rx.Component:
+    session = ApprovalState.session
     return rx.vstack(
-        rx.card(
-            rx.vstack(
-                rx.heading("Session", size="3"),
-                *session_fields(ApprovalState.session, "sdk-session-id"),
-                json_details("state", ApprovalState.session["stateJson"]),
-                spacing="2",
-                width="100%",
-            ),
-            width="100%",
+        session_card(
+            *session_fields(session, "sdk-session-id"),
+            json_details("state", session["stateJson"]),
         ),
-        rx.card(
-            rx.vstack(
-                rx.flex(
-                    rx.heading("Recent activity", size="3"),
-                    rx.spacer(),
-                    rx.link(
-                        "Full thread",
-                        href=thread_url(ApprovalState.request["threadId"]),
-                        size="2",
-                    ),
-                    width="100%",
-                    align="center",
-                ),
-                rx.cond(
-                    ApprovalState.recent.length() > 0,
-                    rx.vstack(
-                        rx.foreach(ApprovalState.recent, timeline_entry),
-                        spacing="2",
-                        width="100%",
-                        class_name="timeline compact",
-                    ),
-                    rx.text(
-                        "No messages or tool calls in this thread yet.",
-                        size="2",
-                        color_scheme="gray",
-                    ),
-                ),
-                spacing="2",
-                width="100%",
-            ),
-            width="100%",
-        ),
+        _recent_activity(),
         spacing="3",
         width="100%",
         min_width="0",
     )
 
 
+def _pending_link(label: str, request_id: rx.Var, shortcut: str) -> rx.Component:
+    """The previous / next pending request (its keyboard shortcut: assets/shortcuts.js)."""
+    return if_set(
+        request_id,
+        rx.link(label, href=approval_url(request_id), size="2", data_shortcut=shortcut),
+    )
+
+
 def _navigation() -> rx.Component:
     request = ApprovalState.request
-    return rx.flex(
-        rx.link(
-            rx.flex(rx.icon("arrow-left", size=14), "Inbox", align="center", spacing="1"),
-            href="/approvals",
-            size="2",
-        ),
+    return inline(
+        back_link("Inbox", APPROVALS),
         rx.spacer(),
-        rx.cond(
-            request["previousPendingId"].to(str) != "",
-            rx.link(
-                "← previous (k)",
-                href=approval_url(request["previousPendingId"]),
-                size="2",
-                data_shortcut="k",
-            ),
-        ),
-        rx.cond(
-            request["nextPendingId"].to(str) != "",
-            rx.link(
-                "next (j) →",
-                href=approval_url(request["nextPendingId"]),
-                size="2",
-                data_shortcut="j",
-            ),
-        ),
+        _pending_link("← previous (k)", request["previousPendingId"], "k"),
+        _pending_link("next (j) →", request["nextPendingId"], "j"),
         spacing="3",
         width="100%",
-        align="center",
     )
 
 
 def _deadline() -> rx.Component:
     """The deadline: a countdown ticking in the browser while pending (assets/countdown.js)."""
     request = ApprovalState.request
+    countdown = rx.text(
+        as_="span",
+        class_name="countdown",
+        data_deadline=request["expiresTime"],
+        data_testid="countdown",
+    )
     return rx.cond(
         request["expiresTime"].to(int) > 0,
-        rx.flex(
+        inline(
             rx.icon("timer", size=16),
             rx.cond(
                 ApprovalState.is_pending,
-                rx.text(
-                    "Expires in ",
-                    rx.text(
-                        as_="span",
-                        class_name="countdown",
-                        data_deadline=request["expiresTime"],
-                        data_testid="countdown",
-                    ),
-                    " · ",
-                    request["expiresText"],
-                    size="2",
-                ),
-                rx.text("Deadline ", request["expiresText"], size="2", color_scheme="gray"),
+                rx.text("Expires in ", countdown, " · ", request["expiresText"], size="2"),
+                muted("Deadline ", request["expiresText"], size="2"),
             ),
-            spacing="2",
-            align="center",
             data_testid="deadline",
         ),
     )
 
 
 def _approver(approver: rx.Var) -> rx.Component:
+    counts = approver["counts"].to(bool)
     return rx.flex(
-        rx.icon(
-            "circle-check",
-            size=16,
-            color=rx.cond(approver["counts"].to(bool), "var(--green-9)", "var(--gray-8)"),
-        ),
+        rx.icon("circle-check", size=16, color=rx.cond(counts, "var(--green-9)", "var(--gray-8)")),
         rx.vstack(
             rx.text(
-                rx.text.strong(approver["name"]),
-                " approved on ",
-                approver["decidedText"],
-                size="2",
+                rx.text.strong(approver["name"]), " approved on ", approver["decidedText"], size="2"
             ),
             rx.cond(
-                ~approver["counts"].to(bool),
-                rx.text(
+                ~counts,
+                muted(
                     "on version ",
                     approver["version"],
                     " of the plan, which has changed since: no longer counts",
-                    size="1",
-                    color_scheme="gray",
                 ),
             ),
-            rx.cond(
-                approver["comment"].to(str) != "",
-                rx.blockquote(approver["comment"], size="1"),
-            ),
+            if_set(approver["comment"], rx.blockquote(approver["comment"], size="1")),
             spacing="1",
         ),
         spacing="2",
@@ -872,57 +737,93 @@ def _approver(approver: rx.Var) -> rx.Component:
 def _approvals() -> rx.Component:
     """The two-person rule: how many approvals count so far, and who gave them."""
     request = ApprovalState.request
+    required, count = request["required"].to(int), request["approvalCount"].to(int)
+    approvers = request["approvers"].to(list[dict[str, Any]])
     return rx.cond(
-        request["required"].to(int) > 1,
-        rx.card(
-            rx.vstack(
-                rx.flex(
-                    rx.heading("Approvals", size="3"),
-                    rx.badge(
-                        request["approvalCount"].to(int),
-                        " of ",
-                        request["required"].to(int),
-                        " approvals",
-                        variant="soft",
-                        color_scheme=rx.cond(request["approvalCount"].to(int) > 0, "green", "gray"),
-                        data_testid="approval-count",
-                    ),
-                    spacing="2",
-                    align="center",
+        required > 1,
+        panel(
+            inline(
+                rx.heading("Approvals", size="3"),
+                rx.badge(
+                    count,
+                    " of ",
+                    required,
+                    " approvals",
+                    variant="soft",
+                    color_scheme=rx.cond(count > 0, "green", "gray"),
+                    data_testid="approval-count",
                 ),
-                rx.text(
-                    request["required"].to(int),
-                    " different people must approve; a rejection or a request for changes by "
-                    "anyone decides at once.",
-                    size="1",
-                    color_scheme="gray",
-                ),
-                rx.cond(
-                    request["approvers"].to(list).length() > 0,
-                    rx.vstack(
-                        rx.foreach(request["approvers"].to(list[dict[str, Any]]), _approver),
-                        spacing="2",
-                        data_testid="approvers",
-                    ),
-                    rx.text("No approvals yet.", size="2", color_scheme="gray"),
-                ),
-                rx.cond(
-                    ApprovalState.is_pending & request["approvedByMe"].to(bool),
-                    rx.callout(
-                        "You have approved this request; it waits for another person. "
-                        "You can still reject it or request changes.",
-                        icon="user-check",
-                        size="1",
-                        width="100%",
-                        data_testid="approved-by-me",
-                    ),
-                ),
-                spacing="2",
-                width="100%",
             ),
-            width="100%",
-            data_testid="approvals-card",
+            muted(
+                required,
+                " different people must approve; a rejection or a request for changes by "
+                "anyone decides at once.",
+            ),
+            rx.cond(
+                approvers.length() > 0,
+                rx.vstack(rx.foreach(approvers, _approver), spacing="2", data_testid="approvers"),
+                muted("No approvals yet.", size="2"),
+            ),
+            rx.cond(
+                ApprovalState.is_pending & request["approvedByMe"].to(bool),
+                rx.callout(
+                    "You have approved this request; it waits for another person. "
+                    "You can still reject it or request changes.",
+                    icon="user-check",
+                    size="1",
+                    width="100%",
+                    data_testid="approved-by-me",
+                ),
+            ),
+            test_id="approvals-card",
         ),
+    )
+
+
+def _plan() -> rx.Component:
+    request = ApprovalState.request
+    return panel(
+        rx.heading("Plan", size="3"),
+        shown_notice(request["planNotice"].to(str), ApprovalState.download_plan),
+        rx.box(
+            safe_markdown(request["planShown"].to(str)),
+            class_name="plan-box",
+            data_testid="plan",
+            width="100%",
+        ),
+        spacing="3",
+    )
+
+
+def _edited_plan() -> rx.Component:
+    request = ApprovalState.request
+    heading = rx.cond(
+        request["status"].to(str) == "changes_requested",
+        "Suggested revision (from the reviewer)",
+        "Plan as approved (edited by the reviewer)",
+    )
+    return if_set(
+        request["editedPlan"],
+        rx.card(
+            rx.heading(heading, size="3"),
+            if_set(request["editedPlanNotice"], muted(request["editedPlanNotice"])),
+            rx.box(safe_markdown(request["editedPlanShown"].to(str)), class_name="plan-box"),
+            width="100%",
+        ),
+    )
+
+
+def _decision_or_outcome() -> rx.Component:
+    viewer_note = rx.callout(
+        "You can read this request; deciding needs the reviewer or admin role.",
+        icon="eye",
+        width="100%",
+        data_testid="viewer-note",
+    )
+    return rx.cond(
+        ApprovalState.is_pending,
+        rx.cond(ApprovalState.may_decide, _decision_panel(), viewer_note),
+        _decided_banner(),
     )
 
 
@@ -930,96 +831,35 @@ def _detail() -> rx.Component:
     request = ApprovalState.request
     return rx.vstack(
         _navigation(),
-        rx.flex(
-            rx.heading(
-                rx.cond(
-                    request["threadTitle"].to(str) != "",
-                    request["threadTitle"],
-                    "(untitled thread)",
-                ),
-                size="6",
-                as_="h1",
-            ),
-            status_badge(request["status"].to(str)),
-            spacing="3",
-            align="center",
-            wrap="wrap",
+        title_line(
+            request["threadTitle"], "(untitled thread)", status_badge(request["status"].to(str))
         ),
-        rx.text(
+        muted(
             "Requested ",
             relative_time(request["createdIso"].to(str)),
             " · ",
             request["createdText"],
             size="2",
-            color_scheme="gray",
         ),
         _deadline(),
         _decided_elsewhere(),
         rx.cond(ApprovalState.is_pending, _claim_bar()),
         _claim_warning(),
-        rx.grid(
+        detail_grid(
             rx.vstack(
-                rx.cond(
-                    ApprovalState.is_pending,
-                    rx.cond(
-                        ApprovalState.may_decide,
-                        _decision_panel(),
-                        rx.callout(
-                            "You can read this request; deciding needs the reviewer or admin role.",
-                            icon="eye",
-                            width="100%",
-                            data_testid="viewer-note",
-                        ),
-                    ),
-                    _decided_banner(),
-                ),
+                _decision_or_outcome(),
                 _outside_plan(),
                 _approvals(),
                 rx.cond(ApprovalState.editing, _editor()),
-                rx.card(
-                    rx.vstack(
-                        rx.heading("Plan", size="3"),
-                        shown_notice(request["planNotice"].to(str), ApprovalState.download_plan),
-                        rx.box(
-                            safe_markdown(request["planShown"].to(str)),
-                            class_name="plan-box",
-                            data_testid="plan",
-                            width="100%",
-                        ),
-                        width="100%",
-                    ),
-                    width="100%",
-                ),
-                rx.cond(
-                    request["editedPlan"].to(str) != "",
-                    rx.card(
-                        rx.heading(
-                            rx.cond(
-                                request["status"].to(str) == "changes_requested",
-                                "Suggested revision (from the reviewer)",
-                                "Plan as approved (edited by the reviewer)",
-                            ),
-                            size="3",
-                        ),
-                        rx.cond(
-                            request["editedPlanNotice"].to(str) != "",
-                            rx.text(request["editedPlanNotice"], size="1", color_scheme="gray"),
-                        ),
-                        rx.box(
-                            safe_markdown(request["editedPlanShown"].to(str)), class_name="plan-box"
-                        ),
-                        width="100%",
-                    ),
-                ),
+                _plan(),
+                _edited_plan(),
                 _versions(),
                 spacing="3",
                 width="100%",
                 min_width="0",
             ),
             _context(),
-            columns=rx.breakpoints(initial="1", lg="2"),
-            spacing="4",
-            width="100%",
+            lg="2",
             class_name="detail-grid",
         ),
         spacing="3",
@@ -1027,23 +867,13 @@ def _detail() -> rx.Component:
     )
 
 
-def approval_page() -> rx.Component:
-    return page_frame(
-        detail_or_missing(
-            ApprovalState.loading,
-            ApprovalState.found,
-            _detail(),
-            "Approval request not found",
-            "Back to the inbox",
-            "/approvals",
-        )
-    )
-
-
 def add(app: rx.App) -> None:
-    app.add_page(
-        approval_page,
+    add_detail_page(
+        app,
+        ApprovalState,
+        _detail,
         route=APPROVAL,
         title="Approval request · Threadline",
-        on_load=signed_in_page(ApprovalState.load),
+        missing="Approval request not found",
+        back=("Back to the inbox", APPROVALS),
     )

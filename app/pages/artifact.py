@@ -8,19 +8,18 @@ from urllib.parse import quote
 
 import reflex as rx
 
-from app.components.diff import diff_stats
-from app.components.layout import page_frame, signed_in_page
+from app.components.detail import add_detail_page, back_link, detail_grid, title_line
 from app.components.markdown import renderable, safe_markdown
-from app.components.ui import choice, detail_or_missing, status_badge
+from app.components.ui import choice, inline, muted, panel, status_badge
 from app.components.versions import (
+    VersionCompare,
     open_artifact,
     shown_notice,
     shown_text,
     version_compare,
-    version_diff,
 )
 from app.formatting import with_times
-from app.routes import ARTIFACT, thread_url
+from app.routes import ARTIFACT, ARTIFACTS, thread_url
 from app.state import (
     AuthState,
     api_download,
@@ -30,20 +29,14 @@ from app.state import (
 STATUSES = ["draft", "pending_review", "approved", "rejected", "final"]
 
 
-class ArtifactState(AuthState):
+class ArtifactState(VersionCompare, AuthState):
     loading: bool = True
     found: bool = True
     artifact: dict[str, Any] = {}
-    # Number, status, author, time and size of each version; never their content.
-    versions: list[dict[str, Any]] = []
     shown_version: str = ""
     # The shown version's text as rendered (cut to versions.MAX_RENDER_CHARS) and what was cut.
     shown_content: str = ""
     shown_notice: str = ""
-    diff_from: str = ""
-    diff_to: str = ""
-    diff: list[dict[str, Any]] = []
-    diff_notice: str = ""
     saving: bool = False
 
     @rx.var
@@ -53,14 +46,6 @@ class ArtifactState(AuthState):
     @rx.var
     def shown_markdown(self) -> str:
         return renderable(self.shown_content)
-
-    @rx.var
-    def version_numbers(self) -> list[str]:
-        return [str(version["version"]) for version in self.versions]
-
-    @rx.var
-    def diff_summary(self) -> str:
-        return diff_stats(self.diff) if self.diff else ""
 
     @rx.event
     async def load(self):
@@ -90,31 +75,8 @@ class ArtifactState(AuthState):
         self.diff_from, self.diff_to = opened["diffFrom"], opened["diffTo"]
         self.diff, self.diff_notice = opened["diff"].lines, opened["diff"].notice
 
-    def _version(self, version: str) -> int | None:
-        """A version number this page lists (event arguments are untrusted), else None."""
-        return int(version) if version in self.version_numbers else None
-
-    async def _compute_diff(self):
-        old, new = self._version(self.diff_from), self._version(self.diff_to)
-        if old is None or new is None:
-            self.diff, self.diff_notice = [], ""
-            return None
-        async with self._caught() as failed:
-            comparison = await version_diff(self._signed_in_caller(), self.artifact_id, old, new)
-        if failed:
-            return failed.event
-        self.diff, self.diff_notice = comparison.lines, comparison.notice
-        return None
-
-    @rx.event
-    async def set_diff_from(self, version: str):
-        self.diff_from = version
-        return await self._compute_diff()
-
-    @rx.event
-    async def set_diff_to(self, version: str):
-        self.diff_to = version
-        return await self._compute_diff()
+    def _compared_artifact(self) -> str:
+        return self.artifact_id
 
     @rx.event
     async def show_version(self, version: str):
@@ -154,147 +116,96 @@ class ArtifactState(AuthState):
         return rx.toast.success(f"Status set to {status.replace('_', ' ')}.")
 
 
-def _history() -> rx.Component:
-    return rx.card(
-        rx.vstack(
-            rx.heading("Version history", size="3"),
-            rx.foreach(
-                ArtifactState.versions,
-                lambda v: rx.flex(
-                    rx.button(
-                        "v",
-                        v["version"],
-                        size="1",
-                        variant=rx.cond(
-                            ArtifactState.shown_version == v["version"].to(str), "solid", "soft"
-                        ),
-                        on_click=ArtifactState.show_version(v["version"].to(str)),
-                    ),
-                    status_badge(v["status"].to(str)),
-                    rx.text(v["createdText"], size="1", color_scheme="gray"),
-                    rx.text(v["createdBy"], size="1", color_scheme="gray", class_name="mono"),
-                    rx.text(v["sizeText"], size="1", color_scheme="gray"),
-                    spacing="2",
-                    align="center",
-                    wrap="wrap",
-                    width="100%",
-                ),
-            ),
-            rx.cond(
-                ArtifactState.versions.length() > 1,
-                version_compare(
-                    ArtifactState.version_numbers,
-                    ArtifactState.diff_from,
-                    ArtifactState.diff_to,
-                    ArtifactState.set_diff_from,
-                    ArtifactState.set_diff_to,
-                    ArtifactState.diff_summary,
-                    ArtifactState.diff,
-                    ArtifactState.diff_notice,
-                    test_ids=("diff-from", "diff-to"),
-                ),
-            ),
-            spacing="2",
-            width="100%",
+def _version_line(version: rx.Var) -> rx.Component:
+    number = version["version"].to(str)
+    return inline(
+        rx.button(
+            "v",
+            version["version"],
+            size="1",
+            variant=rx.cond(ArtifactState.shown_version == number, "solid", "soft"),
+            on_click=ArtifactState.show_version(number),
         ),
+        status_badge(version["status"].to(str)),
+        muted(version["createdText"]),
+        muted(version["createdBy"], class_name="mono"),
+        muted(version["sizeText"]),
+        wrap="wrap",
         width="100%",
+    )
+
+
+def _history() -> rx.Component:
+    return panel(
+        rx.heading("Version history", size="3"),
+        rx.foreach(ArtifactState.versions, _version_line),
+        version_compare(ArtifactState, test_ids=("diff-from", "diff-to")),
+    )
+
+
+def _status_choice() -> rx.Component:
+    return inline(
+        rx.text("Set status", size="2"),
+        choice(
+            STATUSES,
+            ArtifactState.artifact["status"].to(str),
+            ArtifactState.set_status,
+            "Set status",
+            "set-status",
+            disabled=ArtifactState.saving,
+        ),
+    )
+
+
+def _shown_version() -> rx.Component:
+    return panel(
+        rx.heading("Version ", ArtifactState.shown_version, size="3"),
+        shown_notice(ArtifactState.shown_notice, ArtifactState.download_version),
+        rx.box(
+            safe_markdown(ArtifactState.shown_markdown),
+            class_name="plan-box",
+            width="100%",
+            data_testid="artifact-content",
+        ),
+        spacing="3",
+        min_width="0",
     )
 
 
 def _detail() -> rx.Component:
     artifact = ArtifactState.artifact
     return rx.vstack(
-        rx.link(
-            rx.flex(rx.icon("arrow-left", size=14), "Artifacts", align="center", spacing="1"),
-            href="/artifacts",
-            size="2",
-        ),
-        rx.flex(
-            rx.heading(
-                rx.cond(artifact["title"].to(str) != "", artifact["title"], "(untitled)"),
-                size="6",
-                as_="h1",
-            ),
+        back_link("Artifacts", ARTIFACTS),
+        title_line(
+            artifact["title"],
+            "(untitled)",
             rx.badge(artifact["type"], variant="outline"),
             status_badge(artifact["status"].to(str)),
-            rx.text("v", artifact["version"], size="2", color_scheme="gray"),
+            muted("v", artifact["version"], size="2"),
             rx.spacer(),
-            rx.cond(
-                ArtifactState.may_set_artifact_status,
-                rx.flex(
-                    rx.text("Set status", size="2"),
-                    choice(
-                        STATUSES,
-                        artifact["status"].to(str),
-                        ArtifactState.set_status,
-                        "Set status",
-                        "set-status",
-                        disabled=ArtifactState.saving,
-                    ),
-                    spacing="2",
-                    align="center",
-                ),
-            ),
-            spacing="3",
-            align="center",
-            wrap="wrap",
+            rx.cond(ArtifactState.may_set_artifact_status, _status_choice()),
             width="100%",
         ),
-        rx.text(
+        muted(
             "Thread ",
-            rx.link(
-                artifact["threadId"],
-                href=thread_url(artifact["threadId"]),
-                class_name="mono",
-            ),
+            rx.link(artifact["threadId"], href=thread_url(artifact["threadId"]), class_name="mono"),
             " · updated ",
             artifact["updatedTimeText"],
             size="2",
-            color_scheme="gray",
         ),
-        rx.grid(
-            rx.card(
-                rx.vstack(
-                    rx.heading("Version ", ArtifactState.shown_version, size="3"),
-                    shown_notice(ArtifactState.shown_notice, ArtifactState.download_version),
-                    rx.box(
-                        safe_markdown(ArtifactState.shown_markdown),
-                        class_name="plan-box",
-                        width="100%",
-                        data_testid="artifact-content",
-                    ),
-                    width="100%",
-                ),
-                width="100%",
-                min_width="0",
-            ),
-            _history(),
-            columns=rx.breakpoints(initial="1", lg="2"),
-            spacing="4",
-            width="100%",
-        ),
+        detail_grid(_shown_version(), _history(), lg="2"),
         spacing="3",
         width="100%",
     )
 
 
-def artifact_page() -> rx.Component:
-    return page_frame(
-        detail_or_missing(
-            ArtifactState.loading,
-            ArtifactState.found,
-            _detail(),
-            "Artifact not found",
-            "Back to artifacts",
-            "/artifacts",
-        )
-    )
-
-
 def add(app: rx.App) -> None:
-    app.add_page(
-        artifact_page,
+    add_detail_page(
+        app,
+        ArtifactState,
+        _detail,
         route=ARTIFACT,
         title="Artifact · Threadline",
-        on_load=signed_in_page(ArtifactState.load),
+        missing="Artifact not found",
+        back=("Back to artifacts", ARTIFACTS),
     )

@@ -22,17 +22,20 @@ import reflex as rx
 
 from api.errors import FunctionError, Unavailable
 from api.registry import Caller
-from app.components.layout import page_frame, signed_in_page
-from app.components.session import json_details, session_fields
+from app.components.detail import add_detail_page, back_link, detail_grid, title_line
+from app.components.session import json_details, session_card, session_fields
 from app.components.timeline import timeline_entry
 from app.components.ui import (
-    detail_or_missing,
     empty_state,
+    if_set,
+    inline,
+    muted,
+    panel,
     relative_time,
     status_badge,
 )
 from app.formatting import pretty_json, with_times
-from app.routes import THREAD, approval_url, artifact_url
+from app.routes import THREAD, THREADS, approval_url, artifact_url
 from app.state import (
     AuthState,
     backend_url,
@@ -317,55 +320,32 @@ class LiveTimeline(ThreadState):
 
 def _session_panel() -> rx.Component:
     session = ThreadState.session
-    return rx.card(
-        rx.vstack(
-            rx.heading("Session", size="3"),
-            rx.cond(
-                session["exists"].to(bool),
-                rx.vstack(
-                    *session_fields(session),
-                    json_details(
-                        "plan",
-                        session["plan"],
-                        rx.text(session["planNotice"], size="1", color_scheme="gray"),
-                    ),
-                    json_details("state", session["stateJson"]),
-                    spacing="2",
-                    width="100%",
-                ),
-                rx.text(
-                    "No session recorded (backends use sessions:upsert).",
-                    size="2",
-                    color_scheme="gray",
-                ),
-            ),
-            spacing="2",
-            width="100%",
-        ),
+    recorded = rx.vstack(
+        *session_fields(session),
+        json_details("plan", session["plan"], muted(session["planNotice"])),
+        json_details("state", session["stateJson"]),
+        spacing="2",
         width="100%",
-        data_testid="session-panel",
+    )
+    return session_card(
+        rx.cond(
+            session["exists"].to(bool),
+            recorded,
+            muted("No session recorded (backends use sessions:upsert).", size="2"),
+        ),
+        test_id="session-panel",
     )
 
 
 def _side_card(title: str, rows: rx.Var, cells) -> rx.Component:
     """A card listing `rows`, one line of `cells(row)` each, or "None."."""
-    return rx.card(
-        rx.vstack(
-            rx.heading(title, size="3"),
-            rx.cond(
-                rows.length() > 0,
-                rx.foreach(
-                    rows,
-                    lambda row: rx.flex(
-                        *cells(row), spacing="2", align="center", width="100%", wrap="wrap"
-                    ),
-                ),
-                rx.text("None.", size="2", color_scheme="gray"),
-            ),
-            spacing="2",
-            width="100%",
+    return panel(
+        rx.heading(title, size="3"),
+        rx.cond(
+            rows.length() > 0,
+            rx.foreach(rows, lambda row: inline(*cells(row), width="100%", wrap="wrap")),
+            muted("None.", size="2"),
         ),
-        width="100%",
     )
 
 
@@ -374,7 +354,7 @@ def _approval_cells(a: rx.Var) -> list[rx.Component]:
         rx.link(a["_id"], href=approval_url(a["_id"]), size="2", class_name="mono"),
         status_badge(a["status"].to(str)),
         rx.spacer(),
-        rx.text(relative_time(a["createdIso"].to(str)), size="1", color_scheme="gray"),
+        muted(relative_time(a["createdIso"].to(str))),
     ]
 
 
@@ -383,7 +363,7 @@ def _artifact_cells(a: rx.Var) -> list[rx.Component]:
         rx.link(a["title"], href=artifact_url(a["_id"]), size="2"),
         rx.badge(a["type"], variant="outline"),
         status_badge(a["status"].to(str)),
-        rx.text("v", a["version"], size="1", color_scheme="gray"),
+        muted("v", a["version"]),
     ]
 
 
@@ -406,55 +386,59 @@ def _keyed_entry(entry: rx.Var) -> rx.Component:
 def _jump_to_latest() -> rx.Component:
     """Shown (by assets/live_thread.js) when new rows arrived below while the reader was
     scrolled up; at the bottom, the page follows new rows instead."""
-    return rx.box(
-        rx.button(
-            rx.icon("arrow-down", size=14),
-            "New entries · Jump to latest",
-            size="2",
-            radius="full",
-            data_testid="jump-to-latest",
-            class_name="jump-to-latest-button",
+    button = rx.button(
+        rx.icon("arrow-down", size=14),
+        "New entries · Jump to latest",
+        size="2",
+        radius="full",
+        data_testid="jump-to-latest",
+        class_name="jump-to-latest-button",
+    )
+    return rx.box(button, class_name="jump-to-latest")
+
+
+def _load_older() -> rx.Component:
+    return rx.button(
+        rx.icon("chevrons-up", size=14),
+        "Load older",
+        variant="soft",
+        on_click=ThreadState.load_older,
+        loading=ThreadState.loading_older,
+        width="100%",
+        data_testid="load-older",
+    )
+
+
+def _no_entries() -> rx.Component:
+    return empty_state(
+        "No messages or tool calls yet",
+        rx.text(
+            "Backends add them with ",
+            rx.code("messages:create"),
+            " and ",
+            rx.code("toolCalls:record"),
+            ".",
+            color_scheme="gray",
         ),
-        class_name="jump-to-latest",
+        icon="message-square",
     )
 
 
 def _timeline() -> rx.Component:
+    entries = rx.vstack(
+        rx.foreach(ThreadState.entries, _keyed_entry),
+        rx.foreach(LiveTimeline.live_entries, _keyed_entry),
+        spacing="2",
+        width="100%",
+        class_name="timeline",
+        data_testid="timeline",
+    )
     return rx.vstack(
-        rx.cond(
-            ThreadState.has_older,
-            rx.button(
-                rx.icon("chevrons-up", size=14),
-                "Load older",
-                variant="soft",
-                on_click=ThreadState.load_older,
-                loading=ThreadState.loading_older,
-                width="100%",
-                data_testid="load-older",
-            ),
-        ),
+        rx.cond(ThreadState.has_older, _load_older()),
         rx.cond(
             (ThreadState.entries.length() > 0) | (LiveTimeline.live_entries.length() > 0),
-            rx.vstack(
-                rx.foreach(ThreadState.entries, _keyed_entry),
-                rx.foreach(LiveTimeline.live_entries, _keyed_entry),
-                spacing="2",
-                width="100%",
-                class_name="timeline",
-                data_testid="timeline",
-            ),
-            empty_state(
-                "No messages or tool calls yet",
-                rx.text(
-                    "Backends add them with ",
-                    rx.code("messages:create"),
-                    " and ",
-                    rx.code("toolCalls:record"),
-                    ".",
-                    color_scheme="gray",
-                ),
-                icon="message-square",
-            ),
+            entries,
+            _no_entries(),
         ),
         _jump_to_latest(),
         spacing="2",
@@ -477,83 +461,45 @@ def _export_button(label: str, extension: str) -> rx.Component:
     )
 
 
-def _detail() -> rx.Component:
+def _heading() -> rx.Component:
     thread = ThreadState.thread
     return rx.vstack(
-        rx.link(
-            rx.flex(rx.icon("arrow-left", size=14), "Threads", align="center", spacing="1"),
-            href="/threads",
+        title_line(thread["title"], "(untitled thread)", status_badge(thread["status"].to(str))),
+        muted(
+            rx.code(thread["_id"]),
+            " · created ",
+            thread["createdText"],
+            if_set(thread["userId"], rx.fragment(" · user ", rx.code(thread["userId"]))),
             size="2",
         ),
-        rx.flex(
-            rx.vstack(
-                rx.flex(
-                    rx.heading(
-                        rx.cond(
-                            thread["title"].to(str) != "", thread["title"], "(untitled thread)"
-                        ),
-                        size="6",
-                        as_="h1",
-                    ),
-                    status_badge(thread["status"].to(str)),
-                    spacing="3",
-                    align="center",
-                    wrap="wrap",
-                ),
-                rx.text(
-                    rx.code(thread["_id"]),
-                    " · created ",
-                    thread["createdText"],
-                    rx.cond(
-                        thread["userId"].to(str) != "",
-                        rx.fragment(" · user ", rx.code(thread["userId"])),
-                    ),
-                    size="2",
-                    color_scheme="gray",
-                ),
-                spacing="1",
-            ),
+        spacing="1",
+    )
+
+
+def _detail() -> rx.Component:
+    return rx.vstack(
+        back_link("Threads", THREADS),
+        inline(
+            _heading(),
             rx.spacer(),
-            rx.flex(
-                _export_button("JSON", "json"),
-                _export_button("Markdown", "md"),
-                spacing="2",
-            ),
+            rx.flex(_export_button("JSON", "json"), _export_button("Markdown", "md"), spacing="2"),
             width="100%",
             wrap="wrap",
             spacing="3",
-            align="center",
         ),
-        rx.grid(
-            _timeline(),
-            _side_lists(),
-            columns=rx.breakpoints(initial="1", lg="3"),
-            spacing="4",
-            width="100%",
-            class_name="thread-grid",
-        ),
+        detail_grid(_timeline(), _side_lists(), lg="3", class_name="thread-grid"),
         spacing="3",
         width="100%",
     )
 
 
-def thread_page() -> rx.Component:
-    return page_frame(
-        detail_or_missing(
-            ThreadState.loading,
-            ThreadState.found,
-            _detail(),
-            "Thread not found",
-            "Back to threads",
-            "/threads",
-        )
-    )
-
-
 def add(app: rx.App) -> None:
-    app.add_page(
-        thread_page,
+    add_detail_page(
+        app,
+        ThreadState,
+        _detail,
         route=THREAD,
         title="Thread · Threadline",
-        on_load=signed_in_page(ThreadState.load),
+        missing="Thread not found",
+        back=("Back to threads", THREADS),
     )
