@@ -1,7 +1,11 @@
 """The console's addresses: each page's route (what app.add_page gets) and the builders of links
 to one thread, artifact or approval request, so no page puts a URL together itself.
 
-The builders take a str or a Var (a row's id in rx.foreach): `thread_url(row["_id"])`."""
+The builders take a str or a Var (a row's id in rx.foreach): `thread_url(row["_id"])`.
+
+A detail page's id is its route's argument (APPROVAL_ARG, THREAD_ARG, ARTIFACT_ARG): Reflex adds
+a var of that name to the root state (so every page state reads it: `self.thread_id_param`),
+filled from the browser's router, never parsed out of the path here."""
 
 from __future__ import annotations
 
@@ -13,11 +17,14 @@ SETUP = "/setup"
 SET_PASSWORD = "/set-password"
 ACCOUNT = "/account"
 APPROVALS = "/approvals"
-APPROVAL = "/approvals/[approval_request_id]"
+APPROVAL_ARG = "approval_request_id"
+APPROVAL = f"{APPROVALS}/[{APPROVAL_ARG}]"
 THREADS = "/threads"
-THREAD = "/threads/[thread_id_param]"
+THREAD_ARG = "thread_id_param"
+THREAD = f"{THREADS}/[{THREAD_ARG}]"
 ARTIFACTS = "/artifacts"
-ARTIFACT = "/artifacts/[artifact_id_param]"
+ARTIFACT_ARG = "artifact_id_param"
+ARTIFACT = f"{ARTIFACTS}/[{ARTIFACT_ARG}]"
 ADMIN_USERS = "/admin/users"
 ADMIN_KEYS = "/admin/keys"
 ADMIN_WEBHOOKS = "/admin/webhooks"

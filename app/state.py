@@ -340,11 +340,6 @@ def passwords_differ(form_data: dict) -> str:
     return ""
 
 
-def last_path_segment(path: str) -> str:
-    """The id at the end of a page's path (/threads/thr_1 -> thr_1)."""
-    return path.rstrip("/").rsplit("/", 1)[-1]
-
-
 def error_toast(exc: Exception) -> rx.event.EventSpec:
     if isinstance(exc, Unavailable):
         return rx.toast.error("The database is busy; try again in a moment.")
@@ -381,7 +376,7 @@ class PendingQueue(AuthState):
         return self.count <= len(self.requests)
 
     def _shown_request(self) -> QueueRow | None:
-        shown = last_path_segment(self.router.url.path)
+        shown = self.approval_request_id  # the route's argument (routes.APPROVAL_ARG)
         return next((row for row in self._rows() if row._id == shown), None)
 
     @rx.var

@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode
 
 import httpx
 
@@ -188,6 +188,20 @@ class ConsoleServer:
             return False
 
 
+def route_args(path: str) -> dict[str, str]:
+    """The dynamic route's argument of `path`, as the browser's router adds it to each event's
+    query (/threads/thr_1 -> {"thread_id_param": "thr_1"}): the detail pages read their id
+    from it."""
+    from app import routes
+
+    for route in (routes.APPROVAL, routes.THREAD, routes.ARTIFACT):
+        prefix, arg = route.rsplit("/", 1)
+        rest = path.removeprefix(prefix + "/")
+        if rest != path and rest and "/" not in rest:
+            return {arg.strip("[]"): unquote(rest)}
+    return {}
+
+
 def handler_name(state: type, handler: str) -> str:
     """The wire name of `state.handler`, as the built frontend would send it (it need not exist:
     a forged event may name anything)."""
@@ -267,7 +281,7 @@ class Socket:
                 "payload": payload or {},
                 "router_data": {
                     "pathname": path,
-                    "query": query or {},
+                    "query": {**(query or {}), **route_args(path)},
                     "asPath": path + ("?" + urlencode(query) if query else ""),
                 },
             }

@@ -56,6 +56,8 @@ async def open_tab(
     data = {
         "pathname": "/threads/[thread_id_param]",
         "asPath": f"/threads/{thread_id}",
+        # What the browser's router sends on the thread's page: the route's argument.
+        "query": {"thread_id_param": thread_id},
         "headers": {
             "origin": "http://console.test",
             "host": "console.test",
@@ -218,7 +220,7 @@ async def test_a_tab_that_moved_to_another_page_is_forgotten(api, people, live):
     mine = await api.mutation("threads:create", {"title": "Mine"})
     page = await open_tab(fake, registry, "tab-1", people["reviewer"]["token"], mine)
     root = page._get_root_state()
-    data = {**root.router_data, "pathname": "/approvals", "asPath": "/approvals"}
+    data = {**root.router_data, "pathname": "/approvals", "asPath": "/approvals", "query": {}}
     root.router_data, root.router = data, RouterData.from_router_data(data)
     await post_message(api, mine, "the tab is elsewhere")
     await registry._push_all({mine})

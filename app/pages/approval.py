@@ -41,7 +41,6 @@ from app.state import (
     PendingQueue,
     api_download,
     error_toast,
-    last_path_segment,
 )
 from app.worker_reads import outside_plan_view, request_view, session_view, timeline_page
 
@@ -80,7 +79,8 @@ class ApprovalState(VersionCompare, AuthState):
 
     @rx.var
     def request_id(self) -> str:
-        return last_path_segment(self.router.url.path)
+        """The route's argument (routes.APPROVAL_ARG), from the browser's router."""
+        return self.approval_request_id
 
     @rx.var
     def edited_preview(self) -> str:

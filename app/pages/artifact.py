@@ -23,7 +23,6 @@ from app.routes import ARTIFACT, ARTIFACTS, thread_url
 from app.state import (
     AuthState,
     api_download,
-    last_path_segment,
 )
 
 STATUSES = ["draft", "pending_review", "approved", "rejected", "final"]
@@ -41,7 +40,8 @@ class ArtifactState(VersionCompare, AuthState):
 
     @rx.var
     def artifact_id(self) -> str:
-        return last_path_segment(self.router.url.path)
+        """The route's argument (routes.ARTIFACT_ARG), from the browser's router."""
+        return self.artifact_id_param
 
     @rx.var
     def shown_markdown(self) -> str:

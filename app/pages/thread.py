@@ -39,7 +39,6 @@ from app.routes import THREAD, THREADS, approval_url, artifact_url
 from app.state import (
     AuthState,
     backend_url,
-    last_path_segment,
     live_threads,
 )
 from app.worker_reads import session_view, timeline_page
@@ -126,7 +125,9 @@ class ThreadState(AuthState):
 
     @rx.var
     def thread_id(self) -> str:
-        return last_path_segment(self.router.url.path)
+        """The route's argument (routes.THREAD_ARG), from the browser's router: "" once the
+        tab is at another page (then LiveTimeline._pull_live stops)."""
+        return self.thread_id_param
 
     @rx.event
     async def load(self):
