@@ -43,6 +43,39 @@ def inline(*children: rx.Component, spacing: str = "2", **props) -> rx.Component
     return rx.flex(*children, spacing=spacing, align="center", **props)
 
 
+def column(*children: rx.Component, spacing: str = "3", **props) -> rx.Component:
+    """Pieces stacked full width (a page's body, one column of its grid)."""
+    return rx.vstack(*children, spacing=spacing, width="100%", **props)
+
+
+def note(content: rx.Component | rx.Var | str, icon: str, test_id: str, **props) -> rx.Component:
+    """A full-width callout (what the reader should know about the page: a warning, a role)."""
+    return rx.callout(content, icon=icon, width="100%", data_testid=test_id, **props)
+
+
+def soft_button(*children: rx.Component | str, on_click, **props) -> rx.Component:
+    """The secondary buttons (cancel, download, stop, show ...)."""
+    return rx.button(*children, variant="soft", on_click=on_click, **props)
+
+
+def text_box(id_: str, value: rx.Var, on_change, rows: str, **props) -> rx.Component:
+    """A full-width text area (a comment, a plan) whose id is its test id too."""
+    return rx.text_area(
+        id=id_, value=value, on_change=on_change, rows=rows, width="100%", data_testid=id_, **props
+    )
+
+
+def card_header(title: str, link: str, href: rx.Var | str) -> rx.Component:
+    """A card's heading with a link to the whole of what it shows on the right."""
+    return rx.flex(
+        rx.heading(title, size="3"),
+        rx.spacer(),
+        rx.link(link, href=href, size="2"),
+        width="100%",
+        align="center",
+    )
+
+
 def panel(
     *children: rx.Component, spacing: str = "2", test_id: str | None = None, **props
 ) -> rx.Component:

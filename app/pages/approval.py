@@ -11,18 +11,29 @@ import reflex as rx
 
 from api.errors import FunctionError, Unavailable
 from app.components.decisions import decision_buttons
-from app.components.detail import add_detail_page, back_link, detail_grid, title_line
+from app.components.detail import (
+    DetailPage,
+    add_detail_page,
+    back_link,
+    detail_grid,
+    title_line,
+)
 from app.components.markdown import renderable, safe_markdown
 from app.components.session import json_details, session_card, session_fields
 from app.components.timeline import timeline_list
 from app.components.ui import (
+    card_header,
+    column,
     confirm_dialog,
     if_set,
     inline,
     muted,
+    note,
     panel,
     relative_time,
+    soft_button,
     status_badge,
+    text_box,
 )
 from app.components.versions import (
     MAX_RENDER_CHARS,
@@ -53,9 +64,7 @@ DECISIONS = {
 STATUS_TEXT = {**DECISIONS, "expired": "Expired", "cancelled": "Cancelled"}
 
 
-class ApprovalState(VersionCompare, AuthState):
-    loading: bool = True
-    found: bool = True
+class ApprovalState(DetailPage, VersionCompare, AuthState):
     request: dict[str, Any] = {}
     session: dict[str, Any] = {}
     recent: list[dict[str, Any]] = []
@@ -98,21 +107,12 @@ class ApprovalState(VersionCompare, AuthState):
     def _compared_artifact(self) -> str:
         return self.request.get("artifactId") or ""
 
-    @rx.event
-    async def load(self):
-        if self._caller() is None:
-            yield self._to_signin()
-            return
-        self.loading, self.editing, self.comment, self.edited_plan = True, False, "", ""
+    async def _forget(self) -> None:
+        self.editing, self.comment, self.edited_plan = False, "", ""
         self.request, self.session, self.recent, self.versions, self.diff = {}, {}, [], [], []
         self.outside_plan, self.outside_plan_count = [], 0
         self.held_decision, self.claim_warning = "", ""
-        self.me = self._caller().id
-        yield
-        async with self._caught("loading") as failed:
-            await self._load()
-        if failed:
-            yield failed.event
+        self.me = self._signed_in_caller().id
 
     async def _load(self) -> None:
         doc = await request_view(self._signed_in_caller(), self.request_id)
@@ -361,69 +361,48 @@ class ApprovalState(VersionCompare, AuthState):
 def _edit_then_approve() -> rx.Component:
     # An edited plan comes only with the approval that completes the request.
     request = ApprovalState.request
-    return rx.cond(
-        request["approvalCount"].to(int) + 1 >= request["required"].to(int),
-        rx.button(
-            rx.icon("pencil", size=16),
-            "Edit, then approve",
-            variant="outline",
-            on_click=ApprovalState.start_edit,
-            data_shortcut="e",
-            data_testid="edit-plan",
-            title="Edit the plan, then approve (e)",
-        ),
+    edit = rx.button(
+        rx.icon("pencil", size=16),
+        "Edit, then approve",
+        variant="outline",
+        on_click=ApprovalState.start_edit,
+        data_shortcut="e",
+        data_testid="edit-plan",
+        title="Edit the plan, then approve (e)",
     )
+    return rx.cond(request["approvalCount"].to(int) + 1 >= request["required"].to(int), edit)
 
 
 def _editing_buttons() -> rx.Component:
-    return rx.flex(
-        rx.button(
-            rx.icon("check", size=16),
-            "Approve edited plan",
-            color_scheme="green",
-            on_click=ApprovalState.decide("approved"),
-            loading=ApprovalState.deciding,
-            data_testid="approve-edited",
-        ),
-        rx.button(
-            "Cancel editing",
-            variant="soft",
-            color_scheme="gray",
-            on_click=ApprovalState.cancel_edit,
-        ),
-        spacing="2",
-        wrap="wrap",
+    approve = rx.button(
+        rx.icon("check", size=16),
+        "Approve edited plan",
+        color_scheme="green",
+        on_click=ApprovalState.decide("approved"),
+        loading=ApprovalState.deciding,
+        data_testid="approve-edited",
     )
+    cancel = soft_button("Cancel editing", color_scheme="gray", on_click=ApprovalState.cancel_edit)
+    return rx.flex(approve, cancel, spacing="2", wrap="wrap")
 
 
 def _decision_panel() -> rx.Component:
-    buttons = rx.flex(
-        *decision_buttons(ApprovalState.decide, ApprovalState.deciding),
-        _edit_then_approve(),
-        spacing="2",
-        wrap="wrap",
+    decisions = decision_buttons(ApprovalState.decide, ApprovalState.deciding)
+    buttons = rx.flex(*decisions, _edit_then_approve(), spacing="2", wrap="wrap")
+    comment = text_box(
+        "decision-comment",
+        ApprovalState.comment,
+        ApprovalState.set_comment,
+        "3",
+        placeholder="Comment — optional to approve, required to reject or request changes",
+    )
+    changed = note(
+        ApprovalState.plan_changed, "triangle-alert", "plan-changed", color_scheme="orange"
     )
     return panel(
         rx.heading("Your decision", size="3"),
-        rx.cond(
-            ApprovalState.plan_changed != "",
-            rx.callout(
-                ApprovalState.plan_changed,
-                icon="triangle-alert",
-                color_scheme="orange",
-                width="100%",
-                data_testid="plan-changed",
-            ),
-        ),
-        rx.text_area(
-            id="decision-comment",
-            placeholder="Comment — optional to approve, required to reject or request changes",
-            value=ApprovalState.comment,
-            on_change=ApprovalState.set_comment,
-            rows="3",
-            width="100%",
-            data_testid="decision-comment",
-        ),
+        rx.cond(ApprovalState.plan_changed != "", changed),
+        comment,
         rx.cond(ApprovalState.editing, _editing_buttons(), buttons),
         spacing="3",
         test_id="decision-panel",
@@ -431,31 +410,27 @@ def _decision_panel() -> rx.Component:
 
 
 def _claim_button() -> rx.Component:
-    return rx.flex(
-        rx.button(
-            rx.icon("eye", size=14),
-            "I'm reviewing this",
-            size="1",
-            variant="soft",
-            on_click=ApprovalState.claim,
-            loading=ApprovalState.claiming,
-            data_testid="claim",
-            title="Others see that you are reviewing it, for 15 minutes",
-        ),
-        width="100%",
+    claim = soft_button(
+        rx.icon("eye", size=14),
+        "I'm reviewing this",
+        on_click=ApprovalState.claim,
+        size="1",
+        loading=ApprovalState.claiming,
+        data_testid="claim",
+        title="Others see that you are reviewing it, for 15 minutes",
     )
+    return rx.flex(claim, width="100%")
 
 
 def _claim_bar() -> rx.Component:
     """Who is reviewing this pending request, live from the tab's queue; claim / release."""
     claimed_by = PendingQueue.shown_claimed_by
     mine = claimed_by == ApprovalState.me
-    stop = rx.button(
+    stop = soft_button(
         "Stop reviewing",
-        size="1",
-        variant="soft",
-        color_scheme="gray",
         on_click=ApprovalState.unclaim,
+        size="1",
+        color_scheme="gray",
         loading=ApprovalState.claiming,
         data_testid="unclaim",
     )
@@ -464,17 +439,11 @@ def _claim_bar() -> rx.Component:
         "You are reviewing this request (others see it for 15 minutes).",
         PendingQueue.shown_claimed_name + " is reviewing this request.",
     )
+    reviewing = inline(rx.text(who), rx.cond(mine, stop), spacing="3", wrap="wrap")
     return rx.cond(
         claimed_by == "",
         rx.cond(ApprovalState.may_decide, _claim_button()),
-        rx.callout(
-            inline(rx.text(who), rx.cond(mine, stop), spacing="3", wrap="wrap"),
-            icon="eye",
-            color_scheme=rx.cond(mine, "blue", "amber"),
-            size="1",
-            width="100%",
-            data_testid="claim-note",
-        ),
+        note(reviewing, "eye", "claim-note", color_scheme=rx.cond(mine, "blue", "amber"), size="1"),
     )
 
 
@@ -492,6 +461,8 @@ def _claim_warning() -> rx.Component:
 
 def _outside_plan() -> rx.Component:
     """For an approved request with plannedToolCalls: what ran that the plan did not list."""
+    thread = thread_url(ApprovalState.request["threadId"])
+    more = ApprovalState.outside_plan_count > ApprovalState.outside_plan.length()
     return rx.cond(
         ApprovalState.outside_plan_count > 0,
         panel(
@@ -504,14 +475,7 @@ def _outside_plan() -> rx.Component:
                 "the planned tool calls (by name, and by input where the plan gave one)."
             ),
             timeline_list(ApprovalState.outside_plan),
-            rx.cond(
-                ApprovalState.outside_plan_count > ApprovalState.outside_plan.length(),
-                rx.link(
-                    "All of them in the thread",
-                    href=thread_url(ApprovalState.request["threadId"]),
-                    size="2",
-                ),
-            ),
+            rx.cond(more, rx.link("All of them in the thread", href=thread, size="2")),
             test_id="outside-plan",
         ),
     )
@@ -519,212 +483,142 @@ def _outside_plan() -> rx.Component:
 
 def _decided_banner() -> rx.Component:
     request = ApprovalState.request
-    return rx.callout(
-        rx.vstack(
-            rx.text(
-                rx.text.strong(request["statusText"]),
-                if_set(
-                    request["decidedByName"],
-                    rx.fragment(" by ", rx.text.strong(request["decidedByName"])),
-                ),
-                if_set(request["decidedTimeText"], rx.fragment(" on ", request["decidedTimeText"])),
-                ". This request can no longer be decided.",
-            ),
-            if_set(request["comment"], rx.blockquote(request["comment"], size="2")),
-            spacing="1",
-        ),
-        icon="info",
-        color_scheme=rx.match(
-            request["status"].to(str),
-            ("approved", "green"),
-            ("rejected", "red"),
-            ("changes_requested", "orange"),
-            "gray",
-        ),
-        width="100%",
-        data_testid="decided-banner",
+    by = rx.fragment(" by ", rx.text.strong(request["decidedByName"]))
+    outcome = rx.text(
+        rx.text.strong(request["statusText"]),
+        if_set(request["decidedByName"], by),
+        if_set(request["decidedTimeText"], rx.fragment(" on ", request["decidedTimeText"])),
+        ". This request can no longer be decided.",
+    )
+    color = rx.match(
+        request["status"].to(str),
+        ("approved", "green"),
+        ("rejected", "red"),
+        ("changes_requested", "orange"),
+        "gray",
+    )
+    comment = if_set(request["comment"], rx.blockquote(request["comment"], size="2"))
+    return note(
+        rx.vstack(outcome, comment, spacing="1"), "info", "decided-banner", color_scheme=color
     )
 
 
 def _decided_elsewhere() -> rx.Component:
     """Live: the shared queue no longer holds this request, so someone decided (or the backend
     withdrew) it while this tab was open."""
-    show = rx.button(
-        "Show the decision", size="1", variant="soft", on_click=ApprovalState.refresh_request
+    show = soft_button("Show the decision", on_click=ApprovalState.refresh_request, size="1")
+    decided = inline(
+        rx.text("Someone else has just decided this request."), show, spacing="3", wrap="wrap"
     )
     return rx.cond(
         ApprovalState.is_pending
         & PendingQueue.loaded
         & PendingQueue.complete
         & ~PendingQueue.pending_ids.contains(ApprovalState.request_id),
-        rx.callout(
-            inline(
-                rx.text("Someone else has just decided this request."),
-                show,
-                spacing="3",
-                wrap="wrap",
-            ),
-            icon="users",
-            color_scheme="orange",
-            width="100%",
-            data_testid="decided-elsewhere",
-        ),
+        note(decided, "users", "decided-elsewhere", color_scheme="orange"),
     )
 
 
 def _editor() -> rx.Component:
-    editor = rx.text_area(
-        id="edited-plan",
-        value=ApprovalState.edited_plan,
-        on_change=ApprovalState.set_edited_plan,
-        rows="20",
-        width="100%",
+    editor = text_box(
+        "edited-plan",
+        ApprovalState.edited_plan,
+        ApprovalState.set_edited_plan,
+        "20",
         class_name="mono",
-        data_testid="edited-plan",
     )
-    preview = rx.box(
-        safe_markdown(ApprovalState.edited_preview),
-        class_name="plan-box",
-        data_testid="edited-preview",
-        width="100%",
-    )
+    preview = safe_markdown(ApprovalState.edited_preview)
     return rx.grid(
         rx.vstack(
             rx.text("Edit the plan (markdown)", size="2", weight="bold"), editor, width="100%"
         ),
-        rx.vstack(rx.text("Live preview", size="2", weight="bold"), preview, width="100%"),
+        rx.vstack(
+            rx.text("Live preview", size="2", weight="bold"),
+            rx.box(preview, class_name="plan-box", data_testid="edited-preview", width="100%"),
+            width="100%",
+        ),
         columns=rx.breakpoints(initial="1", md="2"),
         spacing="4",
         width="100%",
     )
 
 
-def _version_badge(version: rx.Var) -> rx.Component:
-    return rx.badge(
-        "v",
-        version["version"],
-        " · ",
-        version["status"],
-        variant="surface",
-        title=version["createdText"],
-    )
+def _version_badge(v: rx.Var) -> rx.Component:
+    label = ("v", v["version"], " · ", v["status"])
+    return rx.badge(*label, variant="surface", title=v["createdText"])
 
 
 def _versions() -> rx.Component:
+    artifact = artifact_url(ApprovalState.request["artifactId"])
     return rx.cond(
         ApprovalState.versions.length() > 0,
         panel(
-            rx.flex(
-                rx.heading("Plan artifact versions", size="3"),
-                rx.spacer(),
-                rx.link(
-                    "Open artifact",
-                    href=artifact_url(ApprovalState.request["artifactId"]),
-                    size="2",
-                ),
-                width="100%",
-                align="center",
-            ),
+            card_header("Plan artifact versions", "Open artifact", artifact),
             rx.flex(rx.foreach(ApprovalState.versions, _version_badge), spacing="2", wrap="wrap"),
-            version_compare(
-                ApprovalState,
-                otherwise=muted("Only one version so far.", size="2"),
-            ),
+            version_compare(ApprovalState, otherwise=muted("Only one version so far.", size="2")),
             spacing="3",
-        ),
-    )
-
-
-def _recent_activity() -> rx.Component:
-    return panel(
-        rx.flex(
-            rx.heading("Recent activity", size="3"),
-            rx.spacer(),
-            rx.link("Full thread", href=thread_url(ApprovalState.request["threadId"]), size="2"),
-            width="100%",
-            align="center",
-        ),
-        rx.cond(
-            ApprovalState.recent.length() > 0,
-            timeline_list(ApprovalState.recent),
-            muted("No messages or tool calls in this thread yet.", size="2"),
         ),
     )
 
 
 def _context() -> rx.Component:
     session = ApprovalState.session
-    return rx.vstack(
+    recent = rx.cond(
+        ApprovalState.recent.length() > 0,
+        timeline_list(ApprovalState.recent),
+        muted("No messages or tool calls in this thread yet.", size="2"),
+    )
+    thread = thread_url(ApprovalState.request["threadId"])
+    return column(
         session_card(
-            *session_fields(session, "sdk-session-id"),
-            json_details("state", session["stateJson"]),
+            *session_fields(session, "sdk-session-id"), json_details("state", session["stateJson"])
         ),
-        _recent_activity(),
-        spacing="3",
-        width="100%",
+        panel(card_header("Recent activity", "Full thread", thread), recent),
         min_width="0",
     )
 
 
 def _pending_link(label: str, request_id: rx.Var, shortcut: str) -> rx.Component:
     """The previous / next pending request (its keyboard shortcut: assets/shortcuts.js)."""
-    return if_set(
-        request_id,
-        rx.link(label, href=approval_url(request_id), size="2", data_shortcut=shortcut),
-    )
+    link = rx.link(label, href=approval_url(request_id), size="2", data_shortcut=shortcut)
+    return if_set(request_id, link)
 
 
 def _navigation() -> rx.Component:
     request = ApprovalState.request
+    previous = _pending_link("← previous (k)", request["previousPendingId"], "k")
+    following = _pending_link("next (j) →", request["nextPendingId"], "j")
     return inline(
-        back_link("Inbox", APPROVALS),
-        rx.spacer(),
-        _pending_link("← previous (k)", request["previousPendingId"], "k"),
-        _pending_link("next (j) →", request["nextPendingId"], "j"),
-        spacing="3",
-        width="100%",
+        back_link("Inbox", APPROVALS), rx.spacer(), previous, following, spacing="3", width="100%"
     )
 
 
 def _deadline() -> rx.Component:
     """The deadline: a countdown ticking in the browser while pending (assets/countdown.js)."""
     request = ApprovalState.request
+    expires = request["expiresTime"]
     countdown = rx.text(
-        as_="span",
-        class_name="countdown",
-        data_deadline=request["expiresTime"],
-        data_testid="countdown",
+        as_="span", class_name="countdown", data_deadline=expires, data_testid="countdown"
+    )
+    deadline = rx.cond(
+        ApprovalState.is_pending,
+        rx.text("Expires in ", countdown, " · ", request["expiresText"], size="2"),
+        muted("Deadline ", request["expiresText"], size="2"),
     )
     return rx.cond(
-        request["expiresTime"].to(int) > 0,
-        inline(
-            rx.icon("timer", size=16),
-            rx.cond(
-                ApprovalState.is_pending,
-                rx.text("Expires in ", countdown, " · ", request["expiresText"], size="2"),
-                muted("Deadline ", request["expiresText"], size="2"),
-            ),
-            data_testid="deadline",
-        ),
+        expires.to(int) > 0, inline(rx.icon("timer", size=16), deadline, data_testid="deadline")
     )
 
 
 def _approver(approver: rx.Var) -> rx.Component:
     counts = approver["counts"].to(bool)
+    approved = (rx.text.strong(approver["name"]), " approved on ", approver["decidedText"])
+    changed = " of the plan, which has changed since: no longer counts"
     return rx.flex(
         rx.icon("circle-check", size=16, color=rx.cond(counts, "var(--green-9)", "var(--gray-8)")),
         rx.vstack(
-            rx.text(
-                rx.text.strong(approver["name"]), " approved on ", approver["decidedText"], size="2"
-            ),
-            rx.cond(
-                ~counts,
-                muted(
-                    "on version ",
-                    approver["version"],
-                    " of the plan, which has changed since: no longer counts",
-                ),
-            ),
+            rx.text(*approved, size="2"),
+            rx.cond(~counts, muted("on version ", approver["version"], changed)),
             if_set(approver["comment"], rx.blockquote(approver["comment"], size="1")),
             spacing="1",
         ),
@@ -734,47 +628,44 @@ def _approver(approver: rx.Var) -> rx.Component:
     )
 
 
+def _approval_count() -> rx.Component:
+    request = ApprovalState.request
+    required, count = request["required"].to(int), request["approvalCount"].to(int)
+    return rx.badge(
+        count,
+        " of ",
+        required,
+        " approvals",
+        variant="soft",
+        color_scheme=rx.cond(count > 0, "green", "gray"),
+        data_testid="approval-count",
+    )
+
+
 def _approvals() -> rx.Component:
     """The two-person rule: how many approvals count so far, and who gave them."""
     request = ApprovalState.request
-    required, count = request["required"].to(int), request["approvalCount"].to(int)
+    required = request["required"].to(int)
     approvers = request["approvers"].to(list[dict[str, Any]])
+    waits = note(
+        "You have approved this request; it waits for another person. "
+        "You can still reject it or request changes.",
+        "user-check",
+        "approved-by-me",
+        size="1",
+    )
+    listed = rx.vstack(rx.foreach(approvers, _approver), spacing="2", data_testid="approvers")
     return rx.cond(
         required > 1,
         panel(
-            inline(
-                rx.heading("Approvals", size="3"),
-                rx.badge(
-                    count,
-                    " of ",
-                    required,
-                    " approvals",
-                    variant="soft",
-                    color_scheme=rx.cond(count > 0, "green", "gray"),
-                    data_testid="approval-count",
-                ),
-            ),
+            inline(rx.heading("Approvals", size="3"), _approval_count()),
             muted(
                 required,
                 " different people must approve; a rejection or a request for changes by "
                 "anyone decides at once.",
             ),
-            rx.cond(
-                approvers.length() > 0,
-                rx.vstack(rx.foreach(approvers, _approver), spacing="2", data_testid="approvers"),
-                muted("No approvals yet.", size="2"),
-            ),
-            rx.cond(
-                ApprovalState.is_pending & request["approvedByMe"].to(bool),
-                rx.callout(
-                    "You have approved this request; it waits for another person. "
-                    "You can still reject it or request changes.",
-                    icon="user-check",
-                    size="1",
-                    width="100%",
-                    data_testid="approved-by-me",
-                ),
-            ),
+            rx.cond(approvers.length() > 0, listed, muted("No approvals yet.", size="2")),
+            rx.cond(ApprovalState.is_pending & request["approvedByMe"].to(bool), waits),
             test_id="approvals-card",
         ),
     )
@@ -782,15 +673,11 @@ def _approvals() -> rx.Component:
 
 def _plan() -> rx.Component:
     request = ApprovalState.request
+    plan = safe_markdown(request["planShown"].to(str))
     return panel(
         rx.heading("Plan", size="3"),
         shown_notice(request["planNotice"].to(str), ApprovalState.download_plan),
-        rx.box(
-            safe_markdown(request["planShown"].to(str)),
-            class_name="plan-box",
-            data_testid="plan",
-            width="100%",
-        ),
+        rx.box(plan, class_name="plan-box", data_testid="plan", width="100%"),
         spacing="3",
     )
 
@@ -802,23 +689,20 @@ def _edited_plan() -> rx.Component:
         "Suggested revision (from the reviewer)",
         "Plan as approved (edited by the reviewer)",
     )
-    return if_set(
-        request["editedPlan"],
-        rx.card(
-            rx.heading(heading, size="3"),
-            if_set(request["editedPlanNotice"], muted(request["editedPlanNotice"])),
-            rx.box(safe_markdown(request["editedPlanShown"].to(str)), class_name="plan-box"),
-            width="100%",
-        ),
+    edited = rx.card(
+        rx.heading(heading, size="3"),
+        if_set(request["editedPlanNotice"], muted(request["editedPlanNotice"])),
+        rx.box(safe_markdown(request["editedPlanShown"].to(str)), class_name="plan-box"),
+        width="100%",
     )
+    return if_set(request["editedPlan"], edited)
 
 
 def _decision_or_outcome() -> rx.Component:
-    viewer_note = rx.callout(
+    viewer_note = note(
         "You can read this request; deciding needs the reviewer or admin role.",
-        icon="eye",
-        width="100%",
-        data_testid="viewer-note",
+        "eye",
+        "viewer-note",
     )
     return rx.cond(
         ApprovalState.is_pending,
@@ -829,24 +713,19 @@ def _decision_or_outcome() -> rx.Component:
 
 def _detail() -> rx.Component:
     request = ApprovalState.request
-    return rx.vstack(
+    requested = ("Requested ", relative_time(request["createdIso"].to(str)), " · ")
+    return column(
         _navigation(),
         title_line(
             request["threadTitle"], "(untitled thread)", status_badge(request["status"].to(str))
         ),
-        muted(
-            "Requested ",
-            relative_time(request["createdIso"].to(str)),
-            " · ",
-            request["createdText"],
-            size="2",
-        ),
+        muted(*requested, request["createdText"], size="2"),
         _deadline(),
         _decided_elsewhere(),
         rx.cond(ApprovalState.is_pending, _claim_bar()),
         _claim_warning(),
         detail_grid(
-            rx.vstack(
+            column(
                 _decision_or_outcome(),
                 _outside_plan(),
                 _approvals(),
@@ -854,26 +733,16 @@ def _detail() -> rx.Component:
                 _plan(),
                 _edited_plan(),
                 _versions(),
-                spacing="3",
-                width="100%",
                 min_width="0",
             ),
             _context(),
             lg="2",
             class_name="detail-grid",
         ),
-        spacing="3",
-        width="100%",
     )
 
 
 def add(app: rx.App) -> None:
     add_detail_page(
-        app,
-        ApprovalState,
-        _detail,
-        route=APPROVAL,
-        title="Approval request · Threadline",
-        missing="Approval request not found",
-        back=("Back to the inbox", APPROVALS),
+        app, ApprovalState, _detail, APPROVAL, "Approval request", ("the inbox", APPROVALS)
     )

@@ -8,7 +8,13 @@ from urllib.parse import quote
 
 import reflex as rx
 
-from app.components.detail import add_detail_page, back_link, detail_grid, title_line
+from app.components.detail import (
+    DetailPage,
+    add_detail_page,
+    back_link,
+    detail_grid,
+    title_line,
+)
 from app.components.markdown import renderable, safe_markdown
 from app.components.ui import choice, inline, muted, panel, status_badge
 from app.components.versions import (
@@ -28,9 +34,7 @@ from app.state import (
 STATUSES = ["draft", "pending_review", "approved", "rejected", "final"]
 
 
-class ArtifactState(VersionCompare, AuthState):
-    loading: bool = True
-    found: bool = True
+class ArtifactState(DetailPage, VersionCompare, AuthState):
     artifact: dict[str, Any] = {}
     shown_version: str = ""
     # The shown version's text as rendered (cut to versions.MAX_RENDER_CHARS) and what was cut.
@@ -47,18 +51,9 @@ class ArtifactState(VersionCompare, AuthState):
     def shown_markdown(self) -> str:
         return renderable(self.shown_content)
 
-    @rx.event
-    async def load(self):
-        if self._caller() is None:
-            yield self._to_signin()
-            return
-        self.loading, self.artifact, self.versions, self.diff = True, {}, [], []
+    async def _forget(self) -> None:
+        self.artifact, self.versions, self.diff = {}, [], []
         self.shown_content = self.shown_notice = self.diff_notice = ""
-        yield
-        async with self._caught("loading") as failed:
-            await self._load()
-        if failed:
-            yield failed.event
 
     async def _load(self) -> None:
         opened = await open_artifact(self._signed_in_caller(), self.artifact_id)
@@ -200,12 +195,4 @@ def _detail() -> rx.Component:
 
 
 def add(app: rx.App) -> None:
-    add_detail_page(
-        app,
-        ArtifactState,
-        _detail,
-        route=ARTIFACT,
-        title="Artifact · Threadline",
-        missing="Artifact not found",
-        back=("Back to artifacts", ARTIFACTS),
-    )
+    add_detail_page(app, ArtifactState, _detail, ARTIFACT, "Artifact", ("artifacts", ARTIFACTS))

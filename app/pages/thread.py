@@ -22,7 +22,13 @@ import reflex as rx
 
 from api.errors import FunctionError, Unavailable
 from api.registry import Caller
-from app.components.detail import add_detail_page, back_link, detail_grid, title_line
+from app.components.detail import (
+    DetailPage,
+    add_detail_page,
+    back_link,
+    detail_grid,
+    title_line,
+)
 from app.components.session import json_details, session_card, session_fields
 from app.components.timeline import timeline_entry
 from app.components.ui import (
@@ -111,9 +117,7 @@ async def entries_after(
         cursor, size = page["continueCursor"], min(LIVE_PAGE_MAX, size * 2)
 
 
-class ThreadState(AuthState):
-    loading: bool = True
-    found: bool = True
+class ThreadState(DetailPage, AuthState):
     thread: dict[str, Any] = {}
     session: dict[str, Any] = {}
     entries: list[dict[str, Any]] = []
@@ -129,22 +133,13 @@ class ThreadState(AuthState):
         tab is at another page (then LiveTimeline._pull_live stops)."""
         return self.thread_id_param
 
-    @rx.event
-    async def load(self):
-        if self._caller() is None:
-            yield self._to_signin()
-            return
-        self.loading, self.entries, self.artifacts, self.approvals = True, [], [], []
+    async def _forget(self) -> None:
+        self.entries, self.artifacts, self.approvals = [], [], []
         self.thread, self.session = {}, {}
         (await self.get_state(LiveTimeline))._close()
         # Registered before the first read: a batch committed meanwhile is pulled right after
         # this handler ends (LiveThreads waits for this tab's state).
         live_threads.register(self.router.session.client_token, self._bound, self.thread_id)
-        yield
-        async with self._caught("loading") as failed:
-            await self._load()
-        if failed:
-            yield failed.event
 
     async def _load(self) -> None:
         thread = await self._call("threads:get", {"threadId": self.thread_id})
@@ -495,12 +490,4 @@ def _detail() -> rx.Component:
 
 
 def add(app: rx.App) -> None:
-    add_detail_page(
-        app,
-        ThreadState,
-        _detail,
-        route=THREAD,
-        title="Thread · Threadline",
-        missing="Thread not found",
-        back=("Back to threads", THREADS),
-    )
+    add_detail_page(app, ThreadState, _detail, THREAD, "Thread", ("threads", THREADS))
