@@ -101,3 +101,8 @@ def safe_markdown(content: rx.Var | str, **props) -> rx.Component:
         class_name="safe-markdown",
         **props,
     )
+
+
+def markdown_box(text: rx.Var, test_id: str) -> rx.Component:
+    """A long text (a plan, an artifact version) rendered full width."""
+    return rx.box(safe_markdown(text), class_name="plan-box", width="100%", data_testid=test_id)

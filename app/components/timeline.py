@@ -3,86 +3,87 @@ list of them (the approval page's recent activity and calls outside the plan).""
 
 from __future__ import annotations
 
+from typing import Any
+
 import reflex as rx
 
 from app.components.markdown import safe_markdown
-from app.components.ui import json_block, relative_time, status_badge
+from app.components.ui import if_set, inline, json_block, muted, relative_time, status_badge
 
 ROLE_COLORS = {"user": "blue", "assistant": "violet", "system": "gray", "tool": "teal"}
 
 
+def _entry_props(entry: rx.Var, kind: str, class_name: rx.Var | str) -> dict[str, Any]:
+    """What marks an entry in the page (its kind and id: assets/live_thread.js, the tests)."""
+    return {"class_name": class_name, "data_kind": kind, "data_id": entry["_id"]}
+
+
+def _time(entry: rx.Var) -> rx.Component:
+    """When the entry was recorded ("3 minutes ago" is the list's; this is the exact time)."""
+    return muted(entry["createdText"], title=entry["createdIso"])
+
+
 def _message(entry: rx.Var) -> rx.Component:
     role = entry["role"].to(str)
+    notice = muted(entry["contentNotice"], data_testid="entry-cut")
     return rx.box(
-        rx.flex(
+        inline(
             rx.badge(role, color_scheme=rx.match(role, *ROLE_COLORS.items(), "gray")),
-            rx.text("#", entry["order"], size="1", color_scheme="gray"),
+            muted("#", entry["order"]),
             rx.spacer(),
-            rx.text(entry["createdText"], size="1", color_scheme="gray", title=entry["createdIso"]),
-            spacing="2",
-            align="center",
+            _time(entry),
         ),
         safe_markdown(entry["content"].to(str)),
-        rx.cond(
-            entry["contentNotice"].to(str) != "",
-            rx.text(entry["contentNotice"], size="1", color_scheme="gray", data_testid="entry-cut"),
-        ),
-        class_name="timeline-entry message role-" + role,
-        data_kind="message",
-        data_id=entry["_id"],
+        if_set(entry["contentNotice"], notice),
+        **_entry_props(entry, "message", "timeline-entry message role-" + role),
     )
 
 
+def _tool_call_line(entry: rx.Var) -> list[rx.Component]:
+    return [
+        rx.icon("wrench", size=14),
+        rx.code(entry["toolName"].to(str)),
+        status_badge(entry["status"].to(str)),
+        rx.cond(entry["outsidePlan"].to(bool), outside_plan_badge()),
+        muted(entry["durationText"]),
+        rx.spacer(),
+        _time(entry),
+    ]
+
+
+def _json_part(label: str, text: rx.Var) -> list[rx.Component]:
+    return [rx.text(label, size="1", weight="bold"), json_block(text.to(str))]
+
+
 def _tool_call(entry: rx.Var) -> rx.Component:
+    output = rx.cond(
+        entry["outputJson"].to(str) != "",
+        rx.fragment(*_json_part("Output", entry["outputJson"])),
+        muted("No output yet"),
+    )
+    call_id = rx.text("toolCallId ", rx.code(entry["toolCallId"].to(str)), size="1")
+    summary = inline(
+        *_tool_call_line(entry), wrap="wrap", display="inline-flex", width="calc(100% - 1.5em)"
+    )
     return rx.el.details(
-        rx.el.summary(
-            rx.flex(
-                rx.icon("wrench", size=14),
-                rx.code(entry["toolName"].to(str)),
-                status_badge(entry["status"].to(str)),
-                rx.cond(entry["outsidePlan"].to(bool), outside_plan_badge()),
-                rx.text(entry["durationText"], size="1", color_scheme="gray"),
-                rx.spacer(),
-                rx.text(
-                    entry["createdText"], size="1", color_scheme="gray", title=entry["createdIso"]
-                ),
-                spacing="2",
-                align="center",
-                wrap="wrap",
-                display="inline-flex",
-                width="calc(100% - 1.5em)",
-            ),
-        ),
+        rx.el.summary(summary),
         rx.vstack(
-            rx.text("Input", size="1", weight="bold"),
-            json_block(entry["inputJson"].to(str)),
-            rx.cond(
-                entry["outputJson"].to(str) != "",
-                rx.fragment(
-                    rx.text("Output", size="1", weight="bold"),
-                    json_block(entry["outputJson"].to(str)),
-                ),
-                rx.text("No output yet", size="1", color_scheme="gray"),
-            ),
-            rx.cond(
-                entry["toolCallId"].to(str) != "",
-                rx.text("toolCallId ", rx.code(entry["toolCallId"].to(str)), size="1"),
-            ),
+            *_json_part("Input", entry["inputJson"]),
+            output,
+            if_set(entry["toolCallId"], call_id),
             spacing="2",
             padding_top="0.5em",
             width="100%",
         ),
-        class_name="timeline-entry tool-call",
-        data_kind="toolCall",
-        data_id=entry["_id"],
+        **_entry_props(entry, "toolCall", "timeline-entry tool-call"),
     )
 
 
 def outside_plan_badge() -> rx.Component:
     """A tool call recorded after its thread's plan was approved that the plan did not list."""
+    label = (rx.icon("shield-alert", size=12), "outside the approved plan")
     return rx.badge(
-        rx.icon("shield-alert", size=12),
-        "outside the approved plan",
+        *label,
         color_scheme="red",
         variant="solid",
         size="1",

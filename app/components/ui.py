@@ -127,6 +127,7 @@ def page_header(title: str | rx.Var, *actions: rx.Component, subtitle=None) -> r
 
 
 def loading_block() -> rx.Component:
+    """The spinner a page shows until its first read is back."""
     return rx.center(rx.spinner(size="3"), padding="3em", width="100%")
 
 
@@ -269,22 +270,18 @@ def confirm_dialog(
     test_id: str,
 ) -> rx.Component:
     """A controlled confirmation (Radix alert dialog; never the browser's confirm())."""
+    confirm = rx.button(
+        confirm_label, color_scheme="red", on_click=on_confirm, data_testid=f"{test_id}-confirm"
+    )
     return rx.alert_dialog.root(
         rx.alert_dialog.content(
             rx.alert_dialog.title(title),
             rx.alert_dialog.description(description, size="2"),
             rx.flex(
                 rx.alert_dialog.cancel(
-                    rx.button("Cancel", variant="soft", color_scheme="gray", on_click=on_cancel)
+                    soft_button("Cancel", color_scheme="gray", on_click=on_cancel)
                 ),
-                rx.alert_dialog.action(
-                    rx.button(
-                        confirm_label,
-                        color_scheme="red",
-                        on_click=on_confirm,
-                        data_testid=f"{test_id}-confirm",
-                    )
-                ),
+                rx.alert_dialog.action(confirm),
                 spacing="3",
                 justify="end",
                 margin_top="1em",

@@ -18,7 +18,7 @@ from app.components.detail import (
     detail_grid,
     title_line,
 )
-from app.components.markdown import renderable, safe_markdown
+from app.components.markdown import markdown_box, renderable, safe_markdown
 from app.components.session import json_details, session_card, session_fields
 from app.components.timeline import timeline_list
 from app.components.ui import (
@@ -93,6 +93,7 @@ class ApprovalState(DetailPage, VersionCompare, AuthState):
 
     @rx.var
     def edited_preview(self) -> str:
+        """The edited plan as its preview renders it (markdown_box)."""
         return renderable(self.edited_plan)
 
     @rx.var
@@ -361,9 +362,9 @@ class ApprovalState(DetailPage, VersionCompare, AuthState):
 def _edit_then_approve() -> rx.Component:
     # An edited plan comes only with the approval that completes the request.
     request = ApprovalState.request
+    label = (rx.icon("pencil", size=16), "Edit, then approve")
     edit = rx.button(
-        rx.icon("pencil", size=16),
-        "Edit, then approve",
+        *label,
         variant="outline",
         on_click=ApprovalState.start_edit,
         data_shortcut="e",
@@ -527,14 +528,13 @@ def _editor() -> rx.Component:
         "20",
         class_name="mono",
     )
-    preview = safe_markdown(ApprovalState.edited_preview)
     return rx.grid(
         rx.vstack(
             rx.text("Edit the plan (markdown)", size="2", weight="bold"), editor, width="100%"
         ),
         rx.vstack(
             rx.text("Live preview", size="2", weight="bold"),
-            rx.box(preview, class_name="plan-box", data_testid="edited-preview", width="100%"),
+            markdown_box(ApprovalState.edited_preview, "edited-preview"),
             width="100%",
         ),
         columns=rx.breakpoints(initial="1", md="2"),
@@ -611,6 +611,7 @@ def _deadline() -> rx.Component:
 
 
 def _approver(approver: rx.Var) -> rx.Component:
+    """One approval given; it no longer counts once the plan it approved has changed."""
     counts = approver["counts"].to(bool)
     approved = (rx.text.strong(approver["name"]), " approved on ", approver["decidedText"])
     changed = " of the plan, which has changed since: no longer counts"
@@ -629,6 +630,7 @@ def _approver(approver: rx.Var) -> rx.Component:
 
 
 def _approval_count() -> rx.Component:
+    """ "1 of 2 approvals": green once one counts."""
     request = ApprovalState.request
     required, count = request["required"].to(int), request["approvalCount"].to(int)
     return rx.badge(
@@ -673,11 +675,10 @@ def _approvals() -> rx.Component:
 
 def _plan() -> rx.Component:
     request = ApprovalState.request
-    plan = safe_markdown(request["planShown"].to(str))
     return panel(
         rx.heading("Plan", size="3"),
         shown_notice(request["planNotice"].to(str), ApprovalState.download_plan),
-        rx.box(plan, class_name="plan-box", data_testid="plan", width="100%"),
+        markdown_box(request["planShown"].to(str), "plan"),
         spacing="3",
     )
 

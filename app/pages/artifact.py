@@ -15,7 +15,7 @@ from app.components.detail import (
     detail_grid,
     title_line,
 )
-from app.components.markdown import renderable, safe_markdown
+from app.components.markdown import markdown_box, renderable
 from app.components.ui import choice, inline, muted, panel, status_badge
 from app.components.versions import (
     VersionCompare,
@@ -43,13 +43,14 @@ class ArtifactState(DetailPage, VersionCompare, AuthState):
     saving: bool = False
 
     @rx.var
+    def shown_markdown(self) -> str:
+        """The shown version as the page renders it (markdown_box)."""
+        return renderable(self.shown_content)
+
+    @rx.var
     def artifact_id(self) -> str:
         """The route's argument (routes.ARTIFACT_ARG), from the browser's router."""
         return self.artifact_id_param
-
-    @rx.var
-    def shown_markdown(self) -> str:
-        return renderable(self.shown_content)
 
     async def _forget(self) -> None:
         self.artifact, self.versions, self.diff = {}, [], []
@@ -156,12 +157,7 @@ def _shown_version() -> rx.Component:
     return panel(
         rx.heading("Version ", ArtifactState.shown_version, size="3"),
         shown_notice(ArtifactState.shown_notice, ArtifactState.download_version),
-        rx.box(
-            safe_markdown(ArtifactState.shown_markdown),
-            class_name="plan-box",
-            width="100%",
-            data_testid="artifact-content",
-        ),
+        markdown_box(ArtifactState.shown_markdown, "artifact-content"),
         spacing="3",
         min_width="0",
     )

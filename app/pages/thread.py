@@ -38,6 +38,7 @@ from app.components.ui import (
     muted,
     panel,
     relative_time,
+    soft_button,
     status_badge,
 )
 from app.formatting import pretty_json, with_times
@@ -382,9 +383,9 @@ def _keyed_entry(entry: rx.Var) -> rx.Component:
 def _jump_to_latest() -> rx.Component:
     """Shown (by assets/live_thread.js) when new rows arrived below while the reader was
     scrolled up; at the bottom, the page follows new rows instead."""
+    label = (rx.icon("arrow-down", size=14), "New entries · Jump to latest")
     button = rx.button(
-        rx.icon("arrow-down", size=14),
-        "New entries · Jump to latest",
+        *label,
         size="2",
         radius="full",
         data_testid="jump-to-latest",
@@ -394,15 +395,10 @@ def _jump_to_latest() -> rx.Component:
 
 
 def _load_older() -> rx.Component:
-    return rx.button(
-        rx.icon("chevrons-up", size=14),
-        "Load older",
-        variant="soft",
-        on_click=ThreadState.load_older,
-        loading=ThreadState.loading_older,
-        width="100%",
-        data_testid="load-older",
-    )
+    """The page before the oldest entry shown (timeline:list's cursor)."""
+    label = (rx.icon("chevrons-up", size=14), "Load older")
+    older, busy = ThreadState.load_older, ThreadState.loading_older
+    return soft_button(*label, on_click=older, loading=busy, width="100%", data_testid="load-older")
 
 
 def _no_entries() -> rx.Component:
