@@ -158,7 +158,11 @@ def version(query_set: int, identity: int, ts: int) -> dict[str, Any]:
 
 
 def transition(
-    start: tuple[int, int, int], end: tuple[int, int, int], modifications: list, skew: float
+    start: tuple[int, int, int],
+    end: tuple[int, int, int],
+    modifications: list,
+    skew: float,
+    server_ts: int | None = None,
 ) -> dict[str, Any]:
     return {
         "type": "Transition",
@@ -168,8 +172,26 @@ def transition(
         # Both or neither (the client warns of a slow transition when only one is right); both
         # integers (the Rust client refuses a float).
         "clientClockSkew": round(skew),
-        "serverTs": time.time_ns(),
+        "serverTs": time.time_ns() if server_ts is None else server_ts,
     }
+
+
+def transition_text(
+    start: tuple[int, int, int],
+    end: tuple[int, int, int],
+    modifications: list[str],
+    skew: float,
+    server_ts: int | None = None,
+) -> str:
+    """`json.dumps(transition(...))`, byte for byte, assembled around modifications that are
+    already JSON text: a value shared by many sockets is encoded once, not once per socket."""
+    server_ts = time.time_ns() if server_ts is None else server_ts
+    return (
+        f'{{"type": "Transition", "startVersion": {json.dumps(version(*start))}, '
+        f'"endVersion": {json.dumps(version(*end))}, '
+        f'"modifications": [{", ".join(modifications)}], '
+        f'"clientClockSkew": {round(skew)}, "serverTs": {server_ts}}}'
+    )
 
 
 def query_updated(query_id: int, value: Any, journal: Any) -> dict[str, Any]:
@@ -180,6 +202,14 @@ def query_updated(query_id: int, value: Any, journal: Any) -> dict[str, Any]:
         "logLines": [],
         "journal": journal,
     }
+
+
+def query_updated_text(query_id: int, value_text: str, journal: Any) -> str:
+    """`json.dumps(query_updated(...))`, byte for byte, around a value already encoded."""
+    return (
+        f'{{"type": "QueryUpdated", "queryId": {query_id}, "value": {value_text}, '
+        f'"logLines": [], "journal": {json.dumps(journal)}}}'
+    )
 
 
 def query_failed(query_id: int, message: str, journal: Any, data: Any = None) -> dict[str, Any]:

@@ -8,17 +8,19 @@ State per socket (all versions start at 0 on every new socket, as the client's d
 
 Three tasks: the receive loop (handles frames in order), a mutation worker (one mutation at a
 time, in order, as Convex does) and the updater, which computes one transition at a time: it takes
-the pending changes, reads every query to (re)run in ONE read transaction (one snapshot), and sends
-only values that changed. A MutationResponse is sent before the transition that covers it, and that
-transition always follows (the client resolves the mutation only once a transition's ts reaches
-the mutation's). Mutations carry an idempotency key built from the session id and request id, so
-the re-send a reconnecting client makes is answered from the record, not applied twice.
+the pending changes, reads every query to (re)run in ONE read transaction (one snapshot, in the
+query threads, off the event loop), and sends only values that changed. When every query of a
+transition is one that sockets share (api/sync/shared.py) and was woken by a committed batch, it
+takes the results of the current generation instead, read once for all the sockets woken with it.
+A MutationResponse is sent before the transition that covers it, and that transition always
+follows (the client resolves the mutation only once a transition's ts reaches the mutation's).
+Mutations carry an idempotency key built from the session id and request id, so the re-send a
+reconnecting client makes is answered from the record, not applied twice.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import logging
 import time
@@ -29,7 +31,7 @@ from sqlalchemy import exc as sa_exc
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from api import auth, credentials
-from api.calls import _ensure_event_relay, call, run_query_on
+from api.calls import _ensure_event_relay, call, off_loop, run_query_on
 from api.db import get_engine
 from api.errors import FunctionError, Unavailable
 from api.events import bus
@@ -38,6 +40,7 @@ from api.registry import Caller, FunctionSpec, lookup, parse_args
 from api.settings import get_settings
 from api.sync import convex_auth, protocol
 from api.sync.protocol import ProtocolError, clock
+from api.sync.shared import Outcome, failure, outcome, query_key, shared, sharing_key
 from api.sync.subscriptions import Subscription, dependency_of, hub
 from api.vocabulary import CREDENTIALS_CHANGED
 
@@ -70,6 +73,7 @@ class Query:
     error: FunctionError | None = None  # unknown function or bad arguments: fails every time
     last_hash: bytes | None = None
     subscription: Subscription | None = None
+    shared_as: tuple[str, str] | None = None  # (path, canonical args) if sockets share it
 
 
 @dataclass
@@ -124,6 +128,7 @@ class SyncSession:
         self.pending = Pending()
         self.identity: Identity | None = None  # in force (transitioned)
         self.dirty: set[int] = set()
+        self.fresh: set[int] = set()  # dirty queries that must not take a shared result
         self.must_send = False  # a transition is owed (query set / identity bump, mutation ts)
         self.closed = False
         self._wake = asyncio.Event()
@@ -180,9 +185,11 @@ class SyncSession:
                 return
 
     async def send(self, frame: dict[str, Any]) -> None:
+        await self.send_text(json.dumps(frame))
+
+    async def send_text(self, text: str) -> None:
         if self.closed:
             return
-        text = json.dumps(frame)
         async with self._send_lock:
             try:
                 await self.ws.send_text(text)
@@ -256,6 +263,8 @@ class SyncSession:
             query.args = parse_args(query.spec, _decoded(modification["args"]))
         except FunctionError as exc:
             query.error = exc
+        else:
+            query.shared_as = query_key(query.spec, query.args)
         return query
 
     async def _authenticate(self, message: dict[str, Any]) -> None:
@@ -346,7 +355,9 @@ class SyncSession:
         self._wake.set()
 
     def rerun_all(self) -> None:
+        """Re-read every query for this caller (its role or rights changed): fresh, not shared."""
         self.dirty.update(self.queries)
+        self.fresh.update(self.queries)
         self._wake.set()
 
     def _watch(self, query: Query) -> None:
@@ -419,8 +430,8 @@ class SyncSession:
         end_query_set, end_identity = self.received_query_set, self.received_identity
         must_send, self.must_send = self.must_send, False
         modifications: list[dict[str, Any]] = []
-        rerun = self.dirty
-        self.dirty = set()
+        rerun, fresh = self.dirty, self.fresh
+        self.dirty, self.fresh = set(), set()
         for query_id in pending.removes:
             query = self.queries.pop(query_id, None)
             if query is not None:
@@ -434,37 +445,83 @@ class SyncSession:
             self.queries[query.query_id] = query
             self._watch(query)
             rerun.add(query.query_id)
+            fresh.add(query.query_id)
         if pending.identity_changed:
             self.identity = pending.identity
             rerun.update(self.queries)
+            fresh.update(self.queries)
         caller = None if self.identity is None else self.identity.caller
-        ts = clock.now()  # before the snapshot: every commit up to ts is visible in it
+        # Both before the snapshot: every commit up to ts is visible in it, and so is every
+        # commit announced up to this generation (the shared results' too).
+        generation = hub.generation
+        ts = clock.now()
         targets = [self.queries[qid] for qid in sorted(rerun) if qid in self.queries]
-        for query, outcome in zip(targets, self._read(targets, caller), strict=True):
-            update = self._modification(query, outcome)
+        outcomes = await self._outcomes(targets, caller, fresh, generation)
+        if self.closed:
+            return
+        texts = [json.dumps(modification) for modification in modifications]
+        for query, result in zip(targets, outcomes, strict=True):
+            update = self._modification(query, result)
             if update is not None:
-                modifications.append(update)
-        if not modifications and not must_send:
+                texts.append(update)
+        if not texts and not must_send:
             return
         end = (end_query_set, end_identity, ts)
-        frame = protocol.transition(self.version, end, modifications, self.skew)
+        text = protocol.transition_text(self.version, end, texts, self.skew)
         self.version = end
-        await self.send(frame)
+        await self.send_text(text)
 
-    def _read(self, queries: list[Query], caller: Caller | None) -> list[tuple[bool, Any]]:
-        """Every query of one transition in one read transaction: one snapshot for all."""
-        outcomes: list[tuple[bool, Any]] = []
+    async def _outcomes(
+        self, queries: list[Query], caller: Caller | None, fresh: set[int], generation: int
+    ) -> list[Outcome]:
+        """The transition's results: all shared ones of `generation` when every query may take
+        one, else all read here in one snapshot (offering to share what others may take)."""
+        keys: dict[int, Any] = {}
+        if caller is not None:
+            keys = {
+                q.query_id: sharing_key(q.shared_as, caller)
+                for q in queries
+                if q.shared_as is not None and q.error is None
+            }
+        if queries and len(keys) == len(queries) and not fresh.intersection(keys):
+            futures = [shared.lookup(generation, keys[q.query_id]) for q in queries]
+            if all(future is not None for future in futures):
+                results = [await future for future in futures]
+                if all(result is not None for result in results):
+                    shared.reuses += len(results)
+                    return results
+        claimed = {}
+        for query_id, key in keys.items():
+            future = shared.claim(generation, key)  # None if another socket is reading it
+            if future is not None:
+                claimed[query_id] = future
+        try:
+            outcomes = await self._read(queries, caller)
+        finally:  # failed or cancelled: the sockets waiting on these read for themselves
+            for future in claimed.values():
+                if not future.done():
+                    future.set_result(None)
+        for query, result in zip(queries, outcomes, strict=True):
+            future = claimed.get(query.query_id)
+            if future is not None and not future.done():
+                future.set_result(result)
+        return outcomes
+
+    async def _read(self, queries: list[Query], caller: Caller | None) -> list[Outcome]:
+        """Every query of one transition in one read transaction: one snapshot for all. It runs
+        in the query threads: 500 sockets' reads must not stop the event loop meanwhile."""
+        outcomes: list[Outcome] = []
         runnable = [q for q in queries if q.error is None and caller is not None]
         results: dict[int, tuple[bool, Any]] = {}
         while runnable:
-            runnable = self._read_snapshot(runnable, caller, results)
+            runnable = await off_loop(self._read_snapshot, runnable, caller, results)
         for query in queries:
             if query.error is not None:
-                outcomes.append((False, query.error))
+                outcomes.append(failure(query.error))
             elif caller is None:
-                outcomes.append((False, FunctionError(UNAUTHENTICATED)))
+                outcomes.append(failure(FunctionError(UNAUTHENTICATED)))
             else:
-                outcomes.append(results[query.query_id])
+                outcomes.append(outcome(*results[query.query_id]))
         return outcomes
 
     @staticmethod
@@ -493,16 +550,17 @@ class SyncSession:
                     results[query.query_id] = (True, value)
         return []
 
-    def _modification(self, query: Query, outcome: tuple[bool, Any]) -> dict[str, Any] | None:
-        ok, value = outcome
-        body = json.dumps(value if ok else [value.message, value.data], sort_keys=True)
-        digest = hashlib.blake2b(f"{ok}:{body}".encode(), digest_size=16).digest()
-        if digest == query.last_hash:
+    @staticmethod
+    def _modification(query: Query, result: Outcome) -> str | None:
+        """The query's modification as JSON text, None if its value is the one last sent."""
+        if result.digest == query.last_hash:
             return None
-        query.last_hash = digest
-        if ok:
-            return protocol.query_updated(query.query_id, value, query.journal)
-        return protocol.query_failed(query.query_id, value.message, query.journal, value.data)
+        query.last_hash = result.digest
+        if result.ok:
+            return protocol.query_updated_text(query.query_id, result.text, query.journal)
+        error = result.value
+        failed = protocol.query_failed(query.query_id, error.message, query.journal, error.data)
+        return json.dumps(failed)
 
 
 def _decoded(args: list) -> Any:

@@ -13,6 +13,10 @@ reads, so that a batch on one thread wakes only the sockets watching that thread
 
 Re-runs are coalesced per socket (server.py): many batches while a transition is computed make one
 more transition, and only values that changed are sent.
+
+`Hub.generation` counts the batches heard (this worker's and, through Redis, the others'). It goes
+up before any subscription is woken, so a result read once the generation is g reflects every
+commit announced up to g: sockets woken together share one read per generation (api/sync/shared.py).
 """
 
 from __future__ import annotations
@@ -71,6 +75,8 @@ class Hub:
         self._by_module: dict[str, set[Subscription]] = defaultdict(set)
         self._count = 0
         self.batches_seen = 0
+        # Advanced by every committed batch, before its subscriptions are woken (see above).
+        self.generation = 0
 
     def __len__(self) -> int:
         return self._count
@@ -96,6 +102,7 @@ class Hub:
     def touched(self, pairs: Iterable[tuple[str, str | None]]) -> None:
         """A batch committed writes to these (module, threadId) pairs: wake what may change."""
         self.batches_seen += 1
+        self.generation += 1
         if not self._count:
             return
         hit: set[Subscription] = set()
