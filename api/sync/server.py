@@ -497,10 +497,11 @@ class SyncSession:
                 claimed[query_id] = future
         try:
             outcomes = await self._read(queries, caller)
-        finally:  # failed or cancelled: the sockets waiting on these read for themselves
+        except BaseException:  # failed or cancelled: the sockets waiting read for themselves
             for future in claimed.values():
                 if not future.done():
                     future.set_result(None)
+            raise
         for query, result in zip(queries, outcomes, strict=True):
             future = claimed.get(query.query_id)
             if future is not None and not future.done():
