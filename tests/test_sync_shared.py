@@ -156,9 +156,9 @@ def _seen_ids(socket: Socket) -> set[str]:
 @pytest.fixture
 async def callers(people, api) -> dict[str, Any]:
     """Two reviewers, two end users each with a thread of their own."""
-    from api import signin
     from api.calls import call
     from api.cli import CLI_CALLER
+    from api.services import signin
 
     tokens = {"reviewer": people["reviewer"]["token"], "user": people["user"]["token"]}
     ids = {"user": people["user"]["id"]}
