@@ -1,8 +1,14 @@
 """CPU cost of one messages:create inside the application, without any server or network:
 the bare yardstick app, Threadline's API app, and Threadline behind Reflex's own ASGI layers,
-each driven in-process by batches of 50 concurrent requests. Prints microseconds per request.
+each driven in-process by batches of concurrent requests (--batch, 50). Prints microseconds per request.
 
-    .venv/bin/python bench/app_cost.py [--requests 5000] [--postgres postgresql://...]
+    .venv/bin/python bench/app_cost.py [--requests 5000] [--batch 50] [--threads 200]
+                                       [--postgres postgresql://...]
+
+--batch is how many requests are in flight together (and so how many share a commit): wrk's 50
+connections gave the server's writer batches of about 14 on average (2026-12-02), since the rest
+are still on their way through granian when a batch starts. The heap is frozen and the collector
+set as the server does it (api/http.py freeze_startup_heap).
 
 Server-level figures (bench/ingest.py) add granian's and the kernel's share, which is the same
 for every app; this isolates the part Threadline's code controls.
@@ -74,7 +80,9 @@ def _per_call(function, count: int) -> float:
     return (time.process_time() - start) / count * 1e6
 
 
-async def stages(key: str, threads: list[str], bodies: list[bytes], lane_total: float) -> None:
+async def stages(
+    key: str, threads: list[str], bodies: list[bytes], lane_total: float, batch: int
+) -> None:
     """The ingest lane's CPU per request by stage, each stage timed alone (µs)."""
     import orjson
 
@@ -83,6 +91,7 @@ async def stages(key: str, threads: list[str], bodies: list[bytes], lane_total: 
     from api.functions.messages import create_many
     from api.ingest import _plain_create_args
     from api.registry import REGISTRY, Context, check_allowed, next_creation_time
+    from api.writer import MEMO
 
     count = 20_000
     credential = auth.parse_authorization(f"Bearer {key}")
@@ -105,30 +114,48 @@ async def stages(key: str, threads: list[str], bodies: list[bytes], lane_total: 
             lambda: orjson.dumps({"status": "success", "value": "msg_x", "logLines": []}), count
         ),
     }
-    # SQL and commit: the batch path for 50 calls in one transaction, as the writer runs it.
-    args = [_plain_create_args(orjson.loads(body)) for body in bodies[:50]]
+    # SQL and commit: the batch path for `batch` calls in one transaction, as the SQLite writer
+    # runs it: its memo knows the threads (after their first message), so only the insert runs;
+    # the first figure is the same batch with the threads read (a memo emptied, or PostgreSQL).
     engine = get_engine()
-    sql = commit = 0.0
     rounds = 100
-    for _ in range(rounds):
-        with engine.connect().execution_options(writer=True) as conn:
-            transaction = conn.begin()
-            start = time.process_time()
-            create_many(
-                [(Context(conn=conn, caller=caller, now=next_creation_time()), a) for a in args]
-            )
-            sql += time.process_time() - start
-            start = time.process_time()
-            transaction.commit()
-            commit += time.process_time() - start
-    figures["SQL (lock + highest orders + insert, batch of 50)"] = sql / rounds / 50 * 1e6
-    figures["commit (one per batch of 50)"] = commit / rounds / 50 * 1e6
+    memo: dict = {}
+
+    def timed(remember: bool) -> tuple[float, float]:
+        sql = commit = 0.0
+        for offset in range(rounds):
+            start_at = (offset * batch) % (len(bodies) - batch)
+            args = [_plain_create_args(orjson.loads(body)) for body in bodies[start_at:][:batch]]
+            with engine.connect().execution_options(writer=True) as conn:
+                transaction = conn.begin()
+                if remember:
+                    conn.info[MEMO] = memo
+                start = time.process_time()
+                create_many(
+                    [(Context(conn=conn, caller=caller, now=next_creation_time()), a) for a in args]
+                )
+                sql += time.process_time() - start
+                conn.info.pop(MEMO, None)
+                start = time.process_time()
+                transaction.commit()
+                commit += time.process_time() - start
+        return sql / rounds / batch * 1e6, commit / rounds / batch * 1e6
+
+    cold, _ = timed(remember=False)
+    sqlite = engine.dialect.name == "sqlite"  # PostgreSQL's writer has no memo
+    timed(remember=sqlite)  # the memo learns every thread
+    known = "insert, threads known" if sqlite else "lock + highest orders + insert"
+    (
+        figures[f"SQL ({known}, batch of {batch})"],
+        figures[f"commit (one per batch of {batch})"],
+    ) = timed(remember=sqlite)
     measured = sum(figures.values())
     figures["rest: ASGI calls, queue, futures, batching"] = lane_total - measured
     print("\ningest lane, CPU per request by stage (in-process, no server):")
     for name, micros in figures.items():
         print(f"  {name:<52} {micros:7.1f} µs")
     print(f"  {'total (ingest lane above)':<52} {lane_total:7.1f} µs")
+    print(f"  (SQL with the threads read, no memo: {cold:.1f} µs)")
 
 
 def _postgres_database(url: str) -> tuple[str, Callable[[], None]]:
@@ -158,6 +185,8 @@ def main() -> None:
     parser.add_argument(
         "--postgres", help="PostgreSQL URL of a server to create a scratch database on"
     )
+    parser.add_argument("--batch", type=int, default=50, help="requests in flight together")
+    parser.add_argument("--threads", type=int, default=200, help="threads posted into")
     options = parser.parse_args()
     scratch = tempfile.mkdtemp(prefix="threadline-appcost-")
     dropped = None
@@ -175,13 +204,18 @@ def main() -> None:
 
     async def run() -> None:
         key = (await call("apiKeys:create", {"name": "cost"}, CLI_CALLER))["key"]
-        threads = [await call("threads:create", {"title": "t"}, CLI_CALLER) for _ in range(200)]
+        count = options.threads
+        threads = [await call("threads:create", {"title": "t"}, CLI_CALLER) for _ in range(count)]
         content = ("Streaming assistant output, token by token. " * 12)[:500]
         bodies = [
             json.dumps(
                 {
                     "path": "messages:create",
-                    "args": {"threadId": threads[i % 200], "role": "assistant", "content": content},
+                    "args": {
+                        "threadId": threads[i % count],
+                        "role": "assistant",
+                        "content": content,
+                    },
                 }
             ).encode()
             for i in range(options.requests)
@@ -202,12 +236,16 @@ def main() -> None:
         }
         for app in apps.values():
             await drive(app, bodies[:500], headers)  # warm-up
-        figures = {name: await drive(app, bodies, headers) for name, app in apps.items()}
+        from api.http import freeze_startup_heap
+
+        freeze_startup_heap()  # as the server does once it has loaded
+        batch = options.batch
+        figures = {name: await drive(app, bodies, headers, batch) for name, app in apps.items()}
         for name, micros in figures.items():
             print(f"{name:<16} {micros:8.1f} µs CPU per request")
         for name in ("threadline api", "ingest lane"):
             print(f"{name} / bare = {figures[name] / figures['bare']:.2f}x")
-        await stages(key, threads, bodies, figures["ingest lane"])
+        await stages(key, threads, bodies, figures["ingest lane"], batch)
 
     import uvloop  # the loop granian serves with in production
 
