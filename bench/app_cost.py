@@ -1,6 +1,7 @@
 """CPU cost of one messages:create inside the application, without any server or network:
 the bare yardstick app, Threadline's API app, and Threadline behind Reflex's own ASGI layers,
-each driven in-process by batches of concurrent requests (--batch, 50). Prints microseconds per request.
+each driven in-process by batches of concurrent requests (--batch, 50). Prints microseconds per
+request.
 
     .venv/bin/python bench/app_cost.py [--requests 5000] [--batch 50] [--threads 200]
                                        [--postgres postgresql://...]
