@@ -34,6 +34,17 @@ def inline_form(*controls: rx.Component, on_submit, form_key: rx.Var, **props) -
     )
 
 
+def filter_input(
+    name: str, label: str, placeholder: str, value: rx.Var, width: str | None = "12em", **props
+) -> rx.Component:
+    """A filter's field: `name` in the submitted form, showing the filter's current `value`."""
+    if placeholder:
+        props["placeholder"] = placeholder
+    if width is not None:
+        props["width"] = width
+    return rx.input(name=name, default_value=value, aria_label=label, **props)
+
+
 def filter_bar(
     *fields: rx.Component,
     state: type[rx.State],

@@ -9,7 +9,7 @@ from typing import Any
 import reflex as rx
 
 from app.components.layout import add_signed_in, admin_frame
-from app.components.lists import filter_bar, list_body, submit_button
+from app.components.lists import filter_bar, filter_input, list_body, submit_button
 from app.components.ui import (
     empty_state,
     page_header,
@@ -167,13 +167,13 @@ def _entry(entry: rx.Var) -> rx.Component:
 
 def _filters() -> rx.Component:
     return filter_bar(
-        rx.input(
-            name="actor",
-            placeholder="Actor (email or ref)",
-            default_value=AdminAuditState.actor,
-            width="14em",
+        filter_input(
+            "actor",
+            "Actor",
+            "Actor (email or ref)",
+            AdminAuditState.actor,
+            "14em",
             max_width="100%",
-            aria_label="Actor",
         ),
         rx.select.root(
             rx.select.trigger(aria_label="Action", title="Action", data_testid="action-filter"),
@@ -184,28 +184,22 @@ def _filters() -> rx.Component:
             value=AdminAuditState.action,
             on_change=AdminAuditState.set_action,
         ),
-        rx.input(
-            name="target",
-            placeholder="Target (id or email)",
-            default_value=AdminAuditState.target,
-            width="14em",
+        filter_input(
+            "target",
+            "Target",
+            "Target (id or email)",
+            AdminAuditState.target,
+            "14em",
             max_width="100%",
-            aria_label="Target",
         ),
         rx.flex(
             rx.text("From", size="1", color_scheme="gray"),
-            rx.input(
-                name="since",
-                type="datetime-local",
-                default_value=AdminAuditState.since,
-                aria_label="From (UTC)",
+            filter_input(
+                "since", "From (UTC)", "", AdminAuditState.since, None, type="datetime-local"
             ),
             rx.text("to", size="1", color_scheme="gray"),
-            rx.input(
-                name="until",
-                type="datetime-local",
-                default_value=AdminAuditState.until,
-                aria_label="Until (UTC)",
+            filter_input(
+                "until", "Until (UTC)", "", AdminAuditState.until, None, type="datetime-local"
             ),
             rx.text("UTC", size="1", color_scheme="gray"),
             spacing="2",

@@ -14,7 +14,7 @@ import reflex as rx
 
 from api.errors import FunctionError, Unavailable
 from app.components.layout import add_signed_in, admin_frame
-from app.components.lists import data_table, filter_bar, icon_button, list_body
+from app.components.lists import data_table, filter_bar, filter_input, icon_button, list_body
 from app.components.ui import (
     choice,
     confirm_dialog,
@@ -374,13 +374,13 @@ def _create_dialog() -> rx.Component:
 
 def _filters() -> rx.Component:
     return filter_bar(
-        rx.input(
-            name="search",
-            placeholder="Search name or email",
-            default_value=AdminUsersState.search,
-            width="16em",
+        filter_input(
+            "search",
+            "Search",
+            "Search name or email",
+            AdminUsersState.search,
+            "16em",
             max_width="100%",
-            aria_label="Search",
         ),
         choice(
             ROLE_FILTERS,

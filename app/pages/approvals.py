@@ -9,7 +9,7 @@ from typing import Any
 import reflex as rx
 
 from app.components.layout import add_signed_in, page_frame
-from app.components.lists import inline_form, list_body
+from app.components.lists import filter_input, inline_form, list_body
 from app.components.ui import (
     choice,
     empty_state,
@@ -262,12 +262,8 @@ def decided_view() -> rx.Component:
                 ApprovalsState.set_decision_filter,
                 "Decision",
             ),
-            rx.input(
-                name="thread",
-                placeholder="Thread title contains…",
-                default_value=ApprovalsState.thread_filter,
-                width="16em",
-                aria_label="Thread",
+            filter_input(
+                "thread", "Thread", "Thread title contains…", ApprovalsState.thread_filter, "16em"
             ),
             rx.button("Filter", type="submit", variant="soft"),
             on_submit=ApprovalsState.filter_decided,

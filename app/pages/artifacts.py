@@ -8,7 +8,7 @@ from typing import Any
 import reflex as rx
 
 from app.components.layout import add_signed_in, page_frame
-from app.components.lists import data_table, filter_bar, list_body, submit_button
+from app.components.lists import data_table, filter_bar, filter_input, list_body, submit_button
 from app.components.ui import (
     choice,
     empty_state,
@@ -92,21 +92,9 @@ def _row(row: rx.Var) -> rx.Component:
 
 def artifacts_page() -> rx.Component:
     filters = filter_bar(
-        rx.input(
-            name="type",
-            placeholder="Type (plan, report…)",
-            default_value=ArtifactsState.type_filter,
-            width="12em",
-            aria_label="Type",
-        ),
+        filter_input("type", "Type", "Type (plan, report…)", ArtifactsState.type_filter),
         choice(STATUSES, ArtifactsState.status_filter, ArtifactsState.set_status_filter, "Status"),
-        rx.input(
-            name="thread",
-            placeholder="Thread id",
-            default_value=ArtifactsState.thread_filter,
-            width="16em",
-            aria_label="Thread",
-        ),
+        filter_input("thread", "Thread", "Thread id", ArtifactsState.thread_filter, "16em"),
         on_submit=ArtifactsState.apply_filters,
         state=ArtifactsState,
         on_clear=ArtifactsState.clear_filters,

@@ -1,36 +1,28 @@
 """/set-password?token=...: a one-time link an admin gave someone (new account or reset). Shows
-whose account it is, sets the password, signs them in and goes to /approvals."""
+whose account it is, sets the password, signs them in and goes to /approvals (the link flow is
+app/link_page.py's)."""
 
 from __future__ import annotations
 
 import reflex as rx
 
-from api.errors import FunctionError
 from api.services import links, signin
-from app.components.layout import public_card
-from app.components.ui import (
-    field_row,
-    form_error,
-    loading_block,
-    new_password_fields,
-    notice,
-    wide_submit,
-)
+from app.components.ui import field_row, new_password_fields, notice
+from app.link_page import LinkPage, link_page, password_form
 from app.routes import SET_PASSWORD
-from app.state import CONSOLE_ROLES, LINK_SIGNIN_ERRORS, AuthState, error_toast, passwords_differ
+from app.state import CONSOLE_ROLES, AuthState
 
 
-class SetPasswordState(AuthState):
-    # checking, form, invalid (used, replaced or expired), elsewhere (set; not a console role)
-    phase: str = "checking"
+class SetPasswordState(LinkPage, AuthState):
+    """phase: checking, form, invalid (used, replaced or expired), elsewhere (set; not a console
+    role)."""
+
     account_email: str = ""
     account_name: str = ""
     purpose: str = ""
-    error: str = ""
-    busy: bool = False
 
-    def _token(self) -> str:
-        return self.router.url.query_parameters.get("token", "")
+    def _link_is_live(self) -> bool:
+        return links.password_link_info(self._token()) is not None
 
     @rx.event
     def check(self):
@@ -43,67 +35,44 @@ class SetPasswordState(AuthState):
         self.account_email, self.account_name = info["email"], info["name"]
         self.purpose = info["purpose"]
 
-    @rx.event
-    async def submit(self, form_data: dict):
-        self.error = passwords_differ(form_data)
-        if self.error:
-            return
-        self.busy = True
-        yield
-        password = str(form_data.get("password", ""))
-        try:
-            email = await links.redeem_password_link(self._token(), password)
-            session = await self._sign_in_after_link(email, password)
-        except FunctionError as exc:
-            self.error = str(exc)
-            if links.password_link_info(self._token()) is None:
-                self.check()
-            return
-        except LINK_SIGNIN_ERRORS as exc:
-            yield error_toast(exc)
-            return
-        finally:
-            self.busy = False
+    async def _redeem(self, form_data: dict, password: str) -> str:
+        return await links.redeem_password_link(self._token(), password)
+
+    async def _signed_in_to(self, session: signin.SignedIn) -> rx.event.EventSpec | None:
         if session.role not in CONSOLE_ROLES:
             # End users sign in to the chat app built on the API, not to this console.
             await signin.sign_out(session.token)
             self.phase = "elsewhere"
-            return
-        yield self._signed_in(session.token, "/approvals")
+            return None
+        return self._signed_in(session.token, "/approvals")
 
 
 def _form() -> rx.Component:
-    return rx.form(
-        rx.vstack(
-            rx.text(
-                rx.cond(
-                    SetPasswordState.purpose == "reset_password",
-                    "Choose a new password for your account.",
-                    "Choose a password to finish setting up your account.",
-                ),
-                size="2",
+    return password_form(
+        SetPasswordState,
+        rx.text(
+            rx.cond(
+                SetPasswordState.purpose == "reset_password",
+                "Choose a new password for your account.",
+                "Choose a password to finish setting up your account.",
             ),
-            field_row("Name", SetPasswordState.account_name),
-            rx.box(
-                field_row("Email", SetPasswordState.account_email),
-                data_testid="set-password-email",
-            ),
-            # For password managers: the account the new password belongs to.
-            rx.el.input(
-                type="hidden",
-                name="username",
-                value=SetPasswordState.account_email,
-                auto_complete="username",
-            ),
-            *new_password_fields(),
-            form_error(SetPasswordState.error, "set-password-error"),
-            wide_submit("Set password and sign in", SetPasswordState.busy),
-            spacing="3",
-            width="100%",
+            size="2",
         ),
-        on_submit=SetPasswordState.submit,
-        width="100%",
-        data_testid="set-password-form",
+        field_row("Name", SetPasswordState.account_name),
+        rx.box(
+            field_row("Email", SetPasswordState.account_email),
+            data_testid="set-password-email",
+        ),
+        # For password managers: the account the new password belongs to.
+        rx.el.input(
+            type="hidden",
+            name="username",
+            value=SetPasswordState.account_email,
+            auto_complete="username",
+        ),
+        *new_password_fields(),
+        submit="Set password and sign in",
+        test_id="set-password",
     )
 
 
@@ -130,15 +99,10 @@ def _elsewhere() -> rx.Component:
 
 
 def set_password_page() -> rx.Component:
-    return public_card(
-        rx.heading("Set your password", size="4", as_="h1"),
-        rx.match(
-            SetPasswordState.phase,
-            ("form", _form()),
-            ("invalid", _invalid()),
-            ("elsewhere", _elsewhere()),
-            loading_block(),
-        ),
+    return link_page(
+        SetPasswordState,
+        "Set your password",
+        {"form": _form(), "invalid": _invalid(), "elsewhere": _elsewhere()},
     )
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import reflex as rx
 
 from app.components.layout import add_signed_in, page_frame
-from app.components.lists import data_table, filter_bar, list_body
+from app.components.lists import data_table, filter_bar, filter_input, list_body
 from app.components.ui import (
     choice,
     empty_state,
@@ -97,28 +97,10 @@ def _row(row: rx.Var) -> rx.Component:
 
 def threads_page() -> rx.Component:
     filters = filter_bar(
-        rx.input(
-            name="search",
-            placeholder="Search titles…",
-            default_value=ThreadsState.search,
-            width="16em",
-            aria_label="Search titles",
-        ),
+        filter_input("search", "Search titles", "Search titles…", ThreadsState.search, "16em"),
         choice(STATUSES, ThreadsState.status, ThreadsState.set_status, "Status"),
-        rx.input(
-            name="phase",
-            placeholder="Phase (e.g. executing)",
-            default_value=ThreadsState.phase,
-            width="12em",
-            aria_label="Phase",
-        ),
-        rx.input(
-            name="user",
-            placeholder="User id",
-            default_value=ThreadsState.user_id,
-            width="12em",
-            aria_label="User",
-        ),
+        filter_input("phase", "Phase", "Phase (e.g. executing)", ThreadsState.phase),
+        filter_input("user", "User", "User id", ThreadsState.user_id),
         on_submit=ThreadsState.apply_filters,
         state=ThreadsState,
         on_clear=ThreadsState.clear_filters,
