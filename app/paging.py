@@ -9,9 +9,10 @@ what it shows of each document (`_page`), and which filters it sends (`_filter_a
             result = await self._call("console:threads", args)
             return result, [ThreadRow.of(doc) for doc in result["page"]]
 
-`load` starts from the first page, `more` appends the next one ("Load more"); a gone session
-or a failed call ends the same way as every console handler (AuthState._caught). The list's
-components are in app/components/lists.py."""
+`load` (opening the page) starts from the first page, after `_opened` (what the page forgets
+then); `refresh` reads the first page again, `more` appends the next one ("Load more"). A gone
+session or a failed call ends the same way as every console handler (AuthState._caught). The
+list's components are in app/components/lists.py."""
 
 from __future__ import annotations
 
@@ -38,8 +39,17 @@ class PagedList(rx.State, mixin=True):
         """One page: the list function's answer, and the rows this page shows of it."""
         raise NotImplementedError
 
+    def _opened(self) -> None:
+        """What opening the page forgets (the page's own vars: a link shown once)."""
+
     @rx.event
     async def load(self):
+        self._opened()
+        async for event in self._reload():
+            yield event
+
+    @rx.event
+    async def refresh(self):
         async for event in self._reload():
             yield event
 

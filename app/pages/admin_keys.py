@@ -24,8 +24,6 @@ class AdminKeysState(AdminPage, AuthState):
     creating: bool = False
     new_key: str = ""
     new_key_name: str = ""
-    confirm_key_id: str = ""
-    confirm_name: str = ""
 
     def _forget_shown_once(self) -> None:
         self.new_key, self.new_key_name = "", ""
@@ -64,22 +62,13 @@ class AdminKeysState(AdminPage, AuthState):
 
     @rx.event
     def ask_revoke(self, key_id: str, name: str):
-        self.confirm_key_id, self.confirm_name, self.confirm_open = key_id, name, True
-
-    @rx.event
-    def cancel_revoke(self):
-        self.confirm_open = False
+        self._ask(key_id, name)
 
     @rx.event
     async def revoke(self):
-        self.confirm_open = False
-        async with self._caught() as failed:
-            await self._admin_call("apiKeys:revoke", {"apiKeyId": self.confirm_key_id})
-        if failed:
-            yield failed.event
-            return
-        yield rx.toast.success(f"Revoked {self.confirm_name}; it no longer works.")
-        yield AdminKeysState.refresh
+        done = f"Revoked {self.confirm_name}; it no longer works."
+        async for event in self._confirmed("apiKeys:revoke", {"apiKeyId": self.confirm_id}, done):
+            yield event
 
 
 def _row(key: rx.Var) -> rx.Component:
@@ -184,7 +173,7 @@ def _content() -> rx.Component:
             "Requests with this key are refused from now on. This cannot be undone.",
             "Revoke",
             AdminKeysState.revoke,
-            AdminKeysState.cancel_revoke,
+            AdminKeysState.cancel_confirm,
             "confirm-revoke",
         ),
     )

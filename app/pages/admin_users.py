@@ -66,17 +66,9 @@ class AdminUsersState(PagedList, AuthState):
             or self.status_filter != STATUS_FILTERS[0]
         )
 
-    @rx.event
-    async def load(self):
-        """Opening the page: a link shown earlier is not shown again (not even on reload)."""
+    def _opened(self) -> None:
+        """A link shown earlier is not shown again (not even on reload)."""
         self.link_url, self.link_note = "", ""
-        async for event in self._reload():
-            yield event
-
-    @rx.event
-    async def refresh(self):
-        async for event in self._reload():
-            yield event
 
     @rx.event
     def apply_search(self, form_data: dict):

@@ -36,8 +36,6 @@ class AdminWebhooksState(AdminPage, AuthState):
     new_secret: str = ""
     new_secret_url: str = ""
     add_format: str = "standard"
-    confirm_id: str = ""
-    confirm_url: str = ""
 
     def _forget_shown_once(self) -> None:
         self.new_secret, self.new_secret_url = "", ""
@@ -91,32 +89,19 @@ class AdminWebhooksState(AdminPage, AuthState):
 
     @rx.event
     async def send_test(self, webhook_id: str):
-        async with self._caught() as failed:
-            await self._admin_call("webhooks:test", {"webhookId": webhook_id})
-        if failed:
-            yield failed.event
-            return
-        yield rx.toast.success("Test event queued; it shows in the delivery log below.")
-        yield AdminWebhooksState.refresh
+        done = "Test event queued; it shows in the delivery log below."
+        async for event in self._change("webhooks:test", {"webhookId": webhook_id}, done):
+            yield event
 
     @rx.event
     def ask_remove(self, webhook_id: str, url: str):
-        self.confirm_id, self.confirm_url, self.confirm_open = webhook_id, url, True
-
-    @rx.event
-    def cancel_remove(self):
-        self.confirm_open = False
+        self._ask(webhook_id, url)
 
     @rx.event
     async def remove(self):
-        self.confirm_open = False
-        async with self._caught() as failed:
-            await self._admin_call("webhooks:remove", {"webhookId": self.confirm_id})
-        if failed:
-            yield failed.event
-            return
-        yield rx.toast.success("Removed; nothing more is sent to it.")
-        yield AdminWebhooksState.refresh
+        done = "Removed; nothing more is sent to it."
+        async for event in self._confirmed("webhooks:remove", {"webhookId": self.confirm_id}, done):
+            yield event
 
 
 def _field(event_type: str) -> str:
@@ -320,11 +305,11 @@ def _content() -> rx.Component:
         ),
         confirm_dialog(
             AdminWebhooksState.confirm_open,
-            "Remove " + AdminWebhooksState.confirm_url + "?",
+            "Remove " + AdminWebhooksState.confirm_name + "?",
             "Nothing more is sent to it, and its delivery log goes with it.",
             "Remove",
             AdminWebhooksState.remove,
-            AdminWebhooksState.cancel_remove,
+            AdminWebhooksState.cancel_confirm,
             "confirm-remove",
         ),
     )

@@ -42,30 +42,25 @@ class ApprovalsState(PagedList, AuthState):
             "decided" if self.router.url.query_parameters.get("view") == "decided" else ("pending")
         )
         if self.view == "decided":
-            return ApprovalsState.load_decided
+            return ApprovalsState.refresh
         return None
 
     @rx.event
     def show(self, view: str | list[str]):
         self.view = "decided" if view == "decided" else "pending"
         if self.view == "decided":
-            return ApprovalsState.load_decided
+            return ApprovalsState.refresh
         return None
 
     @rx.event
     def filter_decided(self, form_data: dict):
         self.thread_filter = str(form_data.get("thread", "")).strip()[:200]
-        return ApprovalsState.load_decided
+        return ApprovalsState.refresh
 
     @rx.event
     def set_decision_filter(self, decision: str):
         self.decision_filter = decision if decision in DECISION_FILTERS else "any"
-        return ApprovalsState.load_decided
-
-    @rx.event
-    async def load_decided(self):
-        async for event in self._reload():
-            yield event
+        return ApprovalsState.refresh
 
     def _filter_args(self) -> dict[str, Any]:
         args: dict[str, Any] = {}
