@@ -1,11 +1,10 @@
-"""Starting Threadline and the yardstick as real servers for the benchmarks."""
+"""Starting Threadline and the yardstick as real servers for the benchmarks, with the helpers the
+tests start theirs with (tests/server_process.py: ports, scratch folder, health, stopping)."""
 
 from __future__ import annotations
 
 import contextlib
 import os
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -15,48 +14,17 @@ from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.server_process import (
+    ROOT,
+    free_port,
+    link_project,
+    reflex_command,
+    reflex_env,
+    stop_process,
+    wait_healthy,
+)
+
 PYTHON = sys.executable
-REFLEX_ENV = {
-    "REFLEX_USE_SYSTEM_BUN": "1",
-    "REFLEX_CHECK_LATEST_VERSION": "false",
-    "REFLEX_TELEMETRY_ENABLED": "false",
-    "NPM_CONFIG_REGISTRY": os.environ.get("NPM_CONFIG_REGISTRY", "https://registry.npmjs.org/"),
-    "PATH": f"{ROOT / '.tools/node_modules/.bin'}:{Path(PYTHON).parent}:{os.environ['PATH']}",
-}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_healthy(url: str, process: subprocess.Popen, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode} before answering {url}")
-        try:
-            if httpx.get(url, timeout=1).status_code < 500:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"{url} did not answer within {timeout} s")
-
-
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-
-LINKED = ("rxconfig.py", "app", "api", "models", "assets", "alembic", "alembic.ini", "reflex.lock")
 
 
 @contextlib.contextmanager
@@ -64,10 +32,7 @@ def scratch_project() -> Iterator[Path]:
     """A folder linking to the project's code, where Reflex may build its own .web/ without
     touching the project's (which a test harness may be using)."""
     with tempfile.TemporaryDirectory(prefix="threadline-bench-") as scratch:
-        for name in LINKED:
-            if (ROOT / name).exists():
-                os.symlink(ROOT / name, Path(scratch) / name)
-        yield Path(scratch)
+        yield link_project(Path(scratch))
 
 
 @contextlib.contextmanager
@@ -86,30 +51,18 @@ def threadline_server_process(
     port = port or free_port()
     with scratch_project() as scratch:
         process = subprocess.Popen(
-            [
-                PYTHON,
-                "-m",
-                "reflex",
-                "run",
-                "--env",
-                "prod",
-                "--backend-only",
-                "--backend-port",
-                str(port),
-                "--loglevel",
-                "warning",
-            ],
+            reflex_command(port, quiet=True),
             cwd=scratch,
-            env={**os.environ, **REFLEX_ENV, **env, "PYTHONPATH": str(ROOT)},
+            env={**os.environ, **reflex_env(), **env, "PYTHONPATH": str(ROOT)},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
         try:
-            wait_healthy(f"http://127.0.0.1:{port}/api/health", process)
+            wait_healthy(f"http://127.0.0.1:{port}", process, 120, interval=0.2)
             yield f"http://127.0.0.1:{port}", process
         finally:
-            stop(process)
+            stop_process(process)
 
 
 @contextlib.contextmanager
@@ -148,4 +101,4 @@ def bare_server_process(workers: int = 1) -> Iterator[tuple[str, subprocess.Pope
                 time.sleep(0.2)
         yield f"http://127.0.0.1:{port}", process
     finally:
-        stop(process)
+        stop_process(process)

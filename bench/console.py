@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import signal
 import statistics
 import sys
 import tempfile
@@ -32,7 +31,6 @@ sys.path.insert(0, str(REPO))
 
 from bench._servers import scratch_project  # noqa: E402
 from bench.console_latency import (  # noqa: E402
-    CHROMIUM_ARGS,
     EMAIL,
     PASSWORD,
     measure_first_paint,
@@ -40,6 +38,7 @@ from bench.console_latency import (  # noqa: E402
     percentile,
     start_server,
 )
+from tests.server_process import launch_chromium, reflex_env, stop_process  # noqa: E402
 
 
 def seed(threads: int, big: int) -> dict:
@@ -143,11 +142,7 @@ def main() -> None:
 
     env = {
         **os.environ,
-        "PATH": f"{REPO / '.tools/node_modules/.bin'}:{REPO / '.venv/bin'}:{os.environ['PATH']}",
-        "REFLEX_USE_SYSTEM_BUN": "1",
-        "REFLEX_CHECK_LATEST_VERSION": "false",
-        "REFLEX_TELEMETRY_ENABLED": "false",
-        "NPM_CONFIG_REGISTRY": os.environ.get("NPM_CONFIG_REGISTRY", "https://registry.npmjs.org/"),
+        **reflex_env(),
     }
     with scratch_project() as scratch:
         run_browser_measures(options, seeded, env, scratch, list_timings)
@@ -176,9 +171,7 @@ def run_browser_measures(options, seeded, env, scratch, list_timings) -> None:
             token = http.post(
                 "/api/auth/signin", json={"email": EMAIL, "password": PASSWORD}
             ).json()["token"]
-            browser = playwright.chromium.launch(
-                executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
-            )
+            browser = launch_chromium(playwright)
             paint = measure_first_paint(browser, base, token, seeded["bigThreadId"], 5)
             one = measure_inbox(browser, base, http, seeded["key"], token, 1, options.requests)
             many = measure_inbox(
@@ -193,8 +186,7 @@ def run_browser_measures(options, seeded, env, scratch, list_timings) -> None:
             per_tab = memory_per_tab(browser, base, token, psutil.Process(server.pid), options.tabs)
             browser.close()
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
+        stop_process(server, timeout=30)
 
     counts = ", ".join(f"{v:,} {k}" for k, v in seeded["counts"].items())
     print(f"\ncommand: .venv/bin/python bench/console.py {' '.join(sys.argv[1:])}".rstrip())

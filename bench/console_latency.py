@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -31,14 +31,14 @@ import httpx
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from tests.server_process import (  # noqa: E402
+    launch_chromium,
+    reflex_command,
+    reflex_env,
+    stop_process,
+    wait_healthy,
+)
+
 EMAIL, PASSWORD = "bench@example.com", "bench-password-1"
 LONG_THREAD_MESSAGES = 10_000
 
@@ -134,35 +134,22 @@ def seed(database_url: str) -> tuple[str, str, str]:
 
 def start_server(port: int, env: dict[str, str], cwd: Path = REPO) -> subprocess.Popen:
     process = subprocess.Popen(
-        [
-            str(REPO / ".venv/bin/reflex"),
-            "run",
-            "--env",
-            "prod",
-            "--single-port",
-            "--frontend-port",
-            str(port),
-            "--backend-port",
-            str(port),
-        ],
+        reflex_command(port, single_port=True),
         cwd=cwd,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-    deadline = time.time() + 180
-    while time.time() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2).status_code == 200:
-                # The frontend build finishes before the port opens; give the page a first load.
-                httpx.get(f"http://127.0.0.1:{port}/signin", timeout=10)
-                return process
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    os.killpg(process.pid, signal.SIGTERM)
-    raise SystemExit("the console did not start within 180 s")
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}", process, 180, interval=0.5)
+    except RuntimeError:
+        stop_process(process)
+        raise
+    # The frontend build finishes before the port opens; give the page a first load.
+    with contextlib.suppress(httpx.HTTPError):
+        httpx.get(f"http://127.0.0.1:{port}/signin", timeout=10)
+    return process
 
 
 def measure_inbox(
@@ -304,12 +291,8 @@ def main() -> None:
     database_url = f"sqlite:///{workdir / 'bench.db'}"
     env = {
         **os.environ,
+        **reflex_env(),
         "DATABASE_URL": database_url,
-        "PATH": f"{REPO / '.tools/node_modules/.bin'}:{REPO / '.venv/bin'}:{os.environ['PATH']}",
-        "REFLEX_USE_SYSTEM_BUN": "1",
-        "REFLEX_CHECK_LATEST_VERSION": "false",
-        "REFLEX_TELEMETRY_ENABLED": "false",
-        "NPM_CONFIG_REGISTRY": os.environ.get("NPM_CONFIG_REGISTRY", "https://registry.npmjs.org/"),
         "BCRYPT_ROUNDS": "4",
     }
     os.environ["DATABASE_URL"] = database_url
@@ -323,9 +306,7 @@ def main() -> None:
             token = http.post(
                 "/api/auth/signin", json={"email": EMAIL, "password": PASSWORD}
             ).json()["token"]
-            browser = playwright.chromium.launch(
-                executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
-            )
+            browser = launch_chromium(playwright)
             one = many = paint = []
             if options.only is None:
                 one = measure_inbox(browser, base, http, key, token, 1, options.requests)
@@ -347,8 +328,7 @@ def main() -> None:
                 paint = measure_first_paint(browser, base, token, long_thread, 5)
             browser.close()
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
+        stop_process(server, timeout=30)
 
     print(
         f"command: .venv/bin/python bench/console_latency.py --requests {options.requests} "

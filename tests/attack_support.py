@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -24,10 +23,16 @@ from urllib.parse import unquote, urlencode
 
 import httpx
 
-from tests.server_process import free_port
+from tests.server_process import (
+    ROOT,
+    free_port,
+    link_project,
+    reflex_command,
+    reflex_env,
+    stop_process,
+    wait_healthy,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
-LINKED = ("rxconfig.py", "app", "api", "models", "assets", "alembic", "alembic.ini", "reflex.lock")
 PEOPLE = {
     "admin": ("ada@example.com", "Ada Admin", "admin-password-1"),
     "reviewer": ("rita@example.com", "Rita Reviewer", "reviewer-password-1"),
@@ -64,26 +69,16 @@ class ConsoleServer:
         self.key = ""
         self.env = {
             **os.environ,
+            **reflex_env(),
             "DATABASE_URL": self.database_url,
             "BCRYPT_ROUNDS": "4",
             "PYTHONPATH": str(ROOT),
-            "PATH": os.pathsep.join(
-                [
-                    str(ROOT / ".tools/node_modules/.bin"),
-                    str(Path(sys.executable).parent),
-                    os.environ["PATH"],
-                ]
-            ),
-            "REFLEX_USE_SYSTEM_BUN": "1",
-            "REFLEX_CHECK_LATEST_VERSION": "false",
-            "REFLEX_TELEMETRY_ENABLED": "false",
         }
         for name in ("REDIS_URL", "REFLEX_REDIS_URL"):
             self.env.pop(name, None)
 
     def start(self, timeout: float = 240) -> ConsoleServer:
-        for name in LINKED:
-            os.symlink(ROOT / name, self.scratch / name)
+        link_project(self.scratch)
         seeded = subprocess.run(
             [sys.executable, "-c", SEED, self.database_url, json.dumps(PEOPLE)],
             cwd=self.scratch,
@@ -97,43 +92,23 @@ class ConsoleServer:
         self.ids, self.key = seed["ids"], seed["key"]
         self.log = open(self.log_path, "w")  # noqa: SIM115 (closed in stop)
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "reflex",
-                "run",
-                "--env",
-                "prod",
-                "--backend-only",
-                "--backend-port",
-                str(self.port),
-            ],
+            reflex_command(self.port),
             cwd=self.scratch,
             env=self.env,
             stdout=self.log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, self.log_path.read_text()[-3000:]
-            try:
-                if httpx.get(f"{self.url}/api/health", timeout=2).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
-        self.stop()
-        raise RuntimeError("the console backend did not start")
+        try:
+            wait_healthy(self.url, self.process, timeout, log=self.log_path, interval=0.3)
+        except RuntimeError:
+            self.stop()
+            raise
+        return self
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=20)
+        if self.process is not None:
+            stop_process(self.process, timeout=20)
         if getattr(self, "log", None) is not None:
             self.log.close()
 

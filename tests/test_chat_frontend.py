@@ -15,18 +15,9 @@ import pytest
 
 from api.calls import call
 from api.cli import CLI_CALLER
-from tests.server_process import ServerProcess, free_port
+from tests.server_process import CHROMIUM, ServerProcess, free_port, launch_chromium
 
 APP = Path(__file__).resolve().parent.parent / "examples" / "chat-frontend"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 pytestmark = pytest.mark.e2e
 
 
@@ -87,9 +78,7 @@ async def test_sign_in_list_threads_and_see_a_new_message_live(preview, people, 
         CLI_CALLER,
     )
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
+        browser = await launch_chromium(playwright)
         page = await browser.new_page()
         errors = []
         page.on("pageerror", lambda error: errors.append(str(error)))

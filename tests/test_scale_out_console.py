@@ -10,32 +10,29 @@ project's own .web/ (which the e2e harness uses).
 
 from __future__ import annotations
 
+import contextlib
 import os
-import signal
 import subprocess
-import sys
-import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from tests.conftest import PG_OK, PG_SKIP_REASON
-from tests.server_process import free_port
+from tests.server_process import (
+    CHROMIUM,
+    ROOT,
+    free_port,
+    launch_chromium,
+    link_project,
+    reflex_command,
+    reflex_env,
+    stop_process,
+    wait_healthy,
+)
 from tests.test_scale_out import REDIS_URL, _redis_ok
-
-ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-LINKED = ("rxconfig.py", "app", "api", "models", "assets", "alembic", "alembic.ini", "reflex.lock")
 
 pytestmark = [pytest.mark.postgres, pytest.mark.e2e]
 
@@ -48,12 +45,11 @@ def cluster(pg_database, tmp_path_factory):
         pytest.skip("needs TEST_REDIS_URL pointing at a reachable Redis")
     if not Path(CHROMIUM).exists():
         pytest.skip("needs Debian's chromium (make e2e-deps)")
-    scratch = tmp_path_factory.mktemp("cluster")
-    for name in LINKED:
-        os.symlink(ROOT / name, scratch / name)
+    scratch = link_project(tmp_path_factory.mktemp("cluster"))
     port = free_port()
     env = {
         **os.environ,
+        **reflex_env(),
         "DATABASE_URL": pg_database,
         "REDIS_URL": REDIS_URL,
         "REFLEX_REDIS_URL": REDIS_URL,
@@ -61,33 +57,10 @@ def cluster(pg_database, tmp_path_factory):
         "GRANIAN_WORKERS": "2",
         "BCRYPT_ROUNDS": "4",
         "PYTHONPATH": str(ROOT),
-        "PATH": os.pathsep.join(
-            [
-                str(ROOT / ".tools/node_modules/.bin"),
-                str(Path(sys.executable).parent),
-                os.environ["PATH"],
-            ]
-        ),
-        "REFLEX_USE_SYSTEM_BUN": "1",
-        "REFLEX_CHECK_LATEST_VERSION": "false",
-        "REFLEX_TELEMETRY_ENABLED": "false",
-        "NPM_CONFIG_REGISTRY": os.environ.get("NPM_CONFIG_REGISTRY", "https://registry.npmjs.org/"),
     }
     log = open(scratch / "server.log", "w")  # noqa: SIM115 (closed below)
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "reflex",
-            "run",
-            "--env",
-            "prod",
-            "--single-port",
-            "--frontend-port",
-            str(port),
-            "--backend-port",
-            str(port),
-        ],
+        reflex_command(port, single_port=True),
         cwd=scratch,
         env=env,
         stdout=log,
@@ -96,25 +69,12 @@ def cluster(pg_database, tmp_path_factory):
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
-            assert process.poll() is None, (scratch / "server.log").read_text()[-3000:]
-            try:
-                if httpx.get(f"{base}/api/health", timeout=2).status_code == 200:
-                    httpx.get(f"{base}/signin", timeout=30)
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        else:
-            pytest.fail("the multi-worker server did not start within 300 s")
+        wait_healthy(base, process, 300, log=scratch / "server.log", interval=0.5)
+        with contextlib.suppress(httpx.HTTPError):  # the first page view, to warm the server up
+            httpx.get(f"{base}/signin", timeout=30)
         yield base
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+        stop_process(process, timeout=30)
         log.close()
 
 
@@ -156,6 +116,13 @@ def credentials(cluster, pg_database):
     return {"key": {"Authorization": f"Bearer {key}"}, "token": token, "email": email}
 
 
+def signed_in_page(browser: Any, base: str, token: str) -> Any:
+    """A new page in a browser context of its own, signed in with the session `token`."""
+    context = browser.new_context()
+    context.add_cookies([{"name": "threadline_session", "value": token, "url": base}])
+    return context.new_page()
+
+
 def post(base: str, headers: dict, path: str, args: dict) -> tuple[object, str]:
     """On a fresh connection each time, so the kernel spreads the posts over the workers."""
     response = httpx.post(
@@ -172,14 +139,8 @@ def test_requests_created_through_any_worker_appear_live_in_an_open_inbox(cluste
     key = credentials["key"]
     thread, _ = post(cluster, key, "threads:create", {"title": "Across workers"})
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        context = browser.new_context()
-        context.add_cookies(
-            [{"name": "threadline_session", "value": credentials["token"], "url": cluster}]
-        )
-        page = context.new_page()
+        browser = launch_chromium(playwright)
+        page = signed_in_page(browser, cluster, credentials["token"])
         page.goto(f"{cluster}/approvals")
         page.wait_for_selector("[data-testid=approvals-view]", timeout=60_000)
         workers: set[str] = set()
@@ -204,14 +165,8 @@ def test_messages_posted_through_any_worker_appear_live_in_an_open_thread(cluste
     key = credentials["key"]
     thread, _ = post(cluster, key, "threads:create", {"title": "Live across workers"})
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        context = browser.new_context()
-        context.add_cookies(
-            [{"name": "threadline_session", "value": credentials["token"], "url": cluster}]
-        )
-        page = context.new_page()
+        browser = launch_chromium(playwright)
+        page = signed_in_page(browser, cluster, credentials["token"])
         page.goto(f"{cluster}/threads/{thread}")
         expect(page.get_by_text("No messages or tool calls yet")).to_be_visible(timeout=60_000)
         entries = page.locator("[data-testid=timeline] .timeline-entry")
@@ -270,22 +225,14 @@ def test_a_session_ended_through_any_worker_stops_its_tab_in_every_worker(cluste
     thread, _ = post(cluster, key, "threads:create", {"title": "Ended across workers"})
     enders: set[str] = set()
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        control = browser.new_context()
-        control.add_cookies(
-            [{"name": "threadline_session", "value": credentials["token"], "url": cluster}]
-        )
-        watcher = control.new_page()
+        browser = launch_chromium(playwright)
+        watcher = signed_in_page(browser, cluster, credentials["token"])
         watcher.goto(f"{cluster}/approvals")
         watcher.wait_for_selector("[data-testid=approvals-view]", timeout=60_000)
         for attempt in range(6):
             token = _sign_in(cluster, email, "cluster-pw-1")
-            context = browser.new_context()
-            context.add_cookies([{"name": "threadline_session", "value": token, "url": cluster}])
+            page = signed_in_page(browser, cluster, token)
             received: list[str] = []
-            page = context.new_page()
             page.on(
                 "websocket",
                 lambda socket, received=received: socket.on(
@@ -311,7 +258,7 @@ def test_a_session_ended_through_any_worker_stops_its_tab_in_every_worker(cluste
             expect(watcher.locator(f'[data-queue-row="{after}"]')).to_be_visible(timeout=15_000)
             watcher.wait_for_timeout(300)
             assert after not in "".join(received[mark:])
-            context.close()
+            page.context.close()
         browser.close()
 
 

@@ -20,15 +20,8 @@ from typing import Any
 import httpx
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from tests.server_process import CHROMIUM, launch_chromium
+
 REPO = Path(__file__).resolve().parents[2]
 PEOPLE = {
     "admin": ("ada@example.com", "Ada Admin", "admin-password-1"),
@@ -198,9 +191,7 @@ def browser(console):
     expect.set_options(timeout=TIMEOUT_MS)
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
+        browser = launch_chromium(playwright)
         yield browser
         browser.close()
 
