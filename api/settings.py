@@ -37,7 +37,7 @@ class Settings(BaseSettings):
     session_idle_seconds: int = 12 * 3600
     session_absolute_seconds: int = 14 * 24 * 3600
     # How long a verified API key or session token is trusted without a database lookup; changes
-    # made through the API or console take effect at once regardless (see api/auth.py).
+    # made through the API or console take effect at once regardless (see api/credentials.py).
     auth_cache_seconds: float = Field(default=1.0, ge=0, le=60)
     bcrypt_rounds: int = Field(default=12, ge=4, le=16)
     # Most mutations a single group commit may carry; larger bursts are split.

@@ -319,3 +319,12 @@ async def test_cli_reset_link_prints_a_working_link(database_url, people):
     url = out.getvalue().strip().splitlines()[-1]
     assert url.startswith("http://localhost:3000/set-password?token=")
     assert links.password_link_info(token_of(url))["email"] == people["viewer"]["email"]
+
+
+def test_the_tables_know_the_vocabularys_roles():
+    """models/ may not import api/ (tests/test_import_graph.py), so it spells the roles once more,
+    for its own use: the two lists must not drift apart."""
+    import models
+    from api import vocabulary
+
+    assert models.ROLES == vocabulary.ROLES
