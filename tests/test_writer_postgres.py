@@ -1,6 +1,6 @@
-"""The PostgreSQL writer's own paths (api/writer.py, api/functions/messages.py): two batches in
-flight at once, a batch's messages stored by COPY, a thread's lock and highest order read in one
-round trip, and what a dropped connection in the middle of a batch answers (503, nothing kept)."""
+"""The PostgreSQL writer's own paths (api/writer.py, api/functions/messages.py): a batch's
+messages stored by COPY, a thread's lock and highest order read in one round trip, and what a
+dropped connection in the middle of a batch answers (503, nothing kept)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from api.db import get_engine
 from api.errors import Unavailable
 from api.functions import messages as messages_module
 from api.settings import get_settings
-from api.writer import IN_FLIGHT, GroupCommitWriter, get_writer
+from api.writer import GroupCommitWriter, get_writer
 
 
 @pytest.fixture
@@ -49,23 +49,6 @@ async def _until(condition: Callable[[], bool]) -> None:
             return
         await asyncio.sleep(0.01)
     raise AssertionError("condition not reached")
-
-
-async def test_a_second_batch_commits_while_the_first_is_still_in_flight(postgres):
-    writer = _writer()
-    run, started, release = _blocking_job()
-    first = asyncio.ensure_future(writer.submit(run))
-    await _until(started.is_set)
-
-    def second(conn: sa.Connection) -> tuple[Any, list]:
-        return conn.exec_driver_sql("SELECT 2").scalar_one(), []
-
-    try:
-        assert await asyncio.wait_for(writer.submit(second), 10) == 2
-        assert not first.done()  # answered only after its own commit
-    finally:
-        release.set()
-    assert await asyncio.wait_for(first, 10) == 1
 
 
 async def test_highest_order_is_read_after_the_lock_so_a_waited_for_commit_counts(
@@ -138,9 +121,10 @@ async def test_a_dropped_connection_mid_batch_answers_503_and_commits_nothing(
     postgres, api, thread_id
 ):
     writer = _writer()
-    blockers = [_blocking_job() for _ in range(IN_FLIGHT)]
+    # A batch in flight on the writer's thread: the next jobs queue up and go in one batch.
+    blockers = [_blocking_job()]
     held = []
-    for run, started, _release in blockers:  # every slot busy: the next jobs queue up together
+    for run, started, _release in blockers:
         held.append(asyncio.ensure_future(writer.submit(run)))
         await _until(started.is_set)
     creates = [
@@ -171,7 +155,7 @@ async def test_a_dropped_connection_mid_batch_answers_503_and_commits_nothing(
         responses = await asyncio.wait_for(asyncio.gather(*creates), 30)
         with pytest.raises(Unavailable):
             await asyncio.wait_for(killed, 30)
-        assert await asyncio.wait_for(asyncio.gather(*held), 30) == [1] * IN_FLIGHT
+        assert await asyncio.wait_for(asyncio.gather(*held), 30) == [1]
     finally:
         admin.dispose()
     assert [r.status_code for r in responses] == [503] * 10
