@@ -1,8 +1,8 @@
 """`AdminPage`: what the API keys and webhooks pages' states share. Opening the page (`load`)
-first forgets what was shown once (a new key, a new signing secret: never shown again, not even
-on reload), then reads the page (`_refresh`); `refresh` reads it again after a change. `denied`
-is set by AuthState._caught when the caller is not an admin (the page then shows "not allowed");
-the server refuses them anyway.
+first forgets what was shown once (`_opened`: a new key, a new signing secret are never shown
+again, not even on reload), then reads the page's lists (`_lists`, while `loading`); `refresh`
+reads them again after a change (app/paging.ReadPage). `denied` is set by AuthState._caught when
+the caller is not an admin (the page then shows "not allowed"); the server refuses them anyway.
 
 A change goes through `_change` (the call, then a toast and a fresh read); one that needs a
 confirmation first through `_ask` (the dialog names the item) and `_confirmed`."""
@@ -13,8 +13,10 @@ from typing import Any
 
 import reflex as rx
 
+from app.paging import ReadPage
 
-class AdminPage(rx.State, mixin=True):
+
+class AdminPage(ReadPage, mixin=True):
     loading: bool = False
     denied: bool = False
     # Bumped after a create so the form remounts empty.
@@ -24,24 +26,19 @@ class AdminPage(rx.State, mixin=True):
     confirm_id: str = ""
     confirm_name: str = ""
 
-    def _forget_shown_once(self) -> None:
-        """Drops what the page showed once (the page's own vars)."""
-
-    async def _refresh(self):
-        """Reads the page's lists (an async generator of events)."""
+    async def _lists(self) -> None:
+        """Reads the page's lists into its vars (admin calls)."""
         raise NotImplementedError
+
+    async def _read(self):
+        self.loading = True
         yield
-
-    @rx.event
-    async def load(self):
-        self._forget_shown_once()
-        async for event in self._refresh():
-            yield event
-
-    @rx.event
-    async def refresh(self):
-        async for event in self._refresh():
-            yield event
+        async with self._caught("loading") as failed:  # type: ignore[attr-defined]
+            await self._lists()
+        if failed:
+            yield failed.event
+            return
+        self.denied = False
 
     def _ask(self, item_id: str, name: str) -> None:
         self.confirm_id, self.confirm_name, self.confirm_open = item_id, name, True

@@ -23,7 +23,32 @@ import reflex as rx
 PAGE_SIZE = 50
 
 
-class PagedList(rx.State, mixin=True):
+class ReadPage(rx.State, mixin=True):
+    """What the states of pages that read lists share (PagedList, app/admin_page.AdminPage):
+    `load` (opening the page) reads after `_opened` (what the page forgets then), `refresh`
+    reads again (after a change, a new filter)."""
+
+    def _opened(self) -> None:
+        """What opening the page forgets (the page's own vars: a link or a key shown once)."""
+
+    async def _read(self):
+        """Reads the page's lists (an async generator of events)."""
+        raise NotImplementedError
+        yield
+
+    @rx.event
+    async def load(self):
+        self._opened()
+        async for event in self._read():
+            yield event
+
+    @rx.event
+    async def refresh(self):
+        async for event in self._read():
+            yield event
+
+
+class PagedList(ReadPage, mixin=True):
     rows: list[dict[str, Any]] = []
     cursor: str = ""
     done: bool = True
@@ -39,26 +64,12 @@ class PagedList(rx.State, mixin=True):
         """One page: the list function's answer, and the rows this page shows of it."""
         raise NotImplementedError
 
-    def _opened(self) -> None:
-        """What opening the page forgets (the page's own vars: a link shown once)."""
-
-    @rx.event
-    async def load(self):
-        self._opened()
-        async for event in self._reload():
-            yield event
-
-    @rx.event
-    async def refresh(self):
-        async for event in self._reload():
-            yield event
-
     @rx.event
     async def more(self):
         async for event in self._fetch():
             yield event
 
-    async def _reload(self):
+    async def _read(self):
         self.rows, self.cursor = [], ""
         async for event in self._fetch():
             yield event

@@ -1,19 +1,22 @@
 """Typed rows of the console's state: one frozen dataclass per kind of document a page lists,
-built from the API's document by its `of` classmethod. A state var is then `list[ThreadRow]`
-and a component reads `row.title` as a typed Var (Reflex serializes a dataclass to a dict of its
-fields), so no `.to(str)` casts and no `setdefault` fillers for absent fields.
+built from the API's document by `Row.of`. A state var is then `list[ThreadRow]` and a component
+reads `row.title` as a typed Var (Reflex serializes a dataclass to a dict of its fields), so no
+`.to(str)` casts and no `setdefault` fillers for absent fields.
 
 A row holds what its page shows of the document and nothing more: the state is sent to the
 browser (see app/state.py PendingQueue and tests/test_console_attacks.py). Field names are the
 document's (camelCase, `_id`), so a row reads as a cut of its document and the browser gets the
-keys it got before; `<field>Iso` / `<field>Text` are the times as formatting.iso / when write
-them."""
+keys it got before. `Row.of` fills each field from the document's field of that name (the
+field's default when absent), `<time>Iso` / `<time>Text` from the document's `<time>` as
+formatting.iso / when write it (`created…`: `_creationTime`); a row's own `of` passes what it
+derives (cut texts, labels, flags)."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 import time
+from collections.abc import Callable
 from typing import Any, Self
 
 from app.formatting import cut_utf8, device, duration, iso, when
@@ -29,85 +32,87 @@ QUEUE_NAMES_BYTES = 32
 AUDIT_DETAILS_CHARS = 4000
 WEBHOOK_STATUS_COLORS = {"delivered": "green", "pending": "amber", "failed": "red"}
 
+TIME_SUFFIXES: tuple[tuple[str, Callable[[float | None], str]], ...] = (
+    ("Iso", iso),
+    ("Text", when),
+)
+
+
+def _field_value(doc: dict[str, Any], field: dataclasses.Field) -> Any:
+    """A row field's value from `doc` (see the module's docstring)."""
+    for suffix, show in TIME_SUFFIXES:
+        if field.name.endswith(suffix):
+            source = field.name[: -len(suffix)]
+            return show(doc.get("_creationTime" if source == "created" else source))
+    value = doc.get(field.name)
+    return field.default if value is None else value
+
+
+class Row:
+    """The base of every row: `of`."""
+
+    @classmethod
+    def of(cls, doc: dict[str, Any], **derived: Any) -> Self:
+        """The row of `doc`: `derived` as given, every other field from the document."""
+        values = {
+            field.name: _field_value(doc, field)
+            for field in dataclasses.fields(cls)  # type: ignore[arg-type]
+            if field.name not in derived
+        }
+        return cls(**values, **derived)
+
 
 @dataclasses.dataclass(frozen=True)
-class ThreadRow:
+class ThreadRow(Row):
     """/threads: one thread (console:threads)."""
 
-    _id: str
-    title: str
-    status: str
-    phase: str
-    userId: str
-    updatedTimeIso: str
-
-    @classmethod
-    def of(cls, doc: dict[str, Any]) -> Self:
-        return cls(
-            _id=doc["_id"],
-            title=doc.get("title") or "",
-            status=doc.get("status") or "",
-            phase=doc.get("phase") or "",
-            userId=doc.get("userId") or "",
-            updatedTimeIso=iso(doc.get("updatedTime")),
-        )
+    _id: str = ""
+    title: str = ""
+    status: str = ""
+    phase: str = ""
+    userId: str = ""
+    updatedTimeIso: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
-class ArtifactRow:
+class ArtifactRow(Row):
     """/artifacts: one artifact without its content (artifacts:list)."""
 
-    _id: str
-    title: str
-    type: str
-    status: str
-    version: int
-    threadId: str
-    updatedTimeIso: str
-
-    @classmethod
-    def of(cls, doc: dict[str, Any]) -> Self:
-        return cls(
-            _id=doc["_id"],
-            title=doc.get("title") or "",
-            type=doc.get("type") or "",
-            status=doc.get("status") or "",
-            version=int(doc.get("version") or 0),
-            threadId=doc.get("threadId") or "",
-            updatedTimeIso=iso(doc.get("updatedTime")),
-        )
+    _id: str = ""
+    title: str = ""
+    type: str = ""
+    status: str = ""
+    version: int = 0
+    threadId: str = ""
+    updatedTimeIso: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
-class QueueRow:
+class QueueRow(Row):
     """/approvals (pending): one pending request as the live inbox pushes it to every tab
     (inbox:pending), its texts cut to a bounded size."""
 
-    _id: str
-    threadId: str
-    threadTitle: str
-    artifactId: str
-    planPreview: str
-    createdIso: str
+    _id: str = ""
+    threadId: str = ""
+    threadTitle: str = ""
+    artifactId: str = ""
+    planPreview: str = ""
+    createdIso: str = ""
     # A live claim: who is reviewing it ("" for nobody).
-    claimedBy: str
-    claimedByName: str
+    claimedBy: str = ""
+    claimedByName: str = ""
     # The deadline for the browser's countdown (assets/countdown.js); 0: none.
-    expires: int
+    expires: int = 0
     # The two-person rule: (approvals so far, approvals required) ("1 of 2 approvals").
-    approvals: tuple[int, int]
-    approvers: str
+    approvals: tuple[int, int] = (0, 1)
+    approvers: str = ""
 
     @classmethod
     def of(cls, doc: dict[str, Any]) -> Self:
-        return cls(
-            _id=doc["_id"],
-            threadId=doc.get("threadId") or "",
+        return super().of(
+            doc,
             threadTitle=cut_utf8(doc.get("threadTitle") or "", QUEUE_TITLE_BYTES),
-            artifactId=doc.get("artifactId") or "",
             planPreview=cut_utf8(doc.get("planPreview") or "", QUEUE_PREVIEW_BYTES),
-            createdIso=iso(doc.get("_creationTime")),
-            claimedBy=doc.get("claimedBy") or "",
             claimedByName=cut_utf8(doc.get("claimedByName") or "", QUEUE_TITLE_BYTES),
             expires=int(doc.get("expiresTime") or 0),
             approvals=(int(doc.get("approvalCount") or 0), int(doc.get("requiredApprovals") or 1)),
@@ -116,84 +121,60 @@ class QueueRow:
 
 
 @dataclasses.dataclass(frozen=True)
-class DecidedRow:
+class DecidedRow(Row):
     """/approvals?view=decided: who decided a request, when, after how long and why
     (inbox:decided)."""
 
-    _id: str
-    status: str
-    threadTitle: str
-    decidedByName: str
-    decidedTimeIso: str
-    decidedTimeText: str
-    waited: str
-    comment: str
-    edited: bool
+    _id: str = ""
+    status: str = ""
+    threadTitle: str = ""
+    decidedByName: str = ""
+    decidedTimeIso: str = ""
+    decidedTimeText: str = ""
+    waited: str = ""
+    comment: str = ""
+    edited: bool = False
 
     @classmethod
     def of(cls, doc: dict[str, Any]) -> Self:
-        return cls(
-            _id=doc["_id"],
-            status=doc.get("status") or "",
-            threadTitle=doc.get("threadTitle") or "",
+        return super().of(
+            doc,
             decidedByName=doc.get("decidedByName") or doc.get("decidedBy") or "",
-            decidedTimeIso=iso(doc["decidedTime"]),
-            decidedTimeText=when(doc["decidedTime"]),
             waited=duration(doc["decidedTime"] - doc["_creationTime"]),
-            comment=doc.get("comment") or "",
             edited="editedPlan" in doc,
         )
 
 
 @dataclasses.dataclass(frozen=True)
-class UserRow:
+class UserRow(Row):
     """/admin/users: one person (users:list); /account: the signed-in person (users:me)."""
 
-    _id: str
-    name: str
-    email: str
-    role: str
-    disabled: bool
-    createdText: str
-
-    @classmethod
-    def of(cls, doc: dict[str, Any]) -> Self:
-        return cls(
-            _id=doc["_id"],
-            name=doc.get("name") or "",
-            email=doc.get("email") or "",
-            role=doc.get("role") or "",
-            disabled=bool(doc.get("disabled")),
-            createdText=when(doc.get("_creationTime")),
-        )
+    _id: str = ""
+    name: str = ""
+    email: str = ""
+    role: str = ""
+    disabled: bool = False
+    createdText: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
-class AuthSessionRow:
+class AuthSessionRow(Row):
     """/account: one of the signed-in person's sessions (authSessions:mine)."""
 
-    _id: str
-    current: bool
-    device: str
+    _id: str = ""
+    current: bool = False
+    device: str = ""
     # The full user agent when `device` shortened it, else "".
-    userAgent: str
-    ip: str
-    createdText: str
-    lastSeenTimeIso: str
+    userAgent: str = ""
+    ip: str = ""
+    createdText: str = ""
+    lastSeenTimeIso: str = ""
 
     @classmethod
     def of(cls, doc: dict[str, Any]) -> Self:
         user_agent = doc.get("userAgent") or ""
         name = device(user_agent)
-        return cls(
-            _id=doc["_id"],
-            current=bool(doc.get("current")),
-            device=name,
-            userAgent="" if user_agent == name else user_agent,
-            ip=doc.get("ip") or "",
-            createdText=when(doc.get("_creationTime")),
-            lastSeenTimeIso=iso(doc.get("lastSeenTime")),
-        )
+        return super().of(doc, device=name, userAgent="" if user_agent == name else user_agent)
 
 
 def creator_text(key: dict[str, Any]) -> str:
@@ -205,29 +186,26 @@ def creator_text(key: dict[str, Any]) -> str:
 
 
 @dataclasses.dataclass(frozen=True)
-class KeyRow:
+class KeyRow(Row):
     """/admin/keys: one API key, never its hash (apiKeys:list)."""
 
-    _id: str
-    name: str
-    prefix: str
-    creator: str
+    _id: str = ""
+    name: str = ""
+    prefix: str = ""
+    creator: str = ""
     # Keys outlive their creator's account: the page flags the ones to review.
-    creatorDisabled: bool
-    createdText: str
-    lastUsedText: str
-    revoked: bool
-    revokedText: str
+    creatorDisabled: bool = False
+    createdText: str = ""
+    lastUsedText: str = ""
+    revoked: bool = False
+    revokedText: str = ""
 
     @classmethod
     def of(cls, doc: dict[str, Any]) -> Self:
-        return cls(
-            _id=doc["_id"],
-            name=doc.get("name") or "",
-            prefix=doc.get("prefix") or "",
+        return super().of(
+            doc,
             creator=creator_text(doc),
             creatorDisabled=bool(doc.get("createdByDisabled")),
-            createdText=when(doc.get("_creationTime")),
             lastUsedText=when(doc.get("lastUsedTime")) or "never",
             revoked=doc.get("revokedTime") is not None,
             revokedText=when(doc.get("revokedTime")),
@@ -235,31 +213,25 @@ class KeyRow:
 
 
 @dataclasses.dataclass(frozen=True)
-class EndpointRow:
+class EndpointRow(Row):
     """/admin/webhooks: one endpoint and how its deliveries stand, never its secret
     (webhooks:list)."""
 
-    _id: str
-    url: str
-    format: str
-    events: str
-    description: str
-    createdText: str
-    pending: int
-    failed: int
-    lastDeliveredText: str
+    _id: str = ""
+    url: str = ""
+    format: str = ""
+    events: str = ""
+    description: str = ""
+    createdText: str = ""
+    pending: int = 0
+    failed: int = 0
+    lastDeliveredText: str = ""
 
     @classmethod
     def of(cls, doc: dict[str, Any]) -> Self:
-        return cls(
-            _id=doc["_id"],
-            url=doc["url"],
-            format=doc["format"],
+        return super().of(
+            doc,
             events=", ".join(doc.get("events") or []) or "all events",
-            description=doc.get("description") or "",
-            createdText=when(doc["_creationTime"]),
-            pending=doc.get("pending", 0),
-            failed=doc.get("failed", 0),
             lastDeliveredText=when(doc.get("lastDeliveredTime")) or "never",
         )
 
@@ -272,18 +244,18 @@ def to_the_second(ms: float | None) -> str:
 
 
 @dataclasses.dataclass(frozen=True)
-class DeliveryRow:
+class DeliveryRow(Row):
     """/admin/webhooks: one delivery of the log (webhooks:deliveries)."""
 
-    _id: str
-    createdText: str
-    endpointUrl: str
-    eventType: str
-    status: str
-    color: str
-    attempts: int
-    lastResult: str
-    nextTry: str
+    _id: str = ""
+    createdText: str = ""
+    endpointUrl: str = ""
+    eventType: str = ""
+    status: str = ""
+    color: str = ""
+    attempts: int = 0
+    lastResult: str = ""
+    nextTry: str = ""
 
     @classmethod
     def of(cls, doc: dict[str, Any]) -> Self:
@@ -295,14 +267,10 @@ class DeliveryRow:
         else:
             result = "not tried yet"
         next_try = to_the_second(doc.get("nextAttemptTime")) if doc["status"] == "pending" else "—"
-        return cls(
-            _id=doc["_id"],
-            createdText=when(doc["_creationTime"]),
+        return super().of(
+            doc,
             endpointUrl=doc.get("endpointUrl") or doc["endpointId"],
-            eventType=doc["eventType"],
-            status=doc["status"],
             color=WEBHOOK_STATUS_COLORS.get(doc["status"], "gray"),
-            attempts=doc["attempts"],
             lastResult=result,
             nextTry=next_try or "now",
         )
@@ -317,29 +285,26 @@ def details_text(details: Any) -> str:
 
 
 @dataclasses.dataclass(frozen=True)
-class AuditRow:
+class AuditRow(Row):
     """/admin/audit: one entry of the audit log (auditLog:list), its target named when it is a
     person or a key (`names`: id -> label)."""
 
-    action: str
-    actor: str
-    actorLabel: str
-    target: str
-    targetLabel: str
-    detailsText: str
-    createdText: str
-    createdIso: str
+    action: str = ""
+    actor: str = ""
+    actorLabel: str = ""
+    target: str = ""
+    targetLabel: str = ""
+    detailsText: str = ""
+    createdText: str = ""
+    createdIso: str = ""
 
     @classmethod
     def of(cls, doc: dict[str, Any], names: dict[str, str]) -> Self:
         target = doc.get("target") or ""
-        return cls(
-            action=doc["action"],
-            actor=doc["actor"],
+        return super().of(
+            doc,
             actorLabel=doc.get("actorLabel") or doc["actor"],
             target=target,
             targetLabel=names.get(target, target),
             detailsText=details_text(doc.get("details")),
-            createdText=when(doc.get("_creationTime")),
-            createdIso=iso(doc.get("_creationTime")),
         )

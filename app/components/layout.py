@@ -208,6 +208,16 @@ def admin_frame(state: type[AuthState], content: rx.Component) -> rx.Component:
     return page_frame(admin_only(state.denied, state.is_admin, content))
 
 
+def add_admin_page(app: rx.App, state: type[AuthState], content, route: str, title: str) -> None:
+    """Registers an admin page: `content()` in admin_frame, loaded by `state.load` after the
+    auth check."""
+
+    def page() -> rx.Component:
+        return admin_frame(state, content())
+
+    add_signed_in(app, page, route, title, state.load)
+
+
 def add_signed_in(app: rx.App, page, route: str, title: str, page_load) -> None:
     """Registers a signed-in page: its route, its tab title ("<title> · Threadline"), and its
     load after the auth check."""

@@ -8,7 +8,7 @@ from typing import Any
 
 import reflex as rx
 
-from app.components.layout import add_signed_in, admin_frame
+from app.components.layout import add_admin_page
 from app.components.lists import filter_bar, filter_input, list_body, submit_button
 from app.components.ui import (
     empty_state,
@@ -236,9 +236,5 @@ def _content() -> rx.Component:
     )
 
 
-def admin_audit_page() -> rx.Component:
-    return admin_frame(AdminAuditState, _content())
-
-
 def add(app: rx.App) -> None:
-    add_signed_in(app, admin_audit_page, ADMIN_AUDIT, "Audit log", AdminAuditState.load)
+    add_admin_page(app, AdminAuditState, _content, ADMIN_AUDIT, "Audit log")

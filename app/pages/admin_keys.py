@@ -6,7 +6,7 @@ from __future__ import annotations
 import reflex as rx
 
 from app.admin_page import AdminPage
-from app.components.layout import add_signed_in, admin_frame
+from app.components.layout import add_admin_page
 from app.components.lists import data_table, icon_button, inline_form, listing_or_empty
 from app.components.ui import (
     confirm_dialog,
@@ -25,18 +25,11 @@ class AdminKeysState(AdminPage, AuthState):
     new_key: str = ""
     new_key_name: str = ""
 
-    def _forget_shown_once(self) -> None:
+    def _opened(self) -> None:
         self.new_key, self.new_key_name = "", ""
 
-    async def _refresh(self):
-        self.loading = True
-        yield
-        async with self._caught("loading") as failed:
-            keys = await self._admin_call("apiKeys:list", {})
-        if failed:
-            yield failed.event
-            return
-        self.denied = False
+    async def _lists(self) -> None:
+        keys = await self._admin_call("apiKeys:list", {})
         self.keys = [KeyRow.of(key) for key in keys]
 
     @rx.event
@@ -179,9 +172,5 @@ def _content() -> rx.Component:
     )
 
 
-def admin_keys_page() -> rx.Component:
-    return admin_frame(AdminKeysState, _content())
-
-
 def add(app: rx.App) -> None:
-    add_signed_in(app, admin_keys_page, ADMIN_KEYS, "API keys", AdminKeysState.load)
+    add_admin_page(app, AdminKeysState, _content, ADMIN_KEYS, "API keys")

@@ -13,7 +13,7 @@ from typing import Any
 import reflex as rx
 
 from api.errors import FunctionError, Unavailable
-from app.components.layout import add_signed_in, admin_frame
+from app.components.layout import add_admin_page
 from app.components.lists import data_table, filter_bar, filter_input, icon_button, list_body
 from app.components.ui import (
     choice,
@@ -454,9 +454,5 @@ def _content() -> rx.Component:
     )
 
 
-def admin_users_page() -> rx.Component:
-    return admin_frame(AdminUsersState, _content())
-
-
 def add(app: rx.App) -> None:
-    add_signed_in(app, admin_users_page, ADMIN_USERS, "Users", AdminUsersState.load)
+    add_admin_page(app, AdminUsersState, _content, ADMIN_USERS, "Users")

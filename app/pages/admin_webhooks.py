@@ -14,7 +14,7 @@ import reflex as rx
 
 from api.webhooks import EVENT_TYPES
 from app.admin_page import AdminPage
-from app.components.layout import add_signed_in, admin_frame
+from app.components.layout import add_admin_page
 from app.components.lists import data_table, icon_button, listing_or_empty
 from app.components.ui import (
     confirm_dialog,
@@ -37,19 +37,12 @@ class AdminWebhooksState(AdminPage, AuthState):
     new_secret_url: str = ""
     add_format: str = "standard"
 
-    def _forget_shown_once(self) -> None:
+    def _opened(self) -> None:
         self.new_secret, self.new_secret_url = "", ""
 
-    async def _refresh(self):
-        self.loading = True
-        yield
-        async with self._caught("loading") as failed:
-            endpoints = await self._admin_call("webhooks:list", {})
-            deliveries = await self._admin_call("webhooks:deliveries", {"limit": LOG_LIMIT})
-        if failed:
-            yield failed.event
-            return
-        self.denied = False
+    async def _lists(self) -> None:
+        endpoints = await self._admin_call("webhooks:list", {})
+        deliveries = await self._admin_call("webhooks:deliveries", {"limit": LOG_LIMIT})
         self.endpoints = [EndpointRow.of(doc) for doc in endpoints]
         self.deliveries = [DeliveryRow.of(doc) for doc in deliveries]
 
@@ -315,9 +308,5 @@ def _content() -> rx.Component:
     )
 
 
-def admin_webhooks_page() -> rx.Component:
-    return admin_frame(AdminWebhooksState, _content())
-
-
 def add(app: rx.App) -> None:
-    add_signed_in(app, admin_webhooks_page, ADMIN_WEBHOOKS, "Webhooks", AdminWebhooksState.load)
+    add_admin_page(app, AdminWebhooksState, _content, ADMIN_WEBHOOKS, "Webhooks")
