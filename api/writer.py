@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -50,6 +51,8 @@ MAX_ATTEMPTS = 5
 # Where a SQLite batch's connection carries the writer's memo (see the module doc).
 MEMO = "threadline.memo"
 MAX_MEMO_ENTRIES = 100_000  # per kind of entry: emptied when it outgrows this
+# PostgreSQL: the writer keeps its connection between batches at most this long apart.
+KEEP_CONNECTION_SECONDS = 1.0
 
 
 class Retry(Exception):
@@ -92,8 +95,10 @@ class GroupCommitWriter:
             if engine.dialect.name == "sqlite"
             else ThreadPoolExecutor(max_workers=1, thread_name_prefix="threadline-writer")
         )
-        # SQLite: the writer's own connection, its memo and the data_version it last saw.
+        # The writer's own connection (PostgreSQL: while batches follow closely, see
+        # _apply_postgresql); SQLite: also its memo and the data_version it last saw.
         self._connection: Connection | None = None
+        self._last_batch = 0.0
         self.memo: dict[str, Any] = {}
         self._data_version: int | None = None
         # Figures for the benchmarks and the health page.
@@ -108,7 +113,7 @@ class GroupCommitWriter:
         return await future
 
     def close(self) -> None:
-        """Give back the writer's own connection (SQLite; tests switch databases)."""
+        """Give back the writer's own connection (tests switch databases)."""
         connection, self._connection = self._connection, None
         self._forget()
         if connection is not None:
@@ -158,12 +163,28 @@ class GroupCommitWriter:
         """Run and commit the batch; sets each job's outcome. Touches no event-loop object."""
         if self._thread is None:
             return self._apply_sqlite(batch)
+        self._apply_postgresql(batch)
+
+    def _apply_postgresql(self, batch: list[Job]) -> None:
+        """_apply on the writer's connection, kept from batch to batch while batches follow each
+        other closely: a checkout per batch cost the pool's pre-ping (a round trip) and the
+        pool's bookkeeping, a fixed cost of every batch. After a pause it goes back to the pool
+        and the next batch checks one out (pinged), so a connection the server closed while
+        idle costs nothing; one that fails in a batch is given up (that batch answers 503)."""
+        conn = self._connection
+        now = time.monotonic()
+        if conn is not None and now - self._last_batch > KEEP_CONNECTION_SECONDS:
+            self.close()
+            conn = None
+        if conn is None:
+            conn = self._connection = self.engine.connect().execution_options(writer=True)
         try:
-            with self.engine.connect().execution_options(writer=True) as conn:
-                with conn.begin():
-                    self._run_batch(conn, batch)
+            with conn.begin():
+                self._run_batch(conn, batch)
         except Exception as exc:  # the commit (or BEGIN) failed: nothing in this batch was applied
+            self.close()
             self._failed(batch, exc)
+        self._last_batch = time.monotonic()
 
     def _apply_sqlite(self, batch: list[Job]) -> None:
         """_apply on the writer's own connection, with the memo when it is still true."""

@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
+from api import writer as writer_module
 from api.db import get_engine
 from api.errors import Unavailable
 from api.functions import messages as messages_module
@@ -164,3 +165,60 @@ async def test_a_dropped_connection_mid_batch_answers_503_and_commits_nothing(
     # The writer goes on with a fresh connection.
     await api.mutation("messages:create", {"threadId": thread_id, "role": "user", "content": "x"})
     assert [m["order"] for m in await api.query("messages:list", {"threadId": thread_id})] == [0]
+
+
+def _backend_pid(conn: sa.Connection) -> tuple[Any, list]:
+    return conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one(), []
+
+
+def _terminate(pid: int) -> None:
+    admin = sa.create_engine(get_settings().sqlalchemy_url, poolclass=sa.pool.NullPool)
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"SELECT pg_terminate_backend({int(pid)})")
+    finally:
+        admin.dispose()
+
+
+async def test_the_writer_keeps_its_connection_while_batches_follow_closely(postgres):
+    """No checkout (and no pre-ping round trip) per batch."""
+    writer = _writer()
+    first = await writer.submit(_backend_pid)
+    checkouts: list[object] = []
+
+    def count(*_args: Any) -> None:
+        checkouts.append(None)
+
+    sa.event.listen(get_engine(), "checkout", count)
+    try:
+        assert [await writer.submit(_backend_pid) for _ in range(3)] == [first] * 3
+    finally:
+        sa.event.remove(get_engine(), "checkout", count)
+    assert checkouts == []
+
+
+async def test_after_a_pause_the_writer_checks_out_a_pinged_connection(postgres, monkeypatch):
+    """A connection the server closed while the writer was idle costs no failed batch."""
+    writer = _writer()
+    pid = await writer.submit(_backend_pid)
+    _terminate(pid)
+    monkeypatch.setattr(writer_module, "KEEP_CONNECTION_SECONDS", 0.0)
+    await asyncio.sleep(0.01)
+    assert await writer.submit(_backend_pid) != pid
+
+
+async def test_a_kept_connection_that_died_fails_one_batch_then_the_writer_reconnects(
+    postgres, api, thread_id, monkeypatch
+):
+    writer = _writer()
+    monkeypatch.setattr(writer_module, "KEEP_CONNECTION_SECONDS", 3600.0)
+    pid = await writer.submit(_backend_pid)
+    _terminate(pid)
+    response = await api.raw(
+        "/api/mutation", "messages:create", {"threadId": thread_id, "role": "user", "content": "a"}
+    )
+    assert response.status_code == 503  # nothing committed: the caller retries
+    await api.mutation("messages:create", {"threadId": thread_id, "role": "user", "content": "b"})
+    assert [m["content"] for m in await api.query("messages:list", {"threadId": thread_id})] == [
+        "b"
+    ]
