@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Self
 
+from api.vocabulary import DELIVERED, FAILED, PENDING
 from app.formatting import cut_utf8, device, duration, iso, when
 
 # What the inbox shows of each request, cut to these many UTF-8 bytes (the row clamps both to a
@@ -30,7 +31,7 @@ QUEUE_PREVIEW_BYTES = 480
 QUEUE_NAMES_BYTES = 32
 # An audit entry's details as the log shows them: one line of JSON, cut here.
 AUDIT_DETAILS_CHARS = 4000
-WEBHOOK_STATUS_COLORS = {"delivered": "green", "pending": "amber", "failed": "red"}
+WEBHOOK_STATUS_COLORS = {DELIVERED: "green", PENDING: "amber", FAILED: "red"}
 
 TIME_SUFFIXES: tuple[tuple[str, Callable[[float | None], str]], ...] = (
     ("Iso", iso),
@@ -266,7 +267,7 @@ class DeliveryRow(Row):
             result = f"HTTP {code}"
         else:
             result = "not tried yet"
-        next_try = to_the_second(doc.get("nextAttemptTime")) if doc["status"] == "pending" else "—"
+        next_try = to_the_second(doc.get("nextAttemptTime")) if doc["status"] == PENDING else "—"
         return super().of(
             doc,
             endpointUrl=doc.get("endpointUrl") or doc["endpointId"],

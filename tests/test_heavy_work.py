@@ -18,8 +18,14 @@ import pytest
 from api import registry
 from api.auth import caller_for
 from app.components.diff import FALLBACK_LINES, MAX_DIFF_LINES, MAX_LINE_CHARS, TOO_LARGE, compare
-from app.components.versions import MAX_RENDER_CHARS, cut_for_display, open_artifact
-from app.formatting import CUT_NOTE, PREVIEW_JSON_CHARS, pretty_json
+from app.components.versions import open_artifact
+from app.formatting import (
+    CUT_NOTE,
+    MAX_RENDER_CHARS,
+    PREVIEW_JSON_CHARS,
+    cut_for_display,
+    pretty_json,
+)
 from app.worker_reads import MAX_ENTRY_CHARS, timeline_row
 
 sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

@@ -31,13 +31,8 @@ from app.components.diff import (
     compare,
     compare_in_worker,
 )
-from app.components.versions import (
-    MAX_RENDER_CHARS,
-    cut_for_display,
-    open_artifact,
-    version_diff,
-)
-from app.formatting import CUT_NOTE, PREVIEW_JSON_CHARS
+from app.components.versions import open_artifact, version_diff
+from app.formatting import CUT_NOTE, MAX_RENDER_CHARS, PREVIEW_JSON_CHARS, cut_for_display
 from app.worker_reads import MAX_ENTRY_CHARS
 
 

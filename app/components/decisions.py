@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import reflex as rx
 
+from api.vocabulary import APPROVED, CHANGES_REQUESTED, REJECTED
+
 # decision, icon, label, colour, variant (None: solid), shortcut, test id
 DECISION_BUTTONS = [
-    ("approved", "check", "Approve", "green", None, "a", "approve"),
+    (APPROVED, "check", "Approve", "green", None, "a", "approve"),
     (
-        "changes_requested",
+        CHANGES_REQUESTED,
         "message-square-warning",
         "Request changes",
         "orange",
@@ -17,7 +19,7 @@ DECISION_BUTTONS = [
         "c",
         "request-changes",
     ),
-    ("rejected", "x", "Reject", "red", "soft", "r", "reject"),
+    (REJECTED, "x", "Reject", "red", "soft", "r", "reject"),
 ]
 
 

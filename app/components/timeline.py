@@ -7,10 +7,11 @@ from typing import Any
 
 import reflex as rx
 
+from api.vocabulary import ASSISTANT, SYSTEM, TOOL, USER
 from app.components.markdown import safe_markdown
 from app.components.ui import if_set, inline, json_block, muted, relative_time, status_badge
 
-ROLE_COLORS = {"user": "blue", "assistant": "violet", "system": "gray", "tool": "teal"}
+ROLE_COLORS = {USER: "blue", ASSISTANT: "violet", SYSTEM: "gray", TOOL: "teal"}
 
 
 def _entry_props(entry: rx.Var, kind: str, class_name: rx.Var | str) -> dict[str, Any]:

@@ -6,21 +6,38 @@ from __future__ import annotations
 
 import reflex as rx
 
+from api.vocabulary import (
+    ACTIVE,
+    APPROVED,
+    ARCHIVED,
+    CANCELLED,
+    CHANGES_REQUESTED,
+    DRAFT,
+    EXPIRED,
+    FAILED,
+    FINAL,
+    PENDING,
+    PENDING_REVIEW,
+    REJECTED,
+    STARTED,
+    SUCCEEDED,
+)
+
 STATUS_COLORS = {
-    "pending": "amber",
-    "approved": "green",
-    "rejected": "red",
-    "changes_requested": "orange",
-    "cancelled": "gray",
-    "expired": "gray",
-    "active": "blue",
-    "archived": "gray",
-    "draft": "gray",
-    "pending_review": "amber",
-    "final": "violet",
-    "started": "blue",
-    "succeeded": "green",
-    "failed": "red",
+    PENDING: "amber",
+    APPROVED: "green",
+    REJECTED: "red",
+    CHANGES_REQUESTED: "orange",
+    CANCELLED: "gray",
+    EXPIRED: "gray",
+    ACTIVE: "blue",
+    ARCHIVED: "gray",
+    DRAFT: "gray",
+    PENDING_REVIEW: "amber",
+    FINAL: "violet",
+    STARTED: "blue",
+    SUCCEEDED: "green",
+    FAILED: "red",
 }
 
 

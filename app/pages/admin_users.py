@@ -13,6 +13,8 @@ from typing import Any
 import reflex as rx
 
 from api.errors import FunctionError, Unavailable
+from api.vocabulary import REVIEWER
+from api.vocabulary import ROLES as PERSON_ROLES
 from app.components.layout import add_admin_page
 from app.components.lists import data_table, filter_bar, filter_input, icon_button, list_body
 from app.components.ui import (
@@ -30,7 +32,7 @@ from app.routes import ADMIN_USERS
 from app.rows import UserRow
 from app.state import AdminOnly, AuthState, NotSignedIn, error_toast
 
-ROLES = ["admin", "reviewer", "viewer", "user"]
+ROLES = list(PERSON_ROLES)
 ROLE_FILTERS = ["any role", *ROLES]
 STATUS_FILTERS = ["active and disabled", "active", "disabled"]
 CREATE_MODES = ["link", "password"]
@@ -143,11 +145,11 @@ class AdminUsersState(PagedList, AuthState):
     @rx.event
     async def create(self, form_data: dict):
         self.create_error = ""
-        role = str(form_data.get("role", "reviewer"))
+        role = str(form_data.get("role", REVIEWER))
         args: dict[str, Any] = {
             "email": str(form_data.get("email", "")).strip(),
             "name": str(form_data.get("name", "")).strip(),
-            "role": role if role in ROLES else "reviewer",
+            "role": role if role in ROLES else REVIEWER,
         }
         if self.create_mode == "password":
             args["password"] = str(form_data.get("password", ""))
@@ -315,7 +317,7 @@ def _create_dialog() -> rx.Component:
                     rx.select(
                         ROLES,
                         name="role",
-                        default_value="reviewer",
+                        default_value=REVIEWER,
                         aria_label="Role",
                         data_testid="new-role",
                     ),

@@ -10,6 +10,7 @@ from urllib.parse import quote
 import reflex as rx
 
 from api.errors import FunctionError, Unavailable
+from api.vocabulary import APPROVED, CANCELLED, CHANGES_REQUESTED, EXPIRED, PENDING, REJECTED
 from app.components.decisions import decision_buttons
 from app.components.detail import (
     DetailPage,
@@ -36,15 +37,12 @@ from app.components.ui import (
     text_box,
 )
 from app.components.versions import (
-    MAX_RENDER_CHARS,
     VersionCompare,
-    cut_for_display,
     shown_notice,
-    size_text,
     version_compare,
     version_rows,
 )
-from app.formatting import when, with_times
+from app.formatting import MAX_RENDER_CHARS, cut_for_display, size_text, when, with_times
 from app.routes import APPROVAL, APPROVALS, approval_url, artifact_url, thread_url
 from app.state import (
     AuthState,
@@ -57,11 +55,11 @@ from app.worker_reads import outside_plan_view, request_view, session_view, time
 
 RECENT_ENTRIES = 12
 DECISIONS = {
-    "approved": "Approved",
-    "rejected": "Rejected",
-    "changes_requested": "Changes requested",
+    APPROVED: "Approved",
+    REJECTED: "Rejected",
+    CHANGES_REQUESTED: "Changes requested",
 }
-STATUS_TEXT = {**DECISIONS, "expired": "Expired", "cancelled": "Cancelled"}
+STATUS_TEXT = {**DECISIONS, EXPIRED: "Expired", CANCELLED: "Cancelled"}
 
 
 class ApprovalState(DetailPage, VersionCompare, AuthState):
@@ -98,7 +96,7 @@ class ApprovalState(DetailPage, VersionCompare, AuthState):
 
     @rx.var
     def is_pending(self) -> bool:
-        return self.request.get("status") == "pending"
+        return self.request.get("status") == PENDING
 
     @rx.var
     def outside_plan_title(self) -> str:
@@ -129,7 +127,7 @@ class ApprovalState(DetailPage, VersionCompare, AuthState):
         recent = {"numItems": RECENT_ENTRIES, "cursor": None}
         timeline = await timeline_page(caller, thread_id, recent)
         self.recent = list(reversed(timeline["page"]))
-        if doc["status"] == "approved" and doc.get("plannedToolCalls") is not None:
+        if doc["status"] == APPROVED and doc.get("plannedToolCalls") is not None:
             drift = await outside_plan_view(caller, doc["_id"])
             self.outside_plan = drift["calls"]
             self.outside_plan_count = drift["count"]
@@ -272,8 +270,8 @@ class ApprovalState(DetailPage, VersionCompare, AuthState):
         if decision not in DECISIONS:
             return rx.toast.error(f"Unknown decision {decision!r}")
         comment = self.comment.strip()
-        if decision != "approved" and not comment:
-            verb = "reject" if decision == "rejected" else "request changes"
+        if decision != APPROVED and not comment:
+            verb = "reject" if decision == REJECTED else "request changes"
             return [
                 rx.toast.error(f"Write a comment to {verb}: the agent needs to know why."),
                 rx.set_focus("decision-comment"),
@@ -288,7 +286,7 @@ class ApprovalState(DetailPage, VersionCompare, AuthState):
             args["comment"] = comment
         if self.request.get("artifactId") and self.seen_version:
             args["artifactVersion"] = self.seen_version
-        if decision == "approved" and self.editing:
+        if decision == APPROVED and self.editing:
             if not self.edited_plan.strip():
                 return rx.toast.error("The edited plan is empty.")
             args["editedPlan"] = self.edited_plan
@@ -323,7 +321,7 @@ class ApprovalState(DetailPage, VersionCompare, AuthState):
         following = await request_view(self._signed_in_caller(), self.request_id)
         next_id = (following or {}).get("nextPendingId") or (following or {}).get("firstPendingId")
         done = rx.toast.success(f"{DECISIONS[decision]}.")
-        if following is not None and following["status"] == "pending":  # one of several
+        if following is not None and following["status"] == PENDING:  # one of several
             done = rx.toast.success(
                 f"Approved: {following['approvalCount']} of {following['requiredApprovals']} "
                 "approvals. It waits for another person's approval."
@@ -379,7 +377,7 @@ def _editing_buttons() -> rx.Component:
         rx.icon("check", size=16),
         "Approve edited plan",
         color_scheme="green",
-        on_click=ApprovalState.decide("approved"),
+        on_click=ApprovalState.decide(APPROVED),
         loading=ApprovalState.deciding,
         data_testid="approve-edited",
     )
@@ -493,9 +491,9 @@ def _decided_banner() -> rx.Component:
     )
     color = rx.match(
         request["status"].to(str),
-        ("approved", "green"),
-        ("rejected", "red"),
-        ("changes_requested", "orange"),
+        (APPROVED, "green"),
+        (REJECTED, "red"),
+        (CHANGES_REQUESTED, "orange"),
         "gray",
     )
     comment = if_set(request["comment"], rx.blockquote(request["comment"], size="2"))
@@ -686,7 +684,7 @@ def _plan() -> rx.Component:
 def _edited_plan() -> rx.Component:
     request = ApprovalState.request
     heading = rx.cond(
-        request["status"].to(str) == "changes_requested",
+        request["status"].to(str) == CHANGES_REQUESTED,
         "Suggested revision (from the reviewer)",
         "Plan as approved (edited by the reviewer)",
     )

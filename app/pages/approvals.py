@@ -8,6 +8,7 @@ from typing import Any
 
 import reflex as rx
 
+from api.vocabulary import DECISIONS
 from app.components.layout import add_signed_in, page_frame
 from app.components.lists import filter_input, inline_form, list_body
 from app.components.ui import (
@@ -23,7 +24,7 @@ from app.routes import APPROVALS, approval_url
 from app.rows import DecidedRow
 from app.state import AuthState, PendingQueue
 
-DECISION_FILTERS = ["any", "approved", "rejected", "changes_requested"]
+DECISION_FILTERS = ["any", *DECISIONS]
 
 
 class ApprovalsState(PagedList, AuthState):

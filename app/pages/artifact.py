@@ -8,6 +8,7 @@ from urllib.parse import quote
 
 import reflex as rx
 
+from api.vocabulary import APPROVED, DRAFT, FINAL, PENDING_REVIEW, REJECTED
 from app.components.detail import (
     DetailPage,
     add_detail_page,
@@ -31,13 +32,13 @@ from app.state import (
     api_download,
 )
 
-STATUSES = ["draft", "pending_review", "approved", "rejected", "final"]
+STATUSES = [DRAFT, PENDING_REVIEW, APPROVED, REJECTED, FINAL]
 
 
 class ArtifactState(DetailPage, VersionCompare, AuthState):
     artifact: dict[str, Any] = {}
     shown_version: str = ""
-    # The shown version's text as rendered (cut to versions.MAX_RENDER_CHARS) and what was cut.
+    # The shown version's text as rendered (cut to formatting.MAX_RENDER_CHARS) and what was cut.
     shown_content: str = ""
     shown_notice: str = ""
     saving: bool = False

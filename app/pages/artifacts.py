@@ -7,6 +7,7 @@ from typing import Any
 
 import reflex as rx
 
+from api.vocabulary import APPROVED, DRAFT, FINAL, PENDING_REVIEW, REJECTED
 from app.components.layout import add_signed_in, page_frame
 from app.components.lists import data_table, filter_bar, filter_input, list_body, submit_button
 from app.components.ui import (
@@ -21,7 +22,7 @@ from app.routes import ARTIFACTS, artifact_url, thread_url
 from app.rows import ArtifactRow
 from app.state import AuthState
 
-STATUSES = ["any", "draft", "pending_review", "approved", "rejected", "final"]
+STATUSES = ["any", DRAFT, PENDING_REVIEW, APPROVED, REJECTED, FINAL]
 
 
 class ArtifactsState(PagedList, AuthState):

@@ -7,6 +7,7 @@ from typing import Any
 
 import reflex as rx
 
+from api.vocabulary import APPROVED, CHANGES_REQUESTED, REJECTED
 from app.components.layout import add_signed_in, page_frame
 from app.components.ui import empty_state, loading_block, page_header, relative_time
 from app.formatting import duration, iso
@@ -46,9 +47,9 @@ class DashboardState(AuthState):
         self.per_day = [
             {
                 "day": day["day"][5:],
-                "approved": day["approved"],
-                "rejected": day["rejected"],
-                "changes requested": day["changes_requested"],
+                "approved": day[APPROVED],
+                "rejected": day[REJECTED],
+                "changes requested": day[CHANGES_REQUESTED],
             }
             for day in stats["decisionsPerDay"]
         ]

@@ -22,6 +22,7 @@ import reflex as rx
 
 from api.errors import FunctionError, Unavailable
 from api.registry import Caller
+from api.vocabulary import STARTED
 from app.components.detail import (
     DetailPage,
     add_detail_page,
@@ -310,7 +311,7 @@ class LiveTimeline(ThreadState):
             self._open_calls = {
                 row["_id"]: float(row["_creationTime"])
                 for row in live + rows
-                if row.get("kind") == "toolCall" and row.get("status") == "started"
+                if row.get("kind") == "toolCall" and row.get("status") == STARTED
             }
         return True
 

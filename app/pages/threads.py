@@ -7,6 +7,7 @@ from typing import Any
 
 import reflex as rx
 
+from api.vocabulary import ACTIVE, ARCHIVED
 from app.components.layout import add_signed_in, page_frame
 from app.components.lists import data_table, filter_bar, filter_input, list_body
 from app.components.ui import (
@@ -21,7 +22,7 @@ from app.routes import THREADS, thread_url
 from app.rows import ThreadRow
 from app.state import AuthState
 
-STATUSES = ["any", "active", "archived"]
+STATUSES = ["any", ACTIVE, ARCHIVED]
 
 
 class ThreadsState(PagedList, AuthState):
