@@ -16,7 +16,7 @@ import threading
 import pytest
 
 from api import registry
-from api.auth import caller_for
+from api.credentials import caller_for
 from app.components.diff import FALLBACK_LINES, MAX_DIFF_LINES, MAX_LINE_CHARS, TOO_LARGE, compare
 from app.components.versions import open_artifact
 from app.formatting import (

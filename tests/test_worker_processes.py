@@ -17,7 +17,7 @@ import psutil
 import pytest
 
 from api import processes
-from api.auth import caller_for
+from api.credentials import caller_for
 from api.errors import FunctionError
 from api.processes import WorkFailed, in_worker_process
 from app import worker_reads
