@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from app.components.ui import admin_only
+from app.components.ui import admin_only, inline, muted, soft_button
 from app.state import AuthState, PendingQueue
 
 NAV = [
@@ -51,9 +51,7 @@ def _nav_link(label: str, href: str, icon: str) -> rx.Component:
         else rx.fragment()
     )
     return rx.link(
-        rx.flex(
-            rx.icon(icon, size=16), rx.text(label, size="2"), badge, spacing="2", align="center"
-        ),
+        inline(rx.icon(icon, size=16), rx.text(label, size="2"), badge),
         href=href,
         underline="none",
         class_name="nav-link",
@@ -86,12 +84,7 @@ def shortcuts_dialog() -> rx.Component:
                 ),
                 data_testid="shortcut-help",
             ),
-            rx.text(
-                "Shortcuts never fire while you type in a text field.",
-                size="1",
-                color_scheme="gray",
-                margin_top="1em",
-            ),
+            muted("Shortcuts never fire while you type in a text field.", margin_top="1em"),
             rx.dialog.close(rx.button("Close", variant="soft", margin_top="1em")),
             max_width="440px",
         ),
@@ -99,37 +92,30 @@ def shortcuts_dialog() -> rx.Component:
 
 
 def top_bar() -> rx.Component:
-    return rx.flex(
+    return inline(
         rx.link(
-            rx.flex(
-                rx.icon("waypoints", size=20),
-                rx.heading("Threadline", size="4"),
-                spacing="2",
-                align="center",
-            ),
+            inline(rx.icon("waypoints", size=20), rx.heading("Threadline", size="4")),
             href="/",
             underline="none",
             color="inherit",
         ),
-        rx.flex(
+        inline(
             *[_nav_link(*item) for item in NAV],
             rx.cond(
                 AuthState.is_admin,
-                rx.flex(
-                    rx.text("Admin", size="1", color_scheme="gray", weight="medium"),
+                inline(
+                    muted("Admin", weight="medium"),
                     *[_nav_link(*item) for item in ADMIN_NAV],
                     spacing="3",
-                    align="center",
                     class_name="nav-admin",
                     data_testid="nav-admin",
                 ),
             ),
             spacing="4",
-            align="center",
             class_name="nav-links",
         ),
         rx.spacer(),
-        rx.flex(
+        inline(
             shortcuts_dialog(),
             rx.color_mode.button(variant="ghost", size="2"),
             rx.text(
@@ -144,20 +130,17 @@ def top_bar() -> rx.Component:
                 class_name="hide-narrow",
                 data_testid="person-role",
             ),
-            rx.button(
+            soft_button(
                 rx.icon("log-out", size=14),
                 "Sign out",
                 size="1",
-                variant="soft",
                 on_click=AuthState.sign_out,
                 data_testid="sign-out",
             ),
             spacing="3",
-            align="center",
         ),
         class_name="top-bar",
         spacing="4",
-        align="center",
         wrap="wrap",
     )
 
@@ -167,13 +150,11 @@ def public_card(*children: rx.Component, subtitle: str = "") -> rx.Component:
     return rx.center(
         rx.card(
             rx.vstack(
-                rx.flex(
+                inline(
                     rx.icon("waypoints", size=24),
                     rx.heading("Threadline", size="6"),
                     rx.spacer(),
                     rx.color_mode.button(variant="ghost", size="1"),
-                    spacing="2",
-                    align="center",
                     width="100%",
                 ),
                 rx.text(subtitle, color_scheme="gray", size="2") if subtitle else rx.fragment(),

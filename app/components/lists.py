@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from app.components.ui import empty_state, loading_block
+from app.components.ui import empty_state, inline, loading_block, soft_button
 
 NO_MATCH_HINT = "Loosen the filters or clear them."
 
@@ -26,7 +26,7 @@ def inline_form(*controls: rx.Component, on_submit, form_key: rx.Var, **props) -
     """Controls on one wrapping line, submitted together; `form_key` is bumped by the state to
     remount the form with empty fields (after "Clear", after a create)."""
     return rx.form(
-        rx.flex(*controls, spacing="2", wrap="wrap", align="center"),
+        inline(*controls, wrap="wrap"),
         on_submit=on_submit,
         key=form_key,
         width="100%",
@@ -88,7 +88,7 @@ def data_table(headers: list, rows: rx.Var, row, **props) -> rx.Component:
 
 
 def load_more(state: type[rx.State], *, centered: bool = True) -> rx.Component:
-    button = rx.button("Load more", on_click=state.more, loading=state.loading, variant="soft")
+    button = soft_button("Load more", on_click=state.more, loading=state.loading)
     return rx.cond(~state.done, rx.center(button, padding="1em") if centered else button)
 
 

@@ -12,11 +12,14 @@ from app.components.ui import (
     empty_state,
     field_row,
     form_error,
+    inline,
     labelled_input,
     loading_block,
+    muted,
     new_password_fields,
     page_header,
     relative_time,
+    soft_button,
 )
 from app.routes import ACCOUNT
 from app.rows import AuthSessionRow, UserRow
@@ -166,17 +169,15 @@ def _session_row(session: rx.Var) -> rx.Component:
     return rx.table.row(
         rx.table.cell(
             rx.vstack(
-                rx.flex(
+                inline(
                     rx.text(session.device, weight="medium", size="2"),
                     rx.cond(
                         session.current,
                         rx.badge("this session", color_scheme="green", data_testid="this-session"),
                     ),
-                    spacing="2",
-                    align="center",
                     wrap="wrap",
                 ),
-                rx.text(session.userAgent, size="1", color_scheme="gray", class_name="clamp-2"),
+                muted(session.userAgent, class_name="clamp-2"),
                 spacing="1",
             ),
         ),
@@ -187,10 +188,9 @@ def _session_row(session: rx.Var) -> rx.Component:
             rx.cond(
                 session.current,
                 rx.fragment(),
-                rx.button(
+                soft_button(
                     "Sign out",
                     size="1",
-                    variant="soft",
                     color_scheme="red",
                     on_click=AccountState.sign_out_session(session._id),
                 ),
@@ -203,14 +203,13 @@ def _session_row(session: rx.Var) -> rx.Component:
 def _sessions() -> rx.Component:
     return rx.card(
         rx.vstack(
-            rx.flex(
+            inline(
                 rx.heading("Signed-in sessions", size="3", as_="h2"),
                 rx.spacer(),
-                rx.button(
+                soft_button(
                     rx.icon("log-out", size=14),
                     "Sign out all other sessions",
                     size="2",
-                    variant="soft",
                     color_scheme="red",
                     disabled=AccountState.sessions.length() < 2,
                     on_click=AccountState.ask_sign_out_others,
@@ -218,8 +217,6 @@ def _sessions() -> rx.Component:
                 ),
                 width="100%",
                 wrap="wrap",
-                spacing="2",
-                align="center",
             ),
             rx.cond(
                 AccountState.sessions.length() > 0,

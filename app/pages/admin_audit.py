@@ -12,6 +12,8 @@ from app.components.layout import add_admin_page
 from app.components.lists import filter_bar, filter_input, list_body, submit_button
 from app.components.ui import (
     empty_state,
+    inline,
+    muted,
     page_header,
     relative_time,
 )
@@ -129,7 +131,7 @@ class AdminAuditState(PagedList, AuthState):
 
 def _entry(entry: rx.Var) -> rx.Component:
     return rx.box(
-        rx.flex(
+        inline(
             rx.badge(entry.action, variant="soft", data_testid="audit-action"),
             rx.text(entry.actorLabel, size="2", weight="medium", title=entry.actor),
             rx.cond(
@@ -143,15 +145,7 @@ def _entry(entry: rx.Var) -> rx.Component:
                 ),
             ),
             rx.spacer(),
-            rx.text(
-                entry.createdText,
-                " · ",
-                relative_time(entry.createdIso),
-                size="1",
-                color_scheme="gray",
-            ),
-            spacing="2",
-            align="center",
+            muted(entry.createdText, " · ", relative_time(entry.createdIso)),
             wrap="wrap",
             width="100%",
         ),
@@ -192,18 +186,16 @@ def _filters() -> rx.Component:
             "14em",
             max_width="100%",
         ),
-        rx.flex(
-            rx.text("From", size="1", color_scheme="gray"),
+        inline(
+            muted("From"),
             filter_input(
                 "since", "From (UTC)", "", AdminAuditState.since, None, type="datetime-local"
             ),
-            rx.text("to", size="1", color_scheme="gray"),
+            muted("to"),
             filter_input(
                 "until", "Until (UTC)", "", AdminAuditState.until, None, type="datetime-local"
             ),
-            rx.text("UTC", size="1", color_scheme="gray"),
-            spacing="2",
-            align="center",
+            muted("UTC"),
             wrap="wrap",
         ),
         on_submit=AdminAuditState.apply_filters,

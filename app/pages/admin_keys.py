@@ -11,8 +11,11 @@ from app.components.lists import data_table, icon_button, inline_form, listing_o
 from app.components.ui import (
     confirm_dialog,
     empty_state,
+    inline,
+    muted,
     page_header,
     shown_once,
+    soft_button,
 )
 from app.routes import ADMIN_KEYS
 from app.rows import KeyRow
@@ -70,7 +73,7 @@ def _row(key: rx.Var) -> rx.Component:
         rx.table.cell(rx.text(key.name, weight="medium", size="2")),
         rx.table.cell(rx.code(key.prefix + "…", variant="ghost")),
         rx.table.cell(
-            rx.flex(
+            inline(
                 rx.text(key.creator, size="2"),
                 # Keys outlive their creator's account: flag the ones to review.
                 rx.cond(
@@ -82,8 +85,6 @@ def _row(key: rx.Var) -> rx.Component:
                         title="This key still works; revoke it if its backend is not needed",
                     ),
                 ),
-                spacing="2",
-                align="center",
                 wrap="wrap",
             ),
             data_testid="key-creator",
@@ -101,11 +102,10 @@ def _row(key: rx.Var) -> rx.Component:
         rx.table.cell(
             rx.cond(
                 revoked,
-                rx.text(key.revokedText, size="1", color_scheme="gray"),
-                rx.button(
+                muted(key.revokedText),
+                soft_button(
                     "Revoke",
                     size="1",
-                    variant="soft",
                     color_scheme="red",
                     on_click=AdminKeysState.ask_revoke(key._id, key.name),
                     data_testid="revoke",

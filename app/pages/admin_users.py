@@ -23,8 +23,10 @@ from app.components.ui import (
     empty_state,
     form_error,
     labelled_input,
+    muted,
     page_header,
     shown_once,
+    soft_button,
 )
 from app.formatting import when
 from app.paging import PagedList
@@ -242,7 +244,7 @@ def _row(row: rx.Var) -> rx.Component:
         rx.table.cell(
             rx.vstack(
                 rx.text(name, weight="medium", size="2"),
-                rx.text(row.email, size="1", color_scheme="gray", class_name="wrap-anywhere"),
+                muted(row.email, class_name="wrap-anywhere"),
                 spacing="0",
             )
         ),
@@ -263,33 +265,28 @@ def _row(row: rx.Var) -> rx.Component:
                 rx.badge("active", color_scheme="green", variant="soft"),
             )
         ),
-        rx.table.cell(
-            rx.text(row.createdText, size="1", color_scheme="gray"), class_name="hide-narrow"
-        ),
+        rx.table.cell(muted(row.createdText), class_name="hide-narrow"),
         rx.table.cell(
             rx.flex(
                 rx.cond(
                     disabled,
-                    rx.button(
+                    soft_button(
                         "Re-enable",
                         size="1",
-                        variant="soft",
                         on_click=AdminUsersState.ask_disabled(user_id, name, False),
                         data_testid="enable",
                     ),
                     rx.fragment(
-                        rx.button(
+                        soft_button(
                             rx.icon("link", size=12),
                             "Password link",
                             size="1",
-                            variant="soft",
                             on_click=AdminUsersState.password_link(user_id, name),
                             data_testid="password-link",
                         ),
-                        rx.button(
+                        soft_button(
                             "Disable",
                             size="1",
-                            variant="soft",
                             color_scheme="red",
                             on_click=AdminUsersState.ask_disabled(user_id, name, True),
                             data_testid="disable",

@@ -19,8 +19,11 @@ from app.components.lists import data_table, icon_button, listing_or_empty
 from app.components.ui import (
     confirm_dialog,
     empty_state,
+    inline,
+    muted,
     page_header,
     shown_once,
+    soft_button,
 )
 from app.routes import ADMIN_WEBHOOKS
 from app.rows import DeliveryRow, EndpointRow
@@ -108,7 +111,7 @@ def _endpoint_row(row: rx.Var) -> rx.Component:
                 rx.text(row.url, size="2", class_name="mono", word_break="break-all"),
                 rx.cond(
                     row.description != "",
-                    rx.text(row.description, size="1", color_scheme="gray"),
+                    muted(row.description),
                 ),
                 spacing="1",
             ),
@@ -118,7 +121,7 @@ def _endpoint_row(row: rx.Var) -> rx.Component:
         rx.table.cell(rx.badge(row.format, variant="soft", color_scheme="gray")),
         rx.table.cell(rx.text(row.events, size="1")),
         rx.table.cell(
-            rx.flex(
+            inline(
                 rx.cond(
                     row.pending > 0,
                     rx.badge(row.pending.to(str) + " pending", color_scheme="amber"),
@@ -128,9 +131,7 @@ def _endpoint_row(row: rx.Var) -> rx.Component:
                     rx.badge(row.failed.to(str) + " failed", color_scheme="red"),
                 ),
                 rx.text("last delivered " + row.lastDeliveredText, size="1"),
-                spacing="2",
                 wrap="wrap",
-                align="center",
             )
         ),
         rx.table.cell(
@@ -143,10 +144,9 @@ def _endpoint_row(row: rx.Var) -> rx.Component:
                     on_click=AdminWebhooksState.send_test(row._id),
                     data_testid="send-test",
                 ),
-                rx.button(
+                soft_button(
                     "Remove",
                     size="1",
-                    variant="soft",
                     color_scheme="red",
                     on_click=AdminWebhooksState.ask_remove(row._id, row.url),
                     data_testid="remove",
@@ -185,7 +185,7 @@ def _delivery_row(row: rx.Var) -> rx.Component:
 def _add_form() -> rx.Component:
     return rx.form(
         rx.vstack(
-            rx.flex(
+            inline(
                 rx.input(
                     name="url",
                     placeholder="https://hooks.example.com/threadline",
@@ -212,26 +212,22 @@ def _add_form() -> rx.Component:
                     max_width="16em",
                     aria_label="Description",
                 ),
-                spacing="2",
                 wrap="wrap",
-                align="center",
             ),
-            rx.flex(
+            inline(
                 rx.text("Events (none ticked: all):", size="2"),
                 *[
                     rx.el.label(
-                        rx.flex(
+                        inline(
                             rx.checkbox(name=_field(event)),
                             rx.code(event, variant="ghost"),
                             spacing="1",
-                            align="center",
                         )
                     )
                     for event in EVENT_TYPES
                 ],
                 spacing="3",
                 wrap="wrap",
-                align="center",
             ),
             icon_button("plus", "Add endpoint", type="submit", loading=AdminWebhooksState.adding),
             spacing="2",

@@ -14,7 +14,9 @@ from app.components.lists import filter_input, inline_form, list_body
 from app.components.ui import (
     choice,
     empty_state,
+    inline,
     loading_block,
+    muted,
     page_header,
     relative_time,
     status_badge,
@@ -78,9 +80,9 @@ class ApprovalsState(PagedList, AuthState):
 
 def _pending_row(request: rx.Var) -> rx.Component:
     return rx.link(
-        rx.flex(
+        inline(
             rx.vstack(
-                rx.flex(
+                inline(
                     rx.text(
                         rx.cond(
                             request.threadTitle != "",
@@ -94,8 +96,6 @@ def _pending_row(request: rx.Var) -> rx.Component:
                         request.artifactId != "",
                         rx.badge("plan artifact", variant="outline", size="1"),
                     ),
-                    spacing="2",
-                    align="center",
                     wrap="wrap",
                 ),
                 rx.text(request.planPreview, size="2", color_scheme="gray", class_name="clamp-2"),
@@ -127,11 +127,9 @@ def _pending_row(request: rx.Var) -> rx.Component:
                     ),
                     rx.cond(
                         request.approvers != "",
-                        rx.text(
+                        muted(
                             "approved by ",
                             request.approvers,
-                            size="1",
-                            color_scheme="gray",
                             class_name="clamp-2",
                             data_testid="approver-names",
                         ),
@@ -144,7 +142,7 @@ def _pending_row(request: rx.Var) -> rx.Component:
             rx.cond(
                 request.expires > 0,
                 rx.vstack(
-                    rx.text("expires in", size="1", color_scheme="gray"),
+                    muted("expires in"),
                     rx.text(
                         size="2",
                         as_="span",
@@ -157,7 +155,7 @@ def _pending_row(request: rx.Var) -> rx.Component:
                     min_width="6em",
                 ),
                 rx.vstack(
-                    rx.text("waiting", size="1", color_scheme="gray"),
+                    muted("waiting"),
                     rx.text(relative_time(request.createdIso), size="2"),
                     align="end",
                     spacing="0",
@@ -165,7 +163,6 @@ def _pending_row(request: rx.Var) -> rx.Component:
                 ),
             ),
             spacing="3",
-            align="center",
             width="100%",
         ),
         href=approval_url(request._id),
@@ -216,7 +213,7 @@ def pending_view() -> rx.Component:
 
 def _decided_card(row: rx.Var) -> rx.Component:
     return rx.card(
-        rx.flex(
+        inline(
             status_badge(row.status),
             rx.cond(row.edited, rx.badge("edited plan", variant="outline")),
             rx.link(
@@ -225,9 +222,7 @@ def _decided_card(row: rx.Var) -> rx.Component:
                 weight="bold",
             ),
             rx.spacer(),
-            rx.text(row.decidedTimeText, size="1", color_scheme="gray", title=row.decidedTimeIso),
-            spacing="2",
-            align="center",
+            muted(row.decidedTimeText, title=row.decidedTimeIso),
             wrap="wrap",
         ),
         rx.text(
@@ -291,12 +286,7 @@ def approvals_page() -> rx.Component:
             "Approvals",
             rx.segmented_control.root(
                 rx.segmented_control.item(
-                    rx.flex(
-                        "Pending",
-                        rx.badge(PendingQueue.count, variant="soft"),
-                        spacing="1",
-                        align="center",
-                    ),
+                    inline("Pending", rx.badge(PendingQueue.count, variant="soft"), spacing="1"),
                     value="pending",
                 ),
                 rx.segmented_control.item("Decided", value="decided"),

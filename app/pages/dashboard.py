@@ -9,7 +9,7 @@ import reflex as rx
 
 from api.vocabulary import APPROVED, CHANGES_REQUESTED, REJECTED
 from app.components.layout import add_signed_in, page_frame
-from app.components.ui import empty_state, loading_block, page_header, relative_time
+from app.components.ui import empty_state, loading_block, muted, page_header, relative_time
 from app.formatting import duration, iso
 from app.routes import DASHBOARD
 from app.state import AuthState, PendingQueue
@@ -68,7 +68,7 @@ def _stat(label: str, value: rx.Component, hint: str, test_id: str) -> rx.Compon
         rx.vstack(
             rx.text(label, size="2", color_scheme="gray"),
             rx.heading(value, size="7"),
-            rx.text(hint, size="1", color_scheme="gray"),
+            muted(hint),
             spacing="1",
         ),
         class_name="stat-card",

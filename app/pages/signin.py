@@ -6,7 +6,7 @@ import reflex as rx
 
 from api import clients
 from api.services import signin
-from app.components.ui import wide_submit
+from app.components.ui import inline, wide_submit
 from app.state import CONSOLE_ROLES, AuthState, safe_next
 
 
@@ -61,12 +61,7 @@ def signin_page() -> rx.Component:
     return rx.center(
         rx.card(
             rx.vstack(
-                rx.flex(
-                    rx.icon("waypoints", size=24),
-                    rx.heading("Threadline", size="6"),
-                    spacing="2",
-                    align="center",
-                ),
+                inline(rx.icon("waypoints", size=24), rx.heading("Threadline", size="6")),
                 rx.text("Sign in to review agent plans.", color_scheme="gray", size="2"),
                 rx.form(
                     rx.vstack(

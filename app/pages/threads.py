@@ -13,6 +13,7 @@ from app.components.lists import data_table, filter_bar, filter_input, list_body
 from app.components.ui import (
     choice,
     empty_state,
+    muted,
     page_header,
     relative_time,
     status_badge,
@@ -80,7 +81,7 @@ def _row(row: rx.Var) -> rx.Component:
                 href=thread_url(row._id),
                 weight="medium",
             ),
-            rx.text(row._id, size="1", color_scheme="gray", class_name="mono"),
+            muted(row._id, class_name="mono"),
         ),
         rx.table.cell(status_badge(row.status)),
         rx.table.cell(
