@@ -330,3 +330,45 @@ def server_app():
     from api.http import create_api
 
     return create_api()
+
+
+async def test_a_waiter_closed_mid_wait_does_not_cancel_the_read_for_the_others(monkeypatch):
+    """A socket closing while it waits on another's read must not cancel that read's result:
+    the other waiters would fail, and the entry would raise on every later look-up."""
+    results = SharedResults()
+    monkeypatch.setattr(server, "shared", results)
+    caller = Caller(kind="user", id="usr_r1", role="reviewer")
+    query = _approvals_query()
+    key = sharing_key(query.shared_as, caller)
+    entry = results.claim(5, key)
+    leaving = asyncio.ensure_future(server.SyncSession(None)._outcomes([query], caller, set(), 5))
+    staying = asyncio.ensure_future(server.SyncSession(None)._outcomes([query], caller, set(), 5))
+    await asyncio.sleep(0)
+    leaving.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await leaving
+    assert not entry.cancelled()
+    value = outcome(True, ["shared"])
+    entry.set_result(value)
+    assert await staying == [value]
+    assert results.lookup(5, key) is entry
+
+
+async def test_a_cancelled_entry_is_read_again_not_raised():
+    results = SharedResults()
+    results.claim(2, "k").cancel()
+    assert results.lookup(2, "k") is None
+    assert results.claim(2, "k") is not None
+
+
+async def test_the_entries_of_one_generation_are_bounded(monkeypatch):
+    """Hours without a write keep one generation: 100k distinct arguments must not keep 100k
+    results alive (the oldest go; a socket that finds none reads for itself)."""
+    from api.sync import shared as shared_module
+
+    monkeypatch.setattr(shared_module, "MAX_ENTRIES", 10)
+    results = SharedResults()
+    for n in range(100):
+        assert results.claim(1, n) is not None
+    assert len(results) == 10
+    assert results.lookup(1, 99) is not None and results.lookup(1, 0) is None

@@ -486,7 +486,8 @@ class SyncSession:
         if queries and len(keys) == len(queries) and not fresh.intersection(keys):
             futures = [shared.lookup(generation, keys[q.query_id]) for q in queries]
             if all(future is not None for future in futures):
-                results = [await future for future in futures]
+                # Shielded: a socket closed while it waits must not cancel the others' result.
+                results = [await asyncio.shield(future) for future in futures]
                 if all(result is not None for result in results):
                     shared.reuses += len(results)
                     return results

@@ -81,6 +81,17 @@ SCOPES: dict[str, Callable[[Caller], Hashable]] = {
 }
 
 
+# The most entries one generation keeps (the oldest go first). A generation lasts until the next
+# write, which may be hours: without a bound, every distinct call read meanwhile (100k thread ids,
+# page sizes) would keep its result alive. An evicted entry costs a socket one read of its own.
+MAX_ENTRIES = 1024
+
+
+def _usable(future: asyncio.Future[Outcome | None]) -> bool:
+    """Pending, or done with a result (not a failed reader's None, nor cancelled)."""
+    return not future.done() or (not future.cancelled() and future.result() is not None)
+
+
 def query_key(spec: FunctionSpec, args: Args) -> tuple[str, str] | None:
     """(path, canonical arguments) of a shared function's call, None if it is never shared."""
     if spec.path not in SCOPES:
@@ -117,7 +128,7 @@ class SharedResults:
     def lookup(self, generation: int, key: Hashable) -> asyncio.Future[Outcome | None] | None:
         entries = self._current(generation)
         future = None if entries is None else entries.get(key)
-        if future is not None and future.done() and future.result() is None:
+        if future is not None and not _usable(future):
             return None
         return future
 
@@ -128,8 +139,11 @@ class SharedResults:
         if entries is None:
             return None
         existing = entries.get(key)
-        if existing is not None and not (existing.done() and existing.result() is None):
+        if existing is not None and _usable(existing):
             return None
+        entries.pop(key, None)
+        while len(entries) >= MAX_ENTRIES:
+            del entries[next(iter(entries))]  # the oldest (its waiters still hold the future)
         future = asyncio.get_running_loop().create_future()
         entries[key] = future
         self.reads += 1
