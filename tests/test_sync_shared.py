@@ -372,3 +372,33 @@ async def test_the_entries_of_one_generation_are_bounded(monkeypatch):
         assert results.claim(1, n) is not None
     assert len(results) == 10
     assert results.lookup(1, 99) is not None and results.lookup(1, 0) is None
+
+
+async def test_a_transition_does_not_combine_results_read_in_different_snapshots(monkeypatch):
+    """Two sockets' reads of one generation may straddle a commit not yet announced: a third
+    socket taking one result from each would show a state no snapshot had."""
+    results = SharedResults()
+    monkeypatch.setattr(server, "shared", results)
+    caller = Caller(kind="user", id="usr_r1", role="reviewer")
+    spec = lookup("approvalRequests:list", "query")
+    queries = []
+    for query_id, args in enumerate([PENDING, {"status": "approved"}]):
+        query = server.Query(query_id, spec.path, None, spec, parse_args(spec, args))
+        query.shared_as = query_key(spec, query.args)
+        queries.append(query)
+    keys = [sharing_key(query.shared_as, caller) for query in queries]
+    for key, reader, value in zip(keys, ["a", "b"], ["before", "after"], strict=True):
+        results.claim(4, key, reader).set_result(outcome(True, [value]))
+    session = server.SyncSession(None)
+    own = [outcome(True, ["mine 0"]), outcome(True, ["mine 1"])]
+
+    async def read(_queries, _caller):
+        return own
+
+    monkeypatch.setattr(session, "_read", read)
+    assert await session._outcomes(queries, caller, set(), 4) == own
+    # Read together (one snapshot), they are taken together.
+    together = [outcome(True, ["together 0"]), outcome(True, ["together 1"])]
+    for key, value in zip(keys, together, strict=True):
+        results.claim(5, key, "c").set_result(value)
+    assert await session._outcomes(queries, caller, set(), 5) == together

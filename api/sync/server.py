@@ -485,15 +485,19 @@ class SyncSession:
             }
         if queries and len(keys) == len(queries) and not fresh.intersection(keys):
             futures = [shared.lookup(generation, keys[q.query_id]) for q in queries]
-            if all(future is not None for future in futures):
+            found = all(future is not None for future in futures)
+            # One snapshot per transition: results other sockets read in different snapshots
+            # (a commit landing between them, not yet announced) are not combined.
+            if found and shared.one_snapshot([keys[q.query_id] for q in queries]):
                 # Shielded: a socket closed while it waits must not cancel the others' result.
                 results = [await asyncio.shield(future) for future in futures]
                 if all(result is not None for result in results):
                     shared.reuses += len(results)
                     return results
         claimed = {}
+        snapshot = object()
         for query_id, key in keys.items():
-            future = shared.claim(generation, key)  # None if another socket is reading it
+            future = shared.claim(generation, key, snapshot)  # None if another socket is reading it
             if future is not None:
                 claimed[query_id] = future
         try:

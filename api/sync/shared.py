@@ -20,6 +20,8 @@ What a shared result may be reused for is narrow on purpose:
   credentials; their results are still offered to the others of the same generation.
 
 While one socket reads an entry, the others of that generation wait for it (one read, not 500).
+A transition takes shared results only if they all come from one snapshot (one reader's), and a
+socket that stops waiting (closed) does not cancel the read for the others.
 """
 
 from __future__ import annotations
@@ -111,6 +113,9 @@ class SharedResults:
         self.generation = -1
         self._loop: asyncio.AbstractEventLoop | None = None
         self._entries: dict[Hashable, asyncio.Future[Outcome | None]] = {}
+        # key -> who read it (one token per snapshot): a transition takes shared results only
+        # when they all come from one snapshot, as a transition read here would.
+        self._readers: dict[Hashable, object] = {}
         self.reads = 0  # entries read (for tests and the bench)
         self.reuses = 0  # times an entry served a socket other than its reader
 
@@ -121,6 +126,7 @@ class SharedResults:
         loop = asyncio.get_running_loop()
         if loop is not self._loop or generation > self.generation:
             self._loop, self.generation, self._entries = loop, generation, {}
+            self._readers = {}
         if generation < self.generation:
             return None  # a newer generation is known: this one's results are not kept
         return self._entries
@@ -132,9 +138,17 @@ class SharedResults:
             return None
         return future
 
-    def claim(self, generation: int, key: Hashable) -> asyncio.Future[Outcome | None] | None:
+    def one_snapshot(self, keys: list[Hashable]) -> bool:
+        """Whether the current entries of these keys were all read in one snapshot."""
+        readers = {id(self._readers.get(key)) for key in keys}
+        return len(readers) == 1 and all(key in self._readers for key in keys)
+
+    def claim(
+        self, generation: int, key: Hashable, reader: object | None = None
+    ) -> asyncio.Future[Outcome | None] | None:
         """A future the caller promises to resolve with the result it reads (or None), if no one
-        else is reading this entry; None otherwise."""
+        else is reading this entry; None otherwise. `reader` names the snapshot it reads in (the
+        same for every key one transition reads)."""
         entries = self._current(generation)
         if entries is None:
             return None
@@ -143,14 +157,17 @@ class SharedResults:
             return None
         entries.pop(key, None)
         while len(entries) >= MAX_ENTRIES:
-            del entries[next(iter(entries))]  # the oldest (its waiters still hold the future)
+            oldest = next(iter(entries))
+            del entries[oldest]  # its waiters still hold the future
+            self._readers.pop(oldest, None)
         future = asyncio.get_running_loop().create_future()
         entries[key] = future
+        self._readers[key] = future if reader is None else reader
         self.reads += 1
         return future
 
     def clear(self) -> None:
-        self._entries = {}
+        self._entries, self._readers = {}, {}
 
 
 shared = SharedResults()
