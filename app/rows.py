@@ -19,8 +19,18 @@ import time
 from collections.abc import Callable
 from typing import Any, Self
 
-from api.vocabulary import DELIVERED, FAILED, PENDING
-from app.formatting import cut_utf8, device, duration, iso, when
+from api.vocabulary import (
+    APPROVED,
+    CANCELLED,
+    CHANGES_REQUESTED,
+    DELIVERED,
+    EXPIRED,
+    FAILED,
+    PENDING,
+    REJECTED,
+)
+from app.components.markdown import renderable
+from app.formatting import cut_for_display, cut_utf8, device, duration, iso, size_text, when
 
 # What the inbox shows of each request, cut to these many UTF-8 bytes (the row clamps both to a
 # line or two anyway): the title, and inbox:pending's 240-character preview of the plan. So a
@@ -309,3 +319,216 @@ class AuditRow(Row):
             targetLabel=names.get(target, target),
             detailsText=details_text(doc.get("details")),
         )
+
+
+# ---- the detail pages (thread, approval request, artifact) -------------------------------------
+
+# How the approval page names a request's status.
+REQUEST_STATUS_TEXT = {
+    APPROVED: "Approved",
+    REJECTED: "Rejected",
+    CHANGES_REQUESTED: "Changes requested",
+    EXPIRED: "Expired",
+    CANCELLED: "Cancelled",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class TimelineRow(Row):
+    """A thread's timeline entry (a message or a tool call) on the thread and approval pages,
+    built from the display row app/worker_reads.py timeline_row makes of a timeline:list entry
+    (texts cut, a tool call's input and output as JSON previews; a message's fields are empty
+    on a tool call and the other way round). `_creationTime` is what the live thread view orders
+    and tells new rows by (app/pages/thread.py LiveTimeline)."""
+
+    _id: str = ""
+    _creationTime: float = 0.0
+    kind: str = ""
+    createdIso: str = ""
+    createdText: str = ""
+    # A message.
+    role: str = ""
+    order: int = 0
+    content: str = ""
+    contentNotice: str = ""
+    # A tool call.
+    toolName: str = ""
+    status: str = ""
+    toolCallId: str = ""
+    outsidePlan: bool = False
+    durationText: str = ""
+    inputJson: str = ""
+    outputJson: str = ""
+
+    @classmethod
+    def of(cls, row: dict[str, Any]) -> Self:
+        return super().of(
+            row,
+            _creationTime=float(row["_creationTime"]),
+            durationText=row.get("durationText") or "",
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class SessionRow(Row):
+    """The session card (thread and approval pages), from the display row app/worker_reads.py
+    session_row makes of sessions:get (the plan cut, the state as a JSON preview);
+    `SessionRow()`: no session."""
+
+    exists: bool = False
+    sdkSessionId: str = ""
+    phase: str = ""
+    plan: str = ""
+    planNotice: str = ""
+    stateJson: str = ""
+    updatedText: str = ""
+
+    @classmethod
+    def of(cls, row: dict[str, Any]) -> Self:
+        return super().of(row, updatedText=row.get("updatedText") or "")
+
+
+@dataclasses.dataclass(frozen=True)
+class VersionRow(Row):
+    """One version of an artifact (artifact and approval pages), from console:artifactVersions:
+    its number, status, author, time and size; never its content."""
+
+    version: int = 0
+    status: str = ""
+    createdBy: str = ""
+    createdText: str = ""
+    sizeText: str = ""
+
+    @classmethod
+    def of(cls, doc: dict[str, Any]) -> Self:
+        return super().of(doc, sizeText=f"{doc['lines']:,} lines · {size_text(doc['chars'])}")
+
+
+@dataclasses.dataclass(frozen=True)
+class ApproverRow(Row):
+    """One approval given so far (the two-person rule); it no longer counts once the plan it
+    approved (`version`) has changed."""
+
+    name: str = ""
+    decidedText: str = ""
+    comment: str = ""
+    counts: bool = False
+    version: int = 0
+
+    @classmethod
+    def of(cls, doc: dict[str, Any]) -> Self:
+        return super().of(
+            doc,
+            decidedText=when(doc.get("decidedTime")),
+            version=int(doc.get("artifactVersion") or 0),
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class ApprovalRow(Row):
+    """/approvals/{id}: one approval request, from inbox:detail as app/worker_reads.py
+    request_view sends it (its plans cut to MAX_RENDER_CHARS, with their whole lengths).
+
+    Plans are up to 8 MiB: the row holds what the page renders, cut again at a line end with a
+    notice (formatting.cut_for_display); `planContent` is the text itself (editing starts from
+    it), `planShown` / `editedPlanShown` what is rendered (markdown.renderable)."""
+
+    _id: str = ""
+    threadId: str = ""
+    threadTitle: str = ""
+    status: str = ""
+    statusText: str = ""
+    createdIso: str = ""
+    createdText: str = ""
+    artifactId: str = ""
+    planContent: str = ""
+    planNotice: str = ""
+    planChars: int = 0
+    planShown: str = ""
+    editedPlan: str = ""
+    editedPlanNotice: str = ""
+    editedPlanShown: str = ""
+    decidedByName: str = ""
+    decidedTimeText: str = ""
+    comment: str = ""
+    # The queue around it (the j / k shortcuts).
+    nextPendingId: str = ""
+    previousPendingId: str = ""
+    # The deadline (the browser counts down to it: assets/countdown.js; 0: none).
+    expiresTime: int = 0
+    expiresText: str = ""
+    # The two-person rule: approvals required, counted so far, who gave them, and whether the
+    # signed-in person is one of them.
+    required: int = 1
+    approvalCount: int = 0
+    approvers: list[ApproverRow] = dataclasses.field(default_factory=list)
+    approvedByMe: bool = False
+
+    @classmethod
+    def of(cls, doc: dict[str, Any], me: str = "") -> Self:
+        """`me`: the signed-in person's id (for `approvedByMe`)."""
+        plan, plan_notice = cut_for_display(doc["planContent"], doc.get("planChars"))
+        edited, edited_notice = cut_for_display(
+            doc.get("editedPlan") or "", doc.get("editedPlanChars")
+        )
+        status = doc["status"]
+        approvers = doc.get("approvers") or []
+        return super().of(
+            doc,
+            statusText=REQUEST_STATUS_TEXT.get(status, status.replace("_", " ")),
+            planContent=plan,
+            planNotice=plan_notice,
+            planChars=int(doc.get("planChars", len(doc["planContent"]))),
+            planShown=renderable(plan),
+            editedPlan=edited,
+            editedPlanNotice=edited_notice,
+            editedPlanShown=renderable(edited),
+            decidedByName=doc.get("decidedByName") or doc.get("decidedBy") or "",
+            expiresTime=int(doc.get("expiresTime") or 0),
+            expiresText=when(doc.get("expiresTime")),
+            required=int(doc.get("requiredApprovals") or 1),
+            approvers=[ApproverRow.of(approver) for approver in approvers],
+            approvedByMe=any(
+                approver["counts"] and approver["userId"] == me for approver in approvers
+            ),
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class ArtifactDetailRow(Row):
+    """/artifacts/{id}: the artifact's heading (artifacts:get without its content, as
+    app/worker_reads.py artifact_view sends it); its versions are VersionRows."""
+
+    _id: str = ""
+    title: str = ""
+    type: str = ""
+    status: str = ""
+    version: int = 0
+    threadId: str = ""
+    updatedTimeText: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class ThreadArtifactRow(Row):
+    """/threads/{id}: one of the thread's artifacts in its side list (artifacts:list), named by
+    its title or else its type."""
+
+    _id: str = ""
+    title: str = ""
+    type: str = ""
+    status: str = ""
+    version: int = 0
+
+    @classmethod
+    def of(cls, doc: dict[str, Any]) -> Self:
+        return super().of(doc, title=doc.get("title") or doc.get("type") or "")
+
+
+@dataclasses.dataclass(frozen=True)
+class ThreadRequestRow(Row):
+    """/threads/{id}: one of the thread's approval requests in its side list
+    (approvalRequests:list)."""
+
+    _id: str = ""
+    status: str = ""
+    createdIso: str = ""

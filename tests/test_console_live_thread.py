@@ -19,6 +19,7 @@ from api.services import signin
 from api.vocabulary import SYNC_TOUCHED
 from app.pages import thread as thread_page
 from app.pages.thread import LiveTimeline, ThreadState
+from app.rows import TimelineRow
 from app.state import AuthState, LiveThreads, session_key
 
 HERE = "this-worker"
@@ -93,8 +94,8 @@ async def post_message(api, thread_id: str, content: str) -> str:
     )
 
 
-def contents(rows: list[dict]) -> list[str]:
-    return [row["content"] or row["toolName"] for row in rows]
+def contents(rows: list[TimelineRow]) -> list[str]:
+    return [row.content or row.toolName for row in rows]
 
 
 async def test_an_open_thread_tab_gets_only_the_new_rows_of_its_own_thread(api, people, live):
@@ -300,7 +301,7 @@ async def test_large_tool_inputs_are_shown_as_a_bounded_preview(api, people, liv
     await api.mutation("toolCalls:record", {"threadId": mine, "toolName": "write", "input": big})
     await registry._push_all({mine})
     (row,) = page.live_entries
-    assert len(row["inputJson"]) < 21_000 and "more characters" in row["inputJson"]
+    assert len(row.inputJson) < 21_000 and "more characters" in row.inputJson
 
 
 async def test_tabs_of_one_session_share_a_read_and_other_sessions_read_their_own(
@@ -336,7 +337,7 @@ async def test_a_live_tool_call_recorded_again_when_it_finishes_shows_its_new_st
     call = {"threadId": mine, "toolName": "build", "toolCallId": "call-1", "input": {"n": 1}}
     await api.mutation("toolCalls:record", {**call, "status": "started"})
     await registry._push_all({mine})
-    assert [row["status"] for row in page.live_entries] == ["started"]
+    assert [row.status for row in page.live_entries] == ["started"]
     await post_message(api, mine, "while it runs")
     await registry._push_all({mine})
     await api.mutation(
@@ -344,8 +345,8 @@ async def test_a_live_tool_call_recorded_again_when_it_finishes_shows_its_new_st
     )
     await registry._push_all({mine})
     rows = page.get_value("live_entries")
-    assert [(row["toolName"] or row["content"]) for row in rows] == ["build", "while it runs"]
-    assert rows[0]["status"] == "succeeded" and '"artifact": "ok"' in rows[0]["outputJson"]
+    assert [(row.toolName or row.content) for row in rows] == ["build", "while it runs"]
+    assert rows[0].status == "succeeded" and '"artifact": "ok"' in rows[0].outputJson
     assert page._open_calls == {}
     await post_message(api, mine, "after")  # nothing read again once it finished
     await registry._push_all({mine})

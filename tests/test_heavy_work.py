@@ -252,7 +252,7 @@ async def test_opening_a_huge_artifact_keeps_the_page_small_and_health_answering
     assert len(opened["text"]) <= MAX_RENDER_CHARS and second.startswith(opened["text"])
     assert opened["notice"].startswith("Showing the first ")
     assert "content" not in opened["artifact"]
-    assert [row["sizeText"] for row in opened["versions"]][1].startswith("20,000 lines")
+    assert [row.sizeText for row in opened["versions"]][1].startswith("20,000 lines")
     changed = [row["text"] for row in opened["diff"].lines if row["kind"] == "add"]
     assert changed == ["changed near the top", "changed near the end"]
 

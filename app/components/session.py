@@ -1,5 +1,5 @@
 """The session card and its rows (phase, SDK session, last update, state as JSON), shared by the
-thread and approval pages; `session` is a page's row of worker_reads.session_view."""
+thread and approval pages; `session` is a page's rows.SessionRow."""
 
 from __future__ import annotations
 
@@ -19,17 +19,13 @@ def session_fields(session: rx.Var, sdk_test_id: str | None = None) -> list[rx.C
     return [
         field_row(
             "phase",
-            rx.cond(session["phase"].to(str) != "", rx.badge(session["phase"]), "—"),
+            if_set(session.phase, rx.badge(session.phase), "—"),
         ),
         field_row(
             "SDK session",
-            rx.cond(
-                session["sdkSessionId"].to(str) != "",
-                rx.code(session["sdkSessionId"], **code_props),
-                "—",
-            ),
+            if_set(session.sdkSessionId, rx.code(session.sdkSessionId, **code_props), "—"),
         ),
-        field_row("updated", session["updatedText"].to(str)),
+        field_row("updated", session.updatedText),
     ]
 
 

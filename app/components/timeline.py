@@ -16,26 +16,26 @@ ROLE_COLORS = {USER: "blue", ASSISTANT: "violet", SYSTEM: "gray", TOOL: "teal"}
 
 def _entry_props(entry: rx.Var, kind: str, class_name: rx.Var | str) -> dict[str, Any]:
     """What marks an entry in the page (its kind and id: assets/live_thread.js, the tests)."""
-    return {"class_name": class_name, "data_kind": kind, "data_id": entry["_id"]}
+    return {"class_name": class_name, "data_kind": kind, "data_id": entry._id}
 
 
 def _time(entry: rx.Var) -> rx.Component:
     """When the entry was recorded ("3 minutes ago" is the list's; this is the exact time)."""
-    return muted(entry["createdText"], title=entry["createdIso"])
+    return muted(entry.createdText, title=entry.createdIso)
 
 
 def _message(entry: rx.Var) -> rx.Component:
-    role = entry["role"].to(str)
-    notice = muted(entry["contentNotice"], data_testid="entry-cut")
+    role = entry.role
+    notice = muted(entry.contentNotice, data_testid="entry-cut")
     return rx.box(
         inline(
             rx.badge(role, color_scheme=rx.match(role, *ROLE_COLORS.items(), "gray")),
-            muted("#", entry["order"]),
+            muted("#", entry.order),
             rx.spacer(),
             _time(entry),
         ),
-        safe_markdown(entry["content"].to(str)),
-        if_set(entry["contentNotice"], notice),
+        safe_markdown(entry.content),
+        if_set(entry.contentNotice, notice),
         **_entry_props(entry, "message", "timeline-entry message role-" + role),
     )
 
@@ -43,35 +43,35 @@ def _message(entry: rx.Var) -> rx.Component:
 def _tool_call_line(entry: rx.Var) -> list[rx.Component]:
     return [
         rx.icon("wrench", size=14),
-        rx.code(entry["toolName"].to(str)),
-        status_badge(entry["status"].to(str)),
-        rx.cond(entry["outsidePlan"].to(bool), outside_plan_badge()),
-        muted(entry["durationText"]),
+        rx.code(entry.toolName),
+        status_badge(entry.status),
+        rx.cond(entry.outsidePlan, outside_plan_badge()),
+        muted(entry.durationText),
         rx.spacer(),
         _time(entry),
     ]
 
 
 def _json_part(label: str, text: rx.Var) -> list[rx.Component]:
-    return [rx.text(label, size="1", weight="bold"), json_block(text.to(str))]
+    return [rx.text(label, size="1", weight="bold"), json_block(text)]
 
 
 def _tool_call(entry: rx.Var) -> rx.Component:
-    output = rx.cond(
-        entry["outputJson"].to(str) != "",
-        rx.fragment(*_json_part("Output", entry["outputJson"])),
+    output = if_set(
+        entry.outputJson,
+        rx.fragment(*_json_part("Output", entry.outputJson)),
         muted("No output yet"),
     )
-    call_id = rx.text("toolCallId ", rx.code(entry["toolCallId"].to(str)), size="1")
+    call_id = rx.text("toolCallId ", rx.code(entry.toolCallId), size="1")
     summary = inline(
         *_tool_call_line(entry), wrap="wrap", display="inline-flex", width="calc(100% - 1.5em)"
     )
     return rx.el.details(
         rx.el.summary(summary),
         rx.vstack(
-            *_json_part("Input", entry["inputJson"]),
+            *_json_part("Input", entry.inputJson),
             output,
-            if_set(entry["toolCallId"], call_id),
+            if_set(entry.toolCallId, call_id),
             spacing="2",
             padding_top="0.5em",
             width="100%",
@@ -94,7 +94,7 @@ def outside_plan_badge() -> rx.Component:
 
 
 def timeline_entry(entry: rx.Var) -> rx.Component:
-    return rx.cond(entry["kind"] == "message", _message(entry), _tool_call(entry))
+    return rx.cond(entry.kind == "message", _message(entry), _tool_call(entry))
 
 
 def timeline_list(entries: rx.Var) -> rx.Component:
@@ -108,4 +108,4 @@ def timeline_list(entries: rx.Var) -> rx.Component:
 
 
 def request_row_time(entry: rx.Var) -> rx.Component:
-    return relative_time(entry["createdIso"].to(str))
+    return relative_time(entry.createdIso)

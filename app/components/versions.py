@@ -27,25 +27,17 @@ from api.registry import Caller
 from api.settings import get_settings
 from app.components.diff import Comparison, compare, compare_in_worker, diff_stats, diff_view
 from app.components.ui import choice, inline
-from app.formatting import MAX_RENDER_CHARS, cut_for_display, size_text, when
+from app.formatting import MAX_RENDER_CHARS, cut_for_display
+from app.rows import VersionRow
 from app.worker_reads import artifact_view, run_queries
 
 Call = Callable[[str, dict[str, Any]], Awaitable[Any]]
 
 
-async def version_rows(call: Call, artifact_id: str) -> list[dict[str, Any]]:
+async def version_rows(call: Call, artifact_id: str) -> list[VersionRow]:
     """Every version's number, status, author, time and size, oldest first (no content)."""
     rows = await call("console:artifactVersions", {"artifactId": artifact_id})
-    return [
-        {
-            "version": row["version"],
-            "status": row["status"],
-            "createdBy": row["createdBy"],
-            "createdText": when(row["_creationTime"]),
-            "sizeText": f"{row['lines']:,} lines · {size_text(row['chars'])}",
-        }
-        for row in rows
-    ]
+    return [VersionRow.of(row) for row in rows]
 
 
 async def shown_text(call: Call, artifact_id: str, version: int) -> tuple[str, str]:
@@ -123,7 +115,7 @@ async def open_artifact(caller: Caller, artifact_id: str) -> dict[str, Any] | No
         "diffTo": "",
     }
     if len(versions) >= 2:
-        old, new = versions[-2]["version"], versions[-1]["version"]
+        old, new = versions[-2].version, versions[-1].version
         opened["diff"] = await version_diff(caller, artifact_id, old, new)
         opened["diffFrom"], opened["diffTo"] = str(old), str(new)
     return opened
@@ -155,7 +147,7 @@ class VersionCompare(rx.State, mixin=True):
     `_signed_in_caller`)."""
 
     # Number, status, author, time and size of each version, oldest first; never their content.
-    versions: list[dict[str, Any]] = []
+    versions: list[VersionRow] = []
     diff_from: str = ""
     diff_to: str = ""
     diff: list[dict[str, Any]] = []
@@ -167,7 +159,7 @@ class VersionCompare(rx.State, mixin=True):
 
     @rx.var
     def version_numbers(self) -> list[str]:
-        return [str(version["version"]) for version in self.versions]
+        return [str(version.version) for version in self.versions]
 
     @rx.var
     def diff_summary(self) -> str:

@@ -10,7 +10,7 @@ from urllib.parse import quote
 import reflex as rx
 
 from api.errors import FunctionError, Unavailable
-from api.vocabulary import APPROVED, CANCELLED, CHANGES_REQUESTED, EXPIRED, PENDING, REJECTED
+from api.vocabulary import APPROVED, CHANGES_REQUESTED, PENDING, REJECTED
 from app.components.decisions import decision_buttons
 from app.components.detail import (
     DetailPage,
@@ -36,14 +36,10 @@ from app.components.ui import (
     status_badge,
     text_box,
 )
-from app.components.versions import (
-    VersionCompare,
-    shown_notice,
-    version_compare,
-    version_rows,
-)
-from app.formatting import MAX_RENDER_CHARS, cut_for_display, size_text, when, with_times
+from app.components.versions import VersionCompare, shown_notice, version_compare, version_rows
+from app.formatting import MAX_RENDER_CHARS, size_text
 from app.routes import APPROVAL, APPROVALS, approval_url, artifact_url, thread_url
+from app.rows import REQUEST_STATUS_TEXT, ApprovalRow, SessionRow, TimelineRow
 from app.state import (
     AuthState,
     NotSignedIn,
@@ -55,17 +51,14 @@ from app.worker_reads import outside_plan_view, request_view, session_view, time
 
 RECENT_ENTRIES = 12
 DECISIONS = {
-    APPROVED: "Approved",
-    REJECTED: "Rejected",
-    CHANGES_REQUESTED: "Changes requested",
+    decision: REQUEST_STATUS_TEXT[decision] for decision in (APPROVED, REJECTED, CHANGES_REQUESTED)
 }
-STATUS_TEXT = {**DECISIONS, EXPIRED: "Expired", CANCELLED: "Cancelled"}
 
 
 class ApprovalState(DetailPage, VersionCompare, AuthState):
-    request: dict[str, Any] = {}
-    session: dict[str, Any] = {}
-    recent: list[dict[str, Any]] = []
+    request: ApprovalRow = ApprovalRow()
+    session: SessionRow = SessionRow()
+    recent: list[TimelineRow] = []
     comment: str = ""
     editing: bool = False
     edited_plan: str = ""
@@ -81,7 +74,7 @@ class ApprovalState(DetailPage, VersionCompare, AuthState):
     held_decision: str = ""
     claim_warning: str = ""
     # For an approved request with plannedToolCalls: the calls recorded outside it.
-    outside_plan: list[dict[str, Any]] = []
+    outside_plan: list[TimelineRow] = []
     outside_plan_count: int = 0
 
     @rx.var
@@ -96,7 +89,7 @@ class ApprovalState(DetailPage, VersionCompare, AuthState):
 
     @rx.var
     def is_pending(self) -> bool:
-        return self.request.get("status") == PENDING
+        return self.request.status == PENDING
 
     @rx.var
     def outside_plan_title(self) -> str:
@@ -104,11 +97,12 @@ class ApprovalState(DetailPage, VersionCompare, AuthState):
         return f"{count} call{'' if count == 1 else 's'} outside the approved plan"
 
     def _compared_artifact(self) -> str:
-        return self.request.get("artifactId") or ""
+        return self.request.artifactId
 
     async def _forget(self) -> None:
         self.editing, self.comment, self.edited_plan = False, "", ""
-        self.request, self.session, self.recent, self.versions, self.diff = {}, {}, [], [], []
+        self.request, self.session = ApprovalRow(), SessionRow()
+        self.recent, self.versions, self.diff = [], [], []
         self.outside_plan, self.outside_plan_count = [], 0
         self.held_decision, self.claim_warning = "", ""
         self.me = self._signed_in_caller().id
@@ -118,71 +112,28 @@ class ApprovalState(DetailPage, VersionCompare, AuthState):
         self.found = doc is not None
         if doc is None:
             return
-        self.request = self._request_row(doc)
+        self.request = ApprovalRow.of(doc, self.me)
         thread_id = doc["threadId"]
         # A session state, the recent entries and tool calls can be many MiB: read, decoded
         # and cut in a worker process (app/worker_reads.py).
         caller = self._signed_in_caller()
-        self.session = await session_view(caller, thread_id)
+        self.session = SessionRow.of(await session_view(caller, thread_id))
         recent = {"numItems": RECENT_ENTRIES, "cursor": None}
         timeline = await timeline_page(caller, thread_id, recent)
-        self.recent = list(reversed(timeline["page"]))
+        self.recent = [TimelineRow.of(row) for row in reversed(timeline["page"])]
         if doc["status"] == APPROVED and doc.get("plannedToolCalls") is not None:
             drift = await outside_plan_view(caller, doc["_id"])
-            self.outside_plan = drift["calls"]
+            self.outside_plan = [TimelineRow.of(row) for row in drift["calls"]]
             self.outside_plan_count = drift["count"]
         self.diff_notice, self.plan_changed, self.seen_version = "", "", 0
         if doc.get("artifactId"):
             self.versions = await version_rows(self._call, doc["artifactId"])
             if self.versions:
-                self.seen_version = self.versions[-1]["version"]
+                self.seen_version = self.versions[-1].version
             if len(self.versions) >= 2:
-                self.diff_from = str(self.versions[-2]["version"])
-                self.diff_to = str(self.versions[-1]["version"])
+                self.diff_from = str(self.versions[-2].version)
+                self.diff_to = str(self.versions[-1].version)
                 await self._compute_diff()
-
-    def _request_row(self, doc: dict[str, Any]) -> dict[str, Any]:
-        row = with_times(doc, "decidedTime")
-        row["decidedByName"] = doc.get("decidedByName") or doc.get("decidedBy") or ""
-        row["comment"] = doc.get("comment") or ""
-        # Plans are up to 8 MiB: the page gets what it renders (see app/components/versions.py).
-        # request_view sent the plans cut, with their whole lengths.
-        row["planContent"], row["planNotice"] = cut_for_display(
-            doc["planContent"], doc.get("planChars")
-        )
-        row["planChars"] = doc.get("planChars", len(doc["planContent"]))
-        row["editedPlan"], row["editedPlanNotice"] = cut_for_display(
-            doc.get("editedPlan") or "", doc.get("editedPlanChars")
-        )
-        # What is rendered (planContent stays the text itself: editing starts from it).
-        row["planShown"] = renderable(row["planContent"])
-        row["editedPlanShown"] = renderable(row["editedPlan"])
-        row["artifactId"] = doc.get("artifactId") or ""
-        row["nextPendingId"] = doc.get("nextPendingId") or ""
-        row["previousPendingId"] = doc.get("previousPendingId") or ""
-        row["statusText"] = STATUS_TEXT.get(doc["status"], doc["status"].replace("_", " "))
-        # The deadline (the browser counts down to it: assets/countdown.js) and the approvals.
-        row["expiresTime"] = int(doc.get("expiresTime") or 0)
-        row["expiresText"] = when(doc.get("expiresTime"))
-        row["required"] = int(doc.get("requiredApprovals") or 1)
-        row["approvalCount"] = int(doc.get("approvalCount") or 0)
-        caller = self._caller()
-        me = caller.id if caller is not None else ""
-        row["approvers"] = [
-            {
-                "name": approver["name"],
-                "decidedText": when(approver["decidedTime"]),
-                "comment": approver.get("comment") or "",
-                "counts": approver["counts"],
-                "version": approver.get("artifactVersion") or 0,
-            }
-            for approver in doc.get("approvers") or []
-        ]
-        row["approvedByMe"] = any(
-            approver["counts"] and approver["userId"] == me
-            for approver in doc.get("approvers") or []
-        )
-        return row
 
     @rx.event
     def download_plan(self):
@@ -205,14 +156,14 @@ class ApprovalState(DetailPage, VersionCompare, AuthState):
     def start_edit(self):
         if not self.may_decide or not self.is_pending:
             return rx.toast.error("Only reviewers and admins can edit a pending plan.")
-        if self.request.get("planNotice"):
+        if self.request.planNotice:
             # Every keystroke would send the whole text back to the server.
-            size = size_text(self.request.get("planChars", 0))
+            size = size_text(self.request.planChars)
             return rx.toast.error(
                 f"This plan ({size}) is too long to edit in the browser (at most "
                 f"{size_text(MAX_RENDER_CHARS)}): approve, reject or request changes instead."
             )
-        self.edited_plan = self.request.get("planContent", "")
+        self.edited_plan = self.request.planContent
         self.editing = True
         return rx.set_focus("edited-plan")
 
@@ -278,13 +229,13 @@ class ApprovalState(DetailPage, VersionCompare, AuthState):
             ]
         # Decide on the request this tab shows: right after moving to another request the
         # URL changes before the new request has loaded.
-        shown = self.request.get("_id")
+        shown = self.request._id
         if self.loading or not shown or shown != self.request_id:
             return rx.toast.warning("This request is still loading; try again in a moment.")
         args: dict[str, Any] = {"approvalRequestId": shown, "decision": decision}
         if comment:
             args["comment"] = comment
-        if self.request.get("artifactId") and self.seen_version:
+        if self.request.artifactId and self.seen_version:
             args["artifactVersion"] = self.seen_version
         if decision == APPROVED and self.editing:
             if not self.edited_plan.strip():
@@ -333,7 +284,7 @@ class ApprovalState(DetailPage, VersionCompare, AuthState):
         reviewer saw to the current one; the next decision is on the current version."""
         seen, current = exc.data["seenVersion"], exc.data["artifactVersion"]
         async with self._caught() as failed:
-            self.versions = await version_rows(self._call, self.request["artifactId"])
+            self.versions = await version_rows(self._call, self.request.artifactId)
             self.diff_from, self.diff_to = str(seen), str(current)
             await self._compute_diff()
         if failed:
@@ -353,7 +304,7 @@ class ApprovalState(DetailPage, VersionCompare, AuthState):
         if failed:
             return failed.event
         if doc is not None:
-            self.request = self._request_row(doc)
+            self.request = ApprovalRow.of(doc, self.me)
         return None
 
 
@@ -369,7 +320,7 @@ def _edit_then_approve() -> rx.Component:
         data_testid="edit-plan",
         title="Edit the plan, then approve (e)",
     )
-    return rx.cond(request["approvalCount"].to(int) + 1 >= request["required"].to(int), edit)
+    return rx.cond(request.approvalCount + 1 >= request.required, edit)
 
 
 def _editing_buttons() -> rx.Component:
@@ -460,7 +411,7 @@ def _claim_warning() -> rx.Component:
 
 def _outside_plan() -> rx.Component:
     """For an approved request with plannedToolCalls: what ran that the plan did not list."""
-    thread = thread_url(ApprovalState.request["threadId"])
+    thread = thread_url(ApprovalState.request.threadId)
     more = ApprovalState.outside_plan_count > ApprovalState.outside_plan.length()
     return rx.cond(
         ApprovalState.outside_plan_count > 0,
@@ -482,21 +433,21 @@ def _outside_plan() -> rx.Component:
 
 def _decided_banner() -> rx.Component:
     request = ApprovalState.request
-    by = rx.fragment(" by ", rx.text.strong(request["decidedByName"]))
+    by = rx.fragment(" by ", rx.text.strong(request.decidedByName))
     outcome = rx.text(
-        rx.text.strong(request["statusText"]),
-        if_set(request["decidedByName"], by),
-        if_set(request["decidedTimeText"], rx.fragment(" on ", request["decidedTimeText"])),
+        rx.text.strong(request.statusText),
+        if_set(request.decidedByName, by),
+        if_set(request.decidedTimeText, rx.fragment(" on ", request.decidedTimeText)),
         ". This request can no longer be decided.",
     )
     color = rx.match(
-        request["status"].to(str),
+        request.status,
         (APPROVED, "green"),
         (REJECTED, "red"),
         (CHANGES_REQUESTED, "orange"),
         "gray",
     )
-    comment = if_set(request["comment"], rx.blockquote(request["comment"], size="2"))
+    comment = if_set(request.comment, rx.blockquote(request.comment, size="2"))
     return note(
         rx.vstack(outcome, comment, spacing="1"), "info", "decided-banner", color_scheme=color
     )
@@ -542,12 +493,12 @@ def _editor() -> rx.Component:
 
 
 def _version_badge(v: rx.Var) -> rx.Component:
-    label = ("v", v["version"], " · ", v["status"])
-    return rx.badge(*label, variant="surface", title=v["createdText"])
+    label = ("v", v.version, " · ", v.status)
+    return rx.badge(*label, variant="surface", title=v.createdText)
 
 
 def _versions() -> rx.Component:
-    artifact = artifact_url(ApprovalState.request["artifactId"])
+    artifact = artifact_url(ApprovalState.request.artifactId)
     return rx.cond(
         ApprovalState.versions.length() > 0,
         panel(
@@ -566,10 +517,10 @@ def _context() -> rx.Component:
         timeline_list(ApprovalState.recent),
         muted("No messages or tool calls in this thread yet.", size="2"),
     )
-    thread = thread_url(ApprovalState.request["threadId"])
+    thread = thread_url(ApprovalState.request.threadId)
     return column(
         session_card(
-            *session_fields(session, "sdk-session-id"), json_details("state", session["stateJson"])
+            *session_fields(session, "sdk-session-id"), json_details("state", session.stateJson)
         ),
         panel(card_header("Recent activity", "Full thread", thread), recent),
         min_width="0",
@@ -584,8 +535,8 @@ def _pending_link(label: str, request_id: rx.Var, shortcut: str) -> rx.Component
 
 def _navigation() -> rx.Component:
     request = ApprovalState.request
-    previous = _pending_link("← previous (k)", request["previousPendingId"], "k")
-    following = _pending_link("next (j) →", request["nextPendingId"], "j")
+    previous = _pending_link("← previous (k)", request.previousPendingId, "k")
+    following = _pending_link("next (j) →", request.nextPendingId, "j")
     return inline(
         back_link("Inbox", APPROVALS), rx.spacer(), previous, following, spacing="3", width="100%"
     )
@@ -594,31 +545,29 @@ def _navigation() -> rx.Component:
 def _deadline() -> rx.Component:
     """The deadline: a countdown ticking in the browser while pending (assets/countdown.js)."""
     request = ApprovalState.request
-    expires = request["expiresTime"]
+    expires = request.expiresTime
     countdown = rx.text(
         as_="span", class_name="countdown", data_deadline=expires, data_testid="countdown"
     )
     deadline = rx.cond(
         ApprovalState.is_pending,
-        rx.text("Expires in ", countdown, " · ", request["expiresText"], size="2"),
-        muted("Deadline ", request["expiresText"], size="2"),
+        rx.text("Expires in ", countdown, " · ", request.expiresText, size="2"),
+        muted("Deadline ", request.expiresText, size="2"),
     )
-    return rx.cond(
-        expires.to(int) > 0, inline(rx.icon("timer", size=16), deadline, data_testid="deadline")
-    )
+    return rx.cond(expires > 0, inline(rx.icon("timer", size=16), deadline, data_testid="deadline"))
 
 
 def _approver(approver: rx.Var) -> rx.Component:
     """One approval given; it no longer counts once the plan it approved has changed."""
-    counts = approver["counts"].to(bool)
-    approved = (rx.text.strong(approver["name"]), " approved on ", approver["decidedText"])
+    counts = approver.counts
+    approved = (rx.text.strong(approver.name), " approved on ", approver.decidedText)
     changed = " of the plan, which has changed since: no longer counts"
     return rx.flex(
         rx.icon("circle-check", size=16, color=rx.cond(counts, "var(--green-9)", "var(--gray-8)")),
         rx.vstack(
             rx.text(*approved, size="2"),
-            rx.cond(~counts, muted("on version ", approver["version"], changed)),
-            if_set(approver["comment"], rx.blockquote(approver["comment"], size="1")),
+            rx.cond(~counts, muted("on version ", approver.version, changed)),
+            if_set(approver.comment, rx.blockquote(approver.comment, size="1")),
             spacing="1",
         ),
         spacing="2",
@@ -630,7 +579,7 @@ def _approver(approver: rx.Var) -> rx.Component:
 def _approval_count() -> rx.Component:
     """ "1 of 2 approvals": green once one counts."""
     request = ApprovalState.request
-    required, count = request["required"].to(int), request["approvalCount"].to(int)
+    required, count = request.required, request.approvalCount
     return rx.badge(
         count,
         " of ",
@@ -645,8 +594,8 @@ def _approval_count() -> rx.Component:
 def _approvals() -> rx.Component:
     """The two-person rule: how many approvals count so far, and who gave them."""
     request = ApprovalState.request
-    required = request["required"].to(int)
-    approvers = request["approvers"].to(list[dict[str, Any]])
+    required = request.required
+    approvers = request.approvers
     waits = note(
         "You have approved this request; it waits for another person. "
         "You can still reject it or request changes.",
@@ -665,7 +614,7 @@ def _approvals() -> rx.Component:
                 "anyone decides at once.",
             ),
             rx.cond(approvers.length() > 0, listed, muted("No approvals yet.", size="2")),
-            rx.cond(ApprovalState.is_pending & request["approvedByMe"].to(bool), waits),
+            rx.cond(ApprovalState.is_pending & request.approvedByMe, waits),
             test_id="approvals-card",
         ),
     )
@@ -675,8 +624,8 @@ def _plan() -> rx.Component:
     request = ApprovalState.request
     return panel(
         rx.heading("Plan", size="3"),
-        shown_notice(request["planNotice"].to(str), ApprovalState.download_plan),
-        markdown_box(request["planShown"].to(str), "plan"),
+        shown_notice(request.planNotice, ApprovalState.download_plan),
+        markdown_box(request.planShown, "plan"),
         spacing="3",
     )
 
@@ -684,17 +633,17 @@ def _plan() -> rx.Component:
 def _edited_plan() -> rx.Component:
     request = ApprovalState.request
     heading = rx.cond(
-        request["status"].to(str) == CHANGES_REQUESTED,
+        request.status == CHANGES_REQUESTED,
         "Suggested revision (from the reviewer)",
         "Plan as approved (edited by the reviewer)",
     )
     edited = rx.card(
         rx.heading(heading, size="3"),
-        if_set(request["editedPlanNotice"], muted(request["editedPlanNotice"])),
-        rx.box(safe_markdown(request["editedPlanShown"].to(str)), class_name="plan-box"),
+        if_set(request.editedPlanNotice, muted(request.editedPlanNotice)),
+        rx.box(safe_markdown(request.editedPlanShown), class_name="plan-box"),
         width="100%",
     )
-    return if_set(request["editedPlan"], edited)
+    return if_set(request.editedPlan, edited)
 
 
 def _decision_or_outcome() -> rx.Component:
@@ -712,13 +661,11 @@ def _decision_or_outcome() -> rx.Component:
 
 def _detail() -> rx.Component:
     request = ApprovalState.request
-    requested = ("Requested ", relative_time(request["createdIso"].to(str)), " · ")
+    requested = ("Requested ", relative_time(request.createdIso), " · ")
     return column(
         _navigation(),
-        title_line(
-            request["threadTitle"], "(untitled thread)", status_badge(request["status"].to(str))
-        ),
-        muted(*requested, request["createdText"], size="2"),
+        title_line(request.threadTitle, "(untitled thread)", status_badge(request.status)),
+        muted(*requested, request.createdText, size="2"),
         _deadline(),
         _decided_elsewhere(),
         rx.cond(ApprovalState.is_pending, _claim_bar()),

@@ -3,7 +3,7 @@ two versions, and (reviewers, admins) its status."""
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
 from urllib.parse import quote
 
 import reflex as rx
@@ -25,8 +25,8 @@ from app.components.versions import (
     shown_text,
     version_compare,
 )
-from app.formatting import with_times
 from app.routes import ARTIFACT, ARTIFACTS, thread_url
+from app.rows import ArtifactDetailRow
 from app.state import (
     AuthState,
     api_download,
@@ -36,7 +36,7 @@ STATUSES = [DRAFT, PENDING_REVIEW, APPROVED, REJECTED, FINAL]
 
 
 class ArtifactState(DetailPage, VersionCompare, AuthState):
-    artifact: dict[str, Any] = {}
+    artifact: ArtifactDetailRow = ArtifactDetailRow()
     shown_version: str = ""
     # The shown version's text as rendered (cut to formatting.MAX_RENDER_CHARS) and what was cut.
     shown_content: str = ""
@@ -54,7 +54,7 @@ class ArtifactState(DetailPage, VersionCompare, AuthState):
         return self.artifact_id_param
 
     async def _forget(self) -> None:
-        self.artifact, self.versions, self.diff = {}, [], []
+        self.artifact, self.versions, self.diff = ArtifactDetailRow(), [], []
         self.shown_content = self.shown_notice = self.diff_notice = ""
 
     async def _load(self) -> None:
@@ -63,9 +63,7 @@ class ArtifactState(DetailPage, VersionCompare, AuthState):
         if opened is None:
             return
         doc = opened["artifact"]
-        row = with_times(doc, "updatedTime")
-        row["title"] = doc.get("title") or ""
-        self.artifact = row
+        self.artifact = ArtifactDetailRow.of(doc)
         self.versions = opened["versions"]
         self.shown_version = str(doc["version"])
         self.shown_content, self.shown_notice = opened["text"], opened["notice"]
@@ -109,24 +107,24 @@ class ArtifactState(DetailPage, VersionCompare, AuthState):
             await self._call("artifacts:update", {"artifactId": self.artifact_id, "status": status})
         if failed:
             return failed.event
-        self.artifact = {**self.artifact, "status": status}
+        self.artifact = dataclasses.replace(self.artifact, status=status)
         return rx.toast.success(f"Status set to {status.replace('_', ' ')}.")
 
 
 def _version_line(version: rx.Var) -> rx.Component:
-    number = version["version"].to(str)
+    number = version.version.to(str)
     return inline(
         rx.button(
             "v",
-            version["version"],
+            version.version,
             size="1",
             variant=rx.cond(ArtifactState.shown_version == number, "solid", "soft"),
             on_click=ArtifactState.show_version(number),
         ),
-        status_badge(version["status"].to(str)),
-        muted(version["createdText"]),
-        muted(version["createdBy"], class_name="mono"),
-        muted(version["sizeText"]),
+        status_badge(version.status),
+        muted(version.createdText),
+        muted(version.createdBy, class_name="mono"),
+        muted(version.sizeText),
         wrap="wrap",
         width="100%",
     )
@@ -145,7 +143,7 @@ def _status_choice() -> rx.Component:
         rx.text("Set status", size="2"),
         choice(
             STATUSES,
-            ArtifactState.artifact["status"].to(str),
+            ArtifactState.artifact.status,
             ArtifactState.set_status,
             "Set status",
             "set-status",
@@ -169,20 +167,20 @@ def _detail() -> rx.Component:
     return rx.vstack(
         back_link("Artifacts", ARTIFACTS),
         title_line(
-            artifact["title"],
+            artifact.title,
             "(untitled)",
-            rx.badge(artifact["type"], variant="outline"),
-            status_badge(artifact["status"].to(str)),
-            muted("v", artifact["version"], size="2"),
+            rx.badge(artifact.type, variant="outline"),
+            status_badge(artifact.status),
+            muted("v", artifact.version, size="2"),
             rx.spacer(),
             rx.cond(ArtifactState.may_set_artifact_status, _status_choice()),
             width="100%",
         ),
         muted(
             "Thread ",
-            rx.link(artifact["threadId"], href=thread_url(artifact["threadId"]), class_name="mono"),
+            rx.link(artifact.threadId, href=thread_url(artifact.threadId), class_name="mono"),
             " · updated ",
-            artifact["updatedTimeText"],
+            artifact.updatedTimeText,
             size="2",
         ),
         detail_grid(_shown_version(), _history(), lg="2"),

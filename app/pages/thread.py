@@ -44,6 +44,7 @@ from app.components.ui import (
 )
 from app.formatting import pretty_json, with_times
 from app.routes import THREAD, THREADS, approval_url, artifact_url
+from app.rows import SessionRow, ThreadArtifactRow, ThreadRequestRow, TimelineRow
 from app.state import (
     AuthState,
     backend_url,
@@ -69,8 +70,14 @@ LIVE_FOLD = 50
 LIVE_OVERLAP_MS = 2_000
 
 
-def _entry_keys(docs: list[dict[str, Any]]) -> dict[str, float]:
-    return {doc["_id"]: float(doc["_creationTime"]) for doc in docs}
+def _entry_keys(rows: list[TimelineRow]) -> dict[str, float]:
+    return {row._id: row._creationTime for row in rows}
+
+
+def _rows(page: list[dict[str, Any]]) -> list[TimelineRow]:
+    """Display rows (newest first, as timeline:list pages them) as the page's rows, oldest
+    first."""
+    return [TimelineRow.of(row) for row in reversed(page)]
 
 
 @dataclass(frozen=True)
@@ -121,13 +128,13 @@ async def entries_after(
 
 class ThreadState(DetailPage, AuthState):
     thread: dict[str, Any] = {}
-    session: dict[str, Any] = {}
-    entries: list[dict[str, Any]] = []
+    session: SessionRow = SessionRow()
+    entries: list[TimelineRow] = []
     older_cursor: str = ""
     has_older: bool = False
     loading_older: bool = False
-    artifacts: list[dict[str, Any]] = []
-    approvals: list[dict[str, Any]] = []
+    artifacts: list[ThreadArtifactRow] = []
+    approvals: list[ThreadRequestRow] = []
 
     @rx.var
     def thread_id(self) -> str:
@@ -137,7 +144,7 @@ class ThreadState(DetailPage, AuthState):
 
     async def _forget(self) -> None:
         self.entries, self.artifacts, self.approvals = [], [], []
-        self.thread, self.session = {}, {}
+        self.thread, self.session = {}, SessionRow()
         (await self.get_state(LiveTimeline))._close()
         # Registered before the first read: a batch committed meanwhile is pulled right after
         # this handler ends (LiveThreads waits for this tab's state).
@@ -157,38 +164,21 @@ class ThreadState(DetailPage, AuthState):
         # A session state and timeline entries can be many MiB: read, decoded and cut in a
         # worker process (app/worker_reads.py).
         caller = self._signed_in_caller()
-        self.session = await session_view(caller, self.thread_id)
+        self.session = SessionRow.of(await session_view(caller, self.thread_id))
         first = {"numItems": FIRST_PAGE, "cursor": None}
         page = await timeline_page(caller, self.thread_id, first)
         live = await self.get_state(LiveTimeline)
-        live._show_latest_page(page, page["page"][::-1])
+        live._show_latest_page(page, _rows(page["page"]))
         live._live_thread = self.thread_id
         opts = {"numItems": SIDE_LIST, "cursor": None}
         artifacts = await self._call(
             "artifacts:list", {"threadId": self.thread_id, "paginationOpts": opts}
         )
-        self.artifacts = [
-            {
-                "_id": doc["_id"],
-                "title": doc.get("title") or doc["type"],
-                "type": doc["type"],
-                "status": doc["status"],
-                "version": doc["version"],
-                "updatedIso": with_times(doc, "updatedTime")["updatedTimeIso"],
-            }
-            for doc in artifacts["page"]
-        ]
+        self.artifacts = [ThreadArtifactRow.of(doc) for doc in artifacts["page"]]
         approvals = await self._call(
             "approvalRequests:list", {"threadId": self.thread_id, "paginationOpts": opts}
         )
-        self.approvals = [
-            {
-                "_id": doc["_id"],
-                "status": doc["status"],
-                "createdIso": with_times(doc)["createdIso"],
-            }
-            for doc in approvals["page"]
-        ]
+        self.approvals = [ThreadRequestRow.of(doc) for doc in approvals["page"]]
 
     @rx.event
     async def load_older(self):
@@ -202,7 +192,7 @@ class ThreadState(DetailPage, AuthState):
         if failed:
             yield failed.event
             return
-        self.entries = page["page"][::-1] + self.entries
+        self.entries = _rows(page["page"]) + self.entries
         self.older_cursor, self.has_older = page["continueCursor"], not page["isDone"]
 
 
@@ -212,7 +202,7 @@ class LiveTimeline(ThreadState):
     and only the components that read them update (the loaded rows, ThreadState.entries, are
     neither sent again nor re-rendered)."""
 
-    live_entries: list[dict[str, Any]] = []
+    live_entries: list[TimelineRow] = []
     # The thread whose rows this tab shows, the newest creation time among them, and the ids of
     # the rows shown that are within LIVE_OVERLAP_MS of it.
     _live_thread: str = ""
@@ -229,20 +219,20 @@ class LiveTimeline(ThreadState):
         self._live_thread, self._latest_time, self._recent, self._floor = "", 0.0, {}, -1.0
         self._open_calls = {}
 
-    def _note_shown(self, docs: list[dict[str, Any]]) -> None:
-        keys = {**self._recent, **_entry_keys(docs)}
+    def _note_shown(self, rows: list[TimelineRow]) -> None:
+        keys = {**self._recent, **_entry_keys(rows)}
         latest = max([self._latest_time, *keys.values()])
         self._latest_time = latest
         self._recent = {id_: t for id_, t in keys.items() if t >= latest - LIVE_OVERLAP_MS}
 
-    def _show_latest_page(self, page: dict[str, Any], rows: list[dict[str, Any]]) -> None:
+    def _show_latest_page(self, page: dict[str, Any], rows: list[TimelineRow]) -> None:
         self.entries, self.live_entries = rows, []
         self.older_cursor, self.has_older = page["continueCursor"], not page["isDone"]
         self._latest_time, self._recent = 0.0, {}
         self._floor, self._open_calls = -1.0, {}
         if not page["isDone"] and page["page"]:
             self._floor = min(float(doc["_creationTime"]) for doc in page["page"])
-        self._note_shown(page["page"])
+        self._note_shown(rows)
 
     async def _pull_live(
         self,
@@ -286,22 +276,21 @@ class LiveTimeline(ThreadState):
         except (FunctionError, Unavailable):
             log.exception("reading new timeline entries failed")
             return True
-        rows = [dict(row) for row in fresh.rows]  # each tab's state owns its rows
+        rows = [TimelineRow.of(row) for row in fresh.rows]  # each tab's state owns its rows
         if fresh.page is not None:
             self._show_latest_page(fresh.page, rows)
             return True
         live = self.get_value("live_entries")
+        again = {id_: TimelineRow.of(doc) for id_, doc in fresh.again.items()}
         changed = [
-            index
-            for index, row in enumerate(live)
-            if row["_id"] in fresh.again and fresh.again[row["_id"]] != row
+            index for index, row in enumerate(live) if row._id in again and again[row._id] != row
         ]
         if not rows and not changed:
             return True
         if changed:
             live = list(live)
             for index in changed:
-                live[index] = dict(fresh.again[live[index]["_id"]])
+                live[index] = again[live[index]._id]
         self._note_shown(rows)
         if len(live) + len(rows) > LIVE_FOLD:
             self.entries = self.entries + live + rows
@@ -309,9 +298,9 @@ class LiveTimeline(ThreadState):
         else:
             self.live_entries = live + rows
             self._open_calls = {
-                row["_id"]: float(row["_creationTime"])
+                row._id: row._creationTime
                 for row in live + rows
-                if row.get("kind") == "toolCall" and row.get("status") == STARTED
+                if row.kind == "toolCall" and row.status == STARTED
             }
         return True
 
@@ -320,14 +309,14 @@ def _session_panel() -> rx.Component:
     session = ThreadState.session
     recorded = rx.vstack(
         *session_fields(session),
-        json_details("plan", session["plan"], muted(session["planNotice"])),
-        json_details("state", session["stateJson"]),
+        json_details("plan", session.plan, muted(session.planNotice)),
+        json_details("state", session.stateJson),
         spacing="2",
         width="100%",
     )
     return session_card(
         rx.cond(
-            session["exists"].to(bool),
+            session.exists,
             recorded,
             muted("No session recorded (backends use sessions:upsert).", size="2"),
         ),
@@ -349,19 +338,19 @@ def _side_card(title: str, rows: rx.Var, cells) -> rx.Component:
 
 def _approval_cells(a: rx.Var) -> list[rx.Component]:
     return [
-        rx.link(a["_id"], href=approval_url(a["_id"]), size="2", class_name="mono"),
-        status_badge(a["status"].to(str)),
+        rx.link(a._id, href=approval_url(a._id), size="2", class_name="mono"),
+        status_badge(a.status),
         rx.spacer(),
-        muted(relative_time(a["createdIso"].to(str))),
+        muted(relative_time(a.createdIso)),
     ]
 
 
 def _artifact_cells(a: rx.Var) -> list[rx.Component]:
     return [
-        rx.link(a["title"], href=artifact_url(a["_id"]), size="2"),
-        rx.badge(a["type"], variant="outline"),
-        status_badge(a["status"].to(str)),
-        muted("v", a["version"]),
+        rx.link(a.title, href=artifact_url(a._id), size="2"),
+        rx.badge(a.type, variant="outline"),
+        status_badge(a.status),
+        muted("v", a.version),
     ]
 
 
