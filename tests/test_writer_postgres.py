@@ -222,3 +222,144 @@ async def test_a_kept_connection_that_died_fails_one_batch_then_the_writer_recon
     assert [m["content"] for m in await api.query("messages:list", {"threadId": thread_id})] == [
         "b"
     ]
+
+
+def _spy(monkeypatch, name: str) -> list[int]:
+    """Counts the writer's calls of `name` (a method of GroupCommitWriter), by batch size."""
+    seen: list[int] = []
+    method = getattr(GroupCommitWriter, name)
+
+    def spy(self, conn, jobs, *args, **kwargs):
+        seen.append(len(jobs) if isinstance(jobs, list) else 1)
+        return method(self, conn, jobs, *args, **kwargs)
+
+    monkeypatch.setattr(GroupCommitWriter, name, spy)
+    return seen
+
+
+def _savepoints(monkeypatch) -> list[str]:
+    """The SAVEPOINT statements the writer sends (through the driver's connection)."""
+    import psycopg
+
+    sent: list[str] = []
+    execute = psycopg.Connection.execute
+
+    def spy(self, query, *args, **kwargs):
+        if isinstance(query, str) and "SAVEPOINT" in query:
+            sent.append(query)
+        return execute(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Connection, "execute", spy)
+    return sent
+
+
+async def test_a_one_group_batch_runs_without_savepoints_and_fails_jobs_alone(
+    postgres, api, thread_id, monkeypatch
+):
+    """A batch that is one messages:create group and nothing else runs without SAVEPOINT (two
+    round trips fewer). A job's error still fails that job alone: an invalid thread id answers
+    its error while the others commit, and a unique clash inside the group (two calls with one
+    Idempotency-Key) rolls the whole transaction back, after which the jobs run one by one and
+    the second of the pair replays the first's result."""
+    writer = _writer()
+    run, started, release = _blocking_job()
+    held = asyncio.ensure_future(writer.submit(run))
+    await _until(started.is_set)
+    whole = _spy(monkeypatch, "_run_whole_group")
+    savepoints = _savepoints(monkeypatch)
+    keyed = {**api.headers, "Idempotency-Key": "same-key"}
+    calls = [
+        ("ok", thread_id, None),
+        ("missing", "thr_doesnotexist0000000000", None),
+        ("keyed", thread_id, keyed),
+        ("keyed again", thread_id, keyed),
+    ]
+    posts = [
+        asyncio.ensure_future(
+            api.raw(
+                "/api/mutation",
+                "messages:create",
+                {"threadId": target, "role": "assistant", "content": content},
+                headers,
+            )
+        )
+        for content, target, headers in calls
+    ]
+    await _until(lambda: len(writer._queue) == len(calls))
+    release.set()
+    responses = await asyncio.wait_for(asyncio.gather(*posts), 30)
+    assert await held == 1
+    bodies = [r.json() for r in responses]
+    assert [b["status"] for b in bodies] == ["success", "error", "success", "success"]
+    assert "not a valid thread id" in bodies[1]["errorMessage"]
+    assert bodies[2]["value"] == bodies[3]["value"]  # replayed, not a second message
+    assert whole == [len(calls)]  # tried as one group, without savepoints
+    # Then one by one, each in its savepoint (the group's clash rolled everything back).
+    assert savepoints.count("SAVEPOINT mutation") == len(calls)
+    assert "SAVEPOINT mutation_group" not in savepoints
+    messages = await api.query("messages:list", {"threadId": thread_id})
+    assert [(m["content"], m["order"]) for m in messages] == [("ok", 0), ("keyed", 1)]
+
+
+async def test_a_one_group_batch_with_a_failing_job_commits_the_rest_without_savepoints(
+    postgres, api, thread_id, monkeypatch
+):
+    """A job's FunctionError (a missing thread) is the group's answer for it: no rollback."""
+    writer = _writer()
+    run, started, release = _blocking_job()
+    held = asyncio.ensure_future(writer.submit(run))
+    await _until(started.is_set)
+    savepoints = _savepoints(monkeypatch)
+    from models.ids import new_id
+
+    targets = [thread_id, new_id("threads"), thread_id]  # the second: no such thread
+    posts = [
+        asyncio.ensure_future(
+            api.raw(
+                "/api/mutation",
+                "messages:create",
+                {"threadId": target, "role": "assistant", "content": f"m{i}"},
+            )
+        )
+        for i, target in enumerate(targets)
+    ]
+    await _until(lambda: len(writer._queue) == len(targets))
+    release.set()
+    bodies = [r.json() for r in await asyncio.wait_for(asyncio.gather(*posts), 30)]
+    assert await held == 1
+    assert [b["status"] for b in bodies] == ["success", "error", "success"]
+    assert "not found" in bodies[1]["errorMessage"]
+    assert savepoints == []
+    messages = await api.query("messages:list", {"threadId": thread_id})
+    assert [(m["content"], m["order"]) for m in messages] == [("m0", 0), ("m2", 1)]
+
+
+async def test_a_batch_of_one_job_runs_without_a_savepoint_and_a_failure_rolls_it_back(
+    postgres, api, monkeypatch
+):
+    """Alone in its batch, a job needs no savepoint; when it fails (after writing), the
+    transaction is rolled back instead of committed, and the writer goes on."""
+    from api.errors import FunctionError
+
+    writer = _writer()
+    await writer.submit(_backend_pid)  # the writer's connection is open and idle
+    savepoints = _savepoints(monkeypatch)
+
+    from models import IdempotencyRecord
+
+    records = IdempotencyRecord.__table__
+    row = {"caller": "test", "key": "rolled-back", "path": "x", "result": None}
+
+    def write_then_fail(conn: sa.Connection) -> tuple[Any, list]:
+        conn.execute(sa.insert(records), {**row, "creation_time": 0})
+        raise FunctionError("no")
+
+    with pytest.raises(FunctionError, match="no"):
+        await writer.submit(write_then_fail)
+    assert await writer.submit(_backend_pid) is not None
+    with get_engine().connect() as conn:
+        left = conn.execute(
+            sa.select(sa.func.count()).where(records.c.key == "rolled-back")
+        ).scalar_one()
+    assert left == 0
+    assert savepoints == []
