@@ -8,7 +8,7 @@ threads of this process) and the writer's round trips to the server, for batches
 Round trips are counted from strace's output when --strace names it (on the writer's thread,
 each change from sending to receiving, between this script's markers); without it only the CPU
 is printed. Each round submits `size` calls together, which the writer takes as one batch
-(checked by its counters).
+(checked by its counters). WRITER_TRIPS_SIZES="1 14" picks the batch sizes (default 1 2 5 14 50).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-SIZES = (1, 2, 5, 14, 50)
+SIZES = tuple(int(s) for s in os.environ.get("WRITER_TRIPS_SIZES", "1 2 5 14 50").split())
 
 
 def _mark(text: str) -> None:
