@@ -86,6 +86,17 @@ class ThreadRow(Row):
 
 
 @dataclasses.dataclass(frozen=True)
+class ThreadHeaderRow(Row):
+    """/threads/[id]'s heading: one thread (threads:get) without its metadata."""
+
+    _id: str = ""
+    title: str = ""
+    status: str = ""
+    userId: str = ""
+    createdText: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
 class ArtifactRow(Row):
     """/artifacts: one artifact without its content (artifacts:list)."""
 

@@ -19,7 +19,7 @@ from api.services import signin
 from api.vocabulary import SYNC_TOUCHED
 from app.pages import thread as thread_page
 from app.pages.thread import LiveTimeline, ThreadState
-from app.rows import TimelineRow
+from app.rows import ThreadHeaderRow, TimelineRow
 from app.state import AuthState, LiveThreads, session_key
 
 HERE = "this-worker"
@@ -170,7 +170,7 @@ async def test_a_tab_whose_session_ended_gets_nothing_more_and_is_wiped(api, peo
     await post_message(api, mine, "after the end")
     await registry._push_all({mine})
 
-    assert page.entries == [] and page.live_entries == [] and page.thread == {}
+    assert page.entries == [] and page.live_entries == [] and page.thread == ThreadHeaderRow()
     assert (await page.get_state(AuthState)).session_ended
     assert "tab-1" not in registry.tabs and "tab-1" not in registry.threads
     await post_message(api, mine, "later still")

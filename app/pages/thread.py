@@ -42,9 +42,14 @@ from app.components.ui import (
     soft_button,
     status_badge,
 )
-from app.formatting import pretty_json, with_times
 from app.routes import THREAD, THREADS, approval_url, artifact_url
-from app.rows import SessionRow, ThreadArtifactRow, ThreadRequestRow, TimelineRow
+from app.rows import (
+    SessionRow,
+    ThreadArtifactRow,
+    ThreadHeaderRow,
+    ThreadRequestRow,
+    TimelineRow,
+)
 from app.state import (
     AuthState,
     backend_url,
@@ -127,7 +132,7 @@ async def entries_after(
 
 
 class ThreadState(DetailPage, AuthState):
-    thread: dict[str, Any] = {}
+    thread: ThreadHeaderRow = ThreadHeaderRow()
     session: SessionRow = SessionRow()
     entries: list[TimelineRow] = []
     older_cursor: str = ""
@@ -144,7 +149,7 @@ class ThreadState(DetailPage, AuthState):
 
     async def _forget(self) -> None:
         self.entries, self.artifacts, self.approvals = [], [], []
-        self.thread, self.session = {}, SessionRow()
+        self.thread, self.session = ThreadHeaderRow(), SessionRow()
         (await self.get_state(LiveTimeline))._close()
         # Registered before the first read: a batch committed meanwhile is pulled right after
         # this handler ends (LiveThreads waits for this tab's state).
@@ -156,11 +161,7 @@ class ThreadState(DetailPage, AuthState):
         if thread is None:
             live_threads.forget(self.router.session.client_token)
             return
-        row = with_times(thread, "updatedTime")
-        row["metadataJson"] = pretty_json(thread.get("metadata"))
-        row.pop("metadata", None)
-        row.setdefault("userId", "")
-        self.thread = row
+        self.thread = ThreadHeaderRow.of(thread)
         # A session state and timeline entries can be many MiB: read, decoded and cut in a
         # worker process (app/worker_reads.py).
         caller = self._signed_in_caller()
@@ -446,12 +447,12 @@ def _export_button(label: str, extension: str) -> rx.Component:
 def _heading() -> rx.Component:
     thread = ThreadState.thread
     return rx.vstack(
-        title_line(thread["title"], "(untitled thread)", status_badge(thread["status"].to(str))),
+        title_line(thread.title, "(untitled thread)", status_badge(thread.status)),
         muted(
-            rx.code(thread["_id"]),
+            rx.code(thread._id),
             " · created ",
-            thread["createdText"],
-            if_set(thread["userId"], rx.fragment(" · user ", rx.code(thread["userId"]))),
+            thread.createdText,
+            if_set(thread.userId, rx.fragment(" · user ", rx.code(thread.userId))),
             size="2",
         ),
         spacing="1",
