@@ -42,3 +42,26 @@ async def test_queries_and_long_polls_answer_on_both_databases(api, thread_id):
     assert (await api.query("threads:get", {"threadId": thread_id}))["_id"] == thread_id
     await api.mutation("approvalRequests:cancel", {"approvalRequestId": request_id})
     assert (await asyncio.wait_for(waiting, 10))["status"] == "cancelled"
+
+
+async def test_the_writer_answers_on_its_own_loop_and_a_returning_loop_id_gets_a_new_one(
+    database_url,
+):
+    """The writer keeps its loop (submit does not ask for it again); a writer left under the id
+    of a loop that is gone is not reused by a new loop that got the same id."""
+    from api import writer as writer_module
+
+    loop = asyncio.get_running_loop()
+    engine = get_engine()
+    writer = get_writer(engine, get_settings().max_batch)
+    assert writer.loop is loop
+    assert (
+        await writer.submit(lambda conn: (conn.exec_driver_sql("SELECT 2").scalar_one(), [])) == 2
+    )
+
+    stale = writer_module.GroupCommitWriter(engine, 8, asyncio.new_event_loop())
+    stale.loop.close()
+    writer_module._writers[(id(loop), id(engine))] = stale
+    fresh = get_writer(engine, get_settings().max_batch)
+    assert fresh is not stale and fresh.loop is loop
+    assert await fresh.submit(lambda conn: (conn.exec_driver_sql("SELECT 3").scalar_one(), [])) == 3
