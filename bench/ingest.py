@@ -15,7 +15,8 @@ with the same worker count, driven by the same wrk load in one run. One table:
     .venv/bin/python bench/ingest.py --postgres postgresql://postgres@127.0.0.1/test
     options: --duration 10 --connections 50 --threads 2000 --rate 500 --deep 1000000
              --read-size 200000 --workers 1 --redis redis://127.0.0.1:6379/0
-             --workers 1 2 4 [--ingest-only]: the scaling table (req/s, CPU per request)
+             --workers 1 2 4: then the scaling table (req/s, CPU per request); with
+             --ingest-only, the scaling table alone
              --fanout [--fanout-clients 50 500]
 """
 
@@ -399,7 +400,8 @@ def main() -> None:
         type=int,
         nargs="+",
         default=[1],
-        help="server workers (both servers); several (e.g. 1 2 4): the scaling table only",
+        help="server workers (both servers); several (e.g. 1 2 4): the full table with the first "
+        "count, then the scaling table for each",
     )
     parser.add_argument(
         "--ingest-only",
@@ -440,7 +442,8 @@ def main() -> None:
     key, thread_ids = prepare_database(db_url, options.threads + 3)
     deep_thread, read_thread, page_thread = thread_ids[-3:]
     thread_ids = thread_ids[:-3]
-    quick = options.ingest_only or len(options.workers) > 1
+    quick = options.ingest_only
+    counts = list(options.workers)
     if not quick:  # the scaling table needs no long threads
         started = time.monotonic()
         fill_thread(db_url, deep_thread, options.deep)
@@ -567,7 +570,10 @@ def main() -> None:
     command = f".venv/bin/python bench/ingest.py {' '.join(sys.argv[1:])}".rstrip()
     if fanned:
         fanout_bench.print_table(fanned, command)
-    else:
+    if len(counts) > 1:
+        options.workers = counts
+        scaling(wrk, db_url, key, paths, options)
+    elif not fanned:
         print(f"command: {command}")
     drop_database()
     shutil.rmtree(scratch, ignore_errors=True)
