@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -250,9 +251,12 @@ def main() -> None:
 
     import uvloop  # the loop granian serves with in production
 
-    uvloop.run(run())
-    if dropped is not None:
-        dropped()
+    try:
+        uvloop.run(run())
+    finally:
+        if dropped is not None:
+            dropped()
+        shutil.rmtree(scratch, ignore_errors=True)
     print("command: .venv/bin/python bench/app_cost.py " + " ".join(sys.argv[1:]))
 
 
