@@ -426,6 +426,9 @@ def test_sign_in_through_the_window(running, screenshots):
     app, _ = running
     email, _name, password = REVIEWER
     window = app.window()
+    # Run alone (-k), nothing has waited for the page yet: keys typed before it paints are lost.
+    _wait(lambda: app.path().startswith("/signin"), 60, "the sign-in page in the window")
+    time.sleep(2)
     app.xdotool("windowfocus", "--sync", window)
     # The email field has focus on the sign-in page: type as a person would.
     app.xdotool("type", "--delay", "30", email)
